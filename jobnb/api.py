@@ -1,0 +1,209 @@
+"""The Python API: configure, submit, map, get, jobs, jobs_df.
+
+Backends are created on first use and kept for the life of the process, one per
+(name, options): a job keeps working through its own backend after ``configure``
+switches to another, and ``jobs()`` lists the jobs of every backend used here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .backends import canonical_name, create_backend
+from .backends.base import Backend, JobOptions
+from .exceptions import JobNotFound
+from .job import Job, JobRecord, JobStatus
+from .payload import Payload
+
+if TYPE_CHECKING:
+    import pandas
+
+_overrides: dict[str, Any] = {}
+_backends: dict[tuple, Backend] = {}
+_lock = threading.Lock()
+
+
+def configure(backend: str | None = None, **options: Any) -> config.Settings:
+    """Choose the backend and its options for the jobs submitted from now on.
+
+    Parameters
+    ----------
+    backend
+        ``"thread"``, ``"subprocess"`` (or ``"process"``).
+    **options
+        ``workers`` (pool size), ``redis_url``, ``home``.
+
+    Returns the resolved settings. Unknown names raise ConfigError.
+    """
+    candidate = dict(_overrides, **options)
+    if backend is not None:
+        candidate["backend"] = backend
+    settings = config.resolve(candidate)  # raises before anything changes
+    _overrides.clear()
+    _overrides.update(candidate)
+    return settings
+
+
+def settings() -> config.Settings:
+    """The settings in force, after precedence."""
+    return _resolve_cached(tuple(sorted(_overrides.items())), *config.sources_key())
+
+
+@functools.lru_cache(maxsize=8)
+def _resolve_cached(overrides: tuple, *_sources: object) -> config.Settings:
+    # keyed on what the settings are read from, so submit does not re-read jobnb.toml
+    return config.resolve(dict(overrides))
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The backend instance for ``name`` (default: the configured one)."""
+    current = settings()
+    backend_name = canonical_name(name) if name else current.backend
+    options = current.backend_options()
+    key = (backend_name, tuple(sorted(options.items())))
+    backend = _backends.get(key)
+    if backend is None:
+        with _lock:
+            backend = _backends.get(key)
+            if backend is None:
+                backend = _backends[key] = create_backend(backend_name, **options)
+    return backend
+
+
+class Submitter:
+    """Submits jobs with fixed job options; made by :func:`options`."""
+
+    def __init__(self, job_options: JobOptions, backend: str | None = None) -> None:
+        self.job_options = job_options
+        self.backend = backend
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
+        """Run ``fn(*args, **kwargs)`` as a job; return its Job at once."""
+        backend = get_backend(self.backend)
+        job_id = backend.submit(Payload.call(fn, args, kwargs), self.job_options)
+        return Job(backend, job_id)
+
+    def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:
+        """One job per item, like the builtin ``map``; queued in one go."""
+        backend = get_backend(self.backend)
+        payloads = [Payload.call(fn, args) for args in zip(*iterables)]
+        return [Job(backend, i) for i in backend.submit_many(payloads, self.job_options)]
+
+    def submit_cell(self, source: str, inputs: dict[str, Any], outputs: tuple[str, ...],
+                    namespace: dict | None = None) -> Job:
+        """Run notebook cell ``source`` as a job (the engine of ``%%submit``)."""
+        backend = get_backend(self.backend)
+        job_id = backend.submit(Payload.cell(source, inputs, outputs), self.job_options)
+        return Job(backend, job_id, namespace=namespace)
+
+
+def options(*, name: str | None = None, timeout: float | None = None,
+            queue: str | None = None, backend: str | None = None) -> Submitter:
+    """Job options, kept apart from the function's own keyword arguments::
+
+        jobnb.options(name="train", timeout=600).submit(train, lr=0.1)
+    """
+    if backend is not None:
+        canonical_name(backend)  # an unknown name fails here, not at submit
+    return Submitter(JobOptions(name=name, timeout=timeout, queue=queue), backend)
+
+
+def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
+    """Run ``fn(*args, **kwargs)`` as a background job on the configured backend."""
+    return options().submit(fn, *args, **kwargs)
+
+
+def map(fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:  # noqa: A001
+    """Submit ``fn(item)`` for every item: ``jobnb.map(f, xs)``, or ``jobnb.map(f, xs, ys)``."""
+    return options().map(fn, *iterables)
+
+
+def _used_backends() -> list[Backend]:
+    return builtins.list(_backends.values()) or [get_backend()]
+
+
+def get(job_id_or_name: str) -> Job:
+    """The Job with that id, or the newest job with that name."""
+    if isinstance(job_id_or_name, Job):
+        return job_id_or_name
+    key = str(job_id_or_name)
+    backends = _used_backends()
+    for backend in backends:
+        try:
+            backend.record(key)
+            return Job(backend, key)
+        except JobNotFound:
+            pass
+    newest: tuple[float, Backend, str] | None = None
+    for backend in backends:
+        try:
+            found = backend.find(key)
+        except JobNotFound:
+            continue
+        submitted = backend.record(found).submitted
+        if newest is None or submitted > newest[0]:
+            newest = (submitted, backend, found)
+    if newest is None:
+        raise JobNotFound(f"no job has the id or name {key!r}")
+    return Job(newest[1], newest[2])
+
+
+def _records(status: str | JobStatus | None) -> list[tuple[Backend, JobRecord]]:
+    wanted = _status(status)
+    found = [(b, r) for b in _used_backends() for r in b.records(wanted)]
+    found.sort(key=lambda pair: pair[1].submitted, reverse=True)
+    return found
+
+
+def _status(status: str | JobStatus | None) -> JobStatus | None:
+    if status is None or isinstance(status, JobStatus):
+        return status
+    try:
+        return JobStatus(str(status).lower())
+    except ValueError:
+        known = ", ".join(s.value for s in JobStatus)
+        raise ValueError(f"unknown status {status!r}; the statuses are: {known}") from None
+
+
+def jobs(status: str | JobStatus | None = None) -> list[Job]:
+    """Every job of the backends used in this process, newest first."""
+    return [Job(backend, rec.id) for backend, rec in _records(status)]
+
+
+JOBS_DF_COLUMNS = ["id", "name", "status", "backend", "submitted", "started", "finished",
+                   "duration", "progress", "worker", "error"]
+
+
+def jobs_df(status: str | JobStatus | None = None) -> pandas.DataFrame:
+    """The jobs as a DataFrame, newest first, with the columns of ``JOBS_DF_COLUMNS``."""
+    import pandas as pd
+
+    rows = [_row(rec) for _, rec in _records(status)]
+    df = pd.DataFrame(rows, columns=JOBS_DF_COLUMNS)
+    for column in ("submitted", "started", "finished"):
+        df[column] = pd.to_datetime(df[column], unit="s", utc=True)
+    return df
+
+
+def _row(rec: JobRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id, "name": rec.name, "status": rec.status.value, "backend": rec.backend,
+        "submitted": rec.submitted, "started": rec.started, "finished": rec.finished,
+        "duration": rec.duration, "progress": rec.progress.fraction, "worker": rec.worker,
+        "error": rec.error,
+    }
+
+
+@atexit.register
+def _shutdown() -> None:
+    for backend in _backends.values():
+        try:
+            backend.shutdown(wait=False)
+        except Exception:  # noqa: BLE001 - the process is ending; nothing left to tell
+            pass

@@ -1,0 +1,82 @@
+"""The interface every backend implements.
+
+A backend takes payloads and gives back job ids; everything else about a job (its
+record, logs, outcome, cancellation) is asked of the backend by id, so a Job handle is
+only ``(backend, id)`` and works the same on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import JobNotFound
+from ..job import JobRecord, JobStatus
+from ..payload import Outcome, Payload
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Options of a job, kept apart from the function's own arguments."""
+
+    name: str | None = None
+    timeout: float | None = None
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+
+
+class Backend:
+    """Base class of the backends. Subclasses set ``name`` and implement the methods."""
+
+    name: str = "base"
+
+    def submit(self, payload: Payload, options: JobOptions) -> str:
+        """Queue one payload; return the new job's id."""
+        raise NotImplementedError("The 'submit' method must be implemented.")
+
+    def submit_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[str]:
+        """Queue many payloads, in one round trip where the backend allows."""
+        return [self.submit(p, options) for p in payloads]
+
+    def record(self, job_id: str) -> JobRecord:
+        """A snapshot of the job's record; JobNotFound if there is none."""
+        raise NotImplementedError("The 'record' method must be implemented.")
+
+    def status(self, job_id: str) -> JobStatus:
+        return self.record(job_id).status
+
+    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
+        """Records of this backend's jobs, newest first."""
+        raise NotImplementedError("The 'records' method must be implemented.")
+
+    def find(self, name: str) -> str:
+        """The id of the newest job called ``name``."""
+        for rec in self.records():
+            if rec.name == name:
+                return rec.id
+        raise JobNotFound(f"no job named {name!r} on backend {self.name!r}")
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """Block until the job ends; False if ``timeout`` seconds passed first."""
+        raise NotImplementedError("The 'wait' method must be implemented.")
+
+    def outcome(self, job_id: str) -> Outcome:
+        """How an ended job ended (value, or exception and traceback)."""
+        raise NotImplementedError("The 'outcome' method must be implemented.")
+
+    def logs(self, job_id: str) -> str:
+        raise NotImplementedError("The 'logs' method must be implemented.")
+
+    def cancel(self, job_id: str) -> bool:
+        raise NotImplementedError("The 'cancel' method must be implemented.")
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop this backend's workers owned by this process (if any)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth showing (never secrets)."""
+        return {"backend": self.name}

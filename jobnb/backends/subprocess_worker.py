@@ -1,0 +1,102 @@
+"""The worker process of the ``subprocess`` backend (``python -m`` this module).
+
+It reads serialized payloads from one pipe, runs them with ``runner.run`` one at a
+time, and writes back through another pipe, as length-prefixed messages whose first
+byte says what they are:
+
+    b"O" + text     the job wrote to stdout      b"E" + text   ... to stderr
+    b"P" + pickle   progress (done, total, message)
+    b"R", then the serialized Outcome (two messages, so a large result is not copied)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from .. import runner
+from ..payload import dumps_outcome
+
+_FLUSH_BYTES = 8192
+_FLUSH_SECONDS = 0.1
+
+
+class PipeReporter:
+    """runner.Reporter that streams a job's output and progress to the kernel.
+
+    Output is sent per line (or every 8 KiB, or 0.1 s), so ``job.logs()`` shows it
+    while the job runs without one message per ``print`` fragment.
+    """
+
+    def __init__(self, outbox: Connection) -> None:
+        self.outbox = outbox
+        self.lock = threading.Lock()  # the job's own threads may print too
+        self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._size = 0
+        self._last_send = time.monotonic()
+
+    def log(self, stream: str, text: str) -> None:
+        with self.lock:
+            self._pending[stream].append(text)
+            self._size += len(text)
+            if ("\n" in text or "\r" in text or self._size >= _FLUSH_BYTES
+                    or time.monotonic() - self._last_send > _FLUSH_SECONDS):
+                self._flush_locked()
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None:
+        data = pickle.dumps((done, total, message))
+        with self.lock:
+            self._flush_locked()
+            self.outbox.send_bytes(b"P" + data)
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        for stream, tag in (("stdout", b"O"), ("stderr", b"E")):
+            chunks = self._pending[stream]
+            if chunks:
+                self.outbox.send_bytes(tag + "".join(chunks).encode("utf-8", "replace"))
+                chunks.clear()
+        self._size = 0
+        self._last_send = time.monotonic()
+
+    def send_outcome(self, blob: bytes) -> None:
+        with self.lock:
+            self._flush_locked()
+            self.outbox.send_bytes(b"R")
+            self.outbox.send_bytes(blob)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker, and whatever its job started, when the kernel is gone."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os.killpg(0, 9)
+
+
+def main(argv: list[str]) -> None:
+    inbox = Connection(int(argv[1]), writable=False)
+    outbox = Connection(int(argv[2]), readable=False)
+    init = pickle.loads(inbox.recv_bytes())
+    sys.path[:] = init["sys_path"]  # so modules the notebook imports by reference resolve
+    threading.Thread(target=_exit_with_parent, args=(init["parent"],), daemon=True).start()
+    reporter = PipeReporter(outbox)
+    runner.own_process(reporter)
+    while True:
+        try:
+            data = inbox.recv_bytes()
+        except EOFError:  # the kernel closed the pool
+            return
+        outcome = runner.run(data, reporter)
+        reporter.send_outcome(dumps_outcome(outcome))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

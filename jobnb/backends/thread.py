@@ -1,0 +1,110 @@
+"""The ``thread`` backend: jobs run in a thread pool inside the kernel.
+
+Jobs share the kernel's objects (nothing is pickled), so anything can be an argument.
+A running job cannot be killed: cancel and timeout raise an exception inside its thread
+(``PyThreadState_SetAsyncExc``), which Python delivers between two bytecodes. A job
+blocked in one long C call (``time.sleep(60)``, a socket read, a big numpy operation)
+stops only when that call returns.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from .. import runner
+from ..job import JobRecord, JobStatus
+from ..payload import Outcome, Payload
+from .base import Backend, JobOptions
+from .memory import Entry, MemoryStore
+
+
+def _raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> None:
+    """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one)."""
+    exc = ctypes.py_object(exc_type) if exc_type is not None else None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), exc)
+
+
+class ThreadBackend(Backend):
+    """Runs jobs on ``workers`` threads of this process."""
+
+    name = "thread"
+
+    def __init__(self, workers: int = 2, **_: object) -> None:
+        self.workers = workers
+        self.store = MemoryStore(self.name)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="jobnb-thread")
+        self._running: dict[str, int] = {}  # job id -> thread ident, under store.lock
+
+    def submit(self, payload: Payload, options: JobOptions) -> str:
+        entry = self.store.add(payload, options)
+        self._pool.submit(self._run, entry)
+        return entry.record.id
+
+    def _run(self, entry: Entry) -> None:
+        job_id = entry.record.id
+        if not self.store.start(entry, threading.current_thread().name):
+            return  # cancelled while queued
+        ident = threading.get_ident()
+        timer = None
+        try:
+            with self.store.lock:
+                self._running[job_id] = ident
+            if entry.record.timeout:
+                timer = threading.Timer(entry.record.timeout, self._interrupt,
+                                        (job_id, runner.TimeoutInterrupt))
+                timer.daemon = True
+                timer.start()
+            outcome = runner.run(entry.payload, entry, job_id)
+        except runner.Interrupted as late:  # delivered just outside runner.run
+            outcome = runner.interrupted_outcome(late)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            try:
+                with self.store.lock:
+                    self._running.pop(job_id, None)
+                    _raise_in_thread(ident, None)  # nothing may reach the pool's own code
+            except runner.Interrupted:
+                pass
+        self.store.finish(entry, outcome)
+
+    def _interrupt(self, job_id: str, exc_type: type[runner.Interrupted]) -> bool:
+        with self.store.lock:
+            ident = self._running.get(job_id)
+            if ident is None:
+                return False
+            _raise_in_thread(ident, exc_type)
+            return True
+
+    def record(self, job_id: str) -> JobRecord:
+        return self.store.snapshot(job_id)
+
+    def status(self, job_id: str) -> JobStatus:
+        return self.store.get(job_id).record.status
+
+    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
+        return self.store.records(status, limit)
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        return self.store.wait(job_id, timeout)
+
+    def outcome(self, job_id: str) -> Outcome:
+        return self.store.outcome(job_id)
+
+    def logs(self, job_id: str) -> str:
+        return self.store.logs(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        entry = self.store.get(job_id)
+        if self.store.cancel_queued(entry):
+            return True
+        return self._interrupt(job_id, runner.CancelInterrupt)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "workers": self.workers}
+

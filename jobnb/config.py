@@ -1,0 +1,129 @@
+"""Settings and their precedence.
+
+``jobnb.configure(...)`` / ``%jobnb`` > environment (``JOBNB_BACKEND``, ``JOBNB_WORKERS``,
+``JOBNB_REDIS_URL``, ``JOBNB_HOME``) > ``jobnb.toml`` in the working directory >
+defaults. ``jobnb.toml`` takes the shape of the seed's ``[worker]`` section::
+
+    [worker]
+    type = "redis"          # thread | subprocess | huey | redis (= rq)
+    redis_ip = "127.0.0.1"  # defaults are a local server
+    redis_port = 6379
+    redis_db = 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .backends import canonical_name
+from .exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILE = "jobnb.toml"
+DEFAULT_BACKEND = "subprocess"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, resolved. ``backend`` is always a canonical backend name."""
+
+    backend: str = DEFAULT_BACKEND
+    workers: int = 2
+    redis_url: str | None = None
+    home: str = ".jobnb"
+
+    def backend_options(self) -> dict[str, Any]:
+        """The options a backend is built with (its identity: new options, new backend)."""
+        return {"workers": self.workers, "redis_url": self.redis_url, "home": self.home}
+
+
+_ENV = {
+    "JOBNB_BACKEND": "backend",
+    "JOBNB_WORKERS": "workers",
+    "JOBNB_REDIS_URL": "redis_url",
+    "JOBNB_HOME": "home",
+}
+_TOML_KEYS = {"type", "workers", "redis_ip", "redis_port", "redis_db", "redis_url", "home"}
+
+
+def from_toml(path: Path) -> dict[str, Any]:
+    """The settings a ``jobnb.toml`` gives (its ``[worker]`` section)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    section = data.get("worker", {})
+    unknown = set(section) - _TOML_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))} in [worker]; "
+            f"known keys: {', '.join(sorted(_TOML_KEYS))}"
+        )
+    found: dict[str, Any] = {}
+    if "type" in section:
+        found["backend"] = section["type"]
+    for key in ("workers", "redis_url", "home"):
+        if key in section:
+            found[key] = section[key]
+    if "redis_url" not in found and {"redis_ip", "redis_port", "redis_db"} & set(section):
+        ip = section.get("redis_ip", "127.0.0.1")
+        found["redis_url"] = (
+            f"redis://{ip}:{section.get('redis_port', 6379)}/{section.get('redis_db', 0)}"
+        )
+    return found
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    return {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
+
+
+def sources_key() -> tuple:
+    """Changes whenever a source of settings may have: cwd, environment, jobnb.toml."""
+    cwd = os.getcwd()
+    try:
+        mtime = os.stat(os.path.join(cwd, CONFIG_FILE)).st_mtime_ns
+    except OSError:
+        mtime = None
+    return (cwd, mtime, *(os.environ.get(var) for var in _ENV))
+
+
+def resolve(overrides: dict[str, Any], cwd: Path | None = None) -> Settings:
+    """Merge defaults < jobnb.toml < environment < overrides, and check the result."""
+    merged: dict[str, Any] = {}
+    toml_path = (cwd or Path.cwd()) / CONFIG_FILE
+    if toml_path.is_file():
+        merged.update(from_toml(toml_path))
+    merged.update(from_env())
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return _checked(merged)
+
+
+def _checked(values: dict[str, Any]) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(sorted(unknown))}; known settings: "
+            f"{', '.join(sorted(known))}"
+        )
+    values = dict(values)
+    if "backend" in values:
+        values["backend"] = canonical_name(values["backend"])
+    if "workers" in values:
+        try:
+            values["workers"] = int(values["workers"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"workers must be a whole number, not {values['workers']!r}") from None
+        if values["workers"] < 1:
+            raise ConfigError(f"workers must be at least 1, not {values['workers']}")
+    return dataclasses.replace(Settings(), **values)

@@ -1,0 +1,196 @@
+"""The Job handle users hold, and the status model every backend maps onto."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .exceptions import JobCancelled, JobFailed, JobLost, ResultTimeout
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+
+class JobStatus(str, Enum):
+    """The six states of a job. A ``str``, so it goes straight into pandas and JSON."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    @property
+    def is_done(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Progress(NamedTuple):
+    """What ``jobnb.progress(done, total, message)`` last reported from inside a job."""
+
+    done: float = 0
+    total: float | None = None
+    message: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total`` in [0, 1], or None when the total is unknown."""
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+
+@dataclass
+class JobRecord:
+    """A snapshot of everything a backend knows about one job."""
+
+    id: str
+    name: str
+    backend: str
+    status: JobStatus = JobStatus.QUEUED
+    kind: str = "call"  # "call", "cell" or "notebook"
+    description: str = ""  # the call (``train(lr=0.1)``) or the cell's source
+    queue: str | None = None
+    timeout: float | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    progress: Progress = Progress()
+    worker: str | None = None
+    error: str | None = None  # traceback text of a failed job
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to now, while running)."""
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
+
+
+class RemoteTraceback(Exception):
+    """Carries a worker's traceback text as the ``__cause__`` of a re-raised job error."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb}"""'
+
+
+class Job:
+    """A handle on a submitted job. Every property reads the backend, so it is always current.
+
+    Obtain one from ``jobnb.submit``, ``jobnb.map``, ``jobnb.get`` or ``%%submit``.
+    """
+
+    def __init__(self, backend: Backend, job_id: str, namespace: dict | None = None) -> None:
+        self._backend = backend
+        self.id = job_id
+        #: where ``pull()`` writes a cell job's outputs (the notebook's namespace)
+        self.namespace = namespace
+        self.pulled: list[str] | None = None
+
+    # --- what the backend knows -------------------------------------------------------
+    def record(self) -> JobRecord:
+        """A snapshot of the job's record (status, times, progress, worker, error)."""
+        return self._backend.record(self.id)
+
+    @property
+    def name(self) -> str:
+        return self.record().name
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def status(self) -> JobStatus:
+        return self._backend.status(self.id)
+
+    @property
+    def progress(self) -> Progress:
+        return self.record().progress
+
+    @property
+    def error(self) -> str | None:
+        """The job's traceback text when it failed, else None."""
+        return self.record().error
+
+    def done(self) -> bool:
+        """True once the job has ended, however it ended."""
+        return self.status.is_done
+
+    def logs(self) -> str:
+        """Everything the job wrote to stdout and stderr so far (also while it runs)."""
+        return self._backend.logs(self.id)
+
+    # --- waiting and results ---------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> Job:
+        """Block until the job ends; raise ResultTimeout if ``timeout`` seconds pass first."""
+        if not self._backend.wait(self.id, timeout):
+            raise ResultTimeout(
+                f"job {self.id} is still {self.status.value} after {timeout} s; it goes on running"
+            )
+        return self
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The job's return value (for a cell job: a dict of the names it assigned).
+
+        Re-raises the job's own exception, with the worker's traceback chained as its
+        cause; raises JobCancelled or JobLost when the job did not run to its end, and
+        JobFailed when the exception cannot be rebuilt in this process.
+        """
+        self.wait(timeout)
+        outcome = self._backend.outcome(self.id)
+        status = outcome.status
+        if status is JobStatus.FINISHED:
+            return outcome.value
+        if status is JobStatus.CANCELLED:
+            raise JobCancelled(f"job {self.id} ({self.name}) was cancelled", outcome.error)
+        if status is JobStatus.LOST:
+            raise JobLost(f"job {self.id} ({self.name}) was lost: {outcome.summary()}", outcome.error)
+        exc = outcome.exception
+        if exc is None:
+            raise JobFailed(f"job {self.id} ({self.name}) failed: {outcome.summary()}", outcome.error)
+        if outcome.error and not isinstance(exc, JobFailed):
+            exc.__cause__ = RemoteTraceback(outcome.error)
+        raise exc
+
+    def cancel(self) -> bool:
+        """Cancel the job: a queued job never runs, a running one is stopped.
+
+        Returns False when the job had already ended.
+        """
+        return self._backend.cancel(self.id)
+
+    def pull(self) -> list[str]:
+        """Assign a finished cell job's outputs into the notebook's namespace now."""
+        from .exceptions import JobnbError
+
+        if self.namespace is None:
+            raise JobnbError(f"job {self.id} is not a %%submit cell job: nothing to pull")
+        outputs = self.result()
+        self.namespace.update(outputs)
+        self.pulled = list(outputs)
+        return self.pulled
+
+    # --- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        rec = self.record()
+        extra = ""
+        if rec.status is JobStatus.RUNNING and rec.progress.fraction is not None:
+            extra = f" {rec.progress.fraction:.0%}"
+        return f"<Job {rec.id} {rec.name!r} {rec.status.value}{extra} on {rec.backend}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)

@@ -1,0 +1,172 @@
+"""What travels to a worker (a Payload) and back (an Outcome), and their serialization.
+
+A payload is cloudpickled once, in the kernel; an outcome once, in the worker. Nothing
+is compressed and nothing is pickled twice on the success path: only when pickling
+fails do we pickle the parts one by one, to name the one that cannot travel.
+"""
+
+from __future__ import annotations
+
+import pickle
+import reprlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from .exceptions import JobFailed, JobLost, JobTimeout, PayloadError
+from .job import JobStatus
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+
+
+@dataclass
+class Payload:
+    """One unit of work: a function call, or a notebook cell with its input values.
+
+    kind "call": ``fn(*args, **kwargs)``; the outcome's value is the return value.
+    kind "cell": ``source`` executed in a namespace made of ``inputs``; the outcome's
+    value is a dict of the names in ``outputs`` that the cell bound.
+    """
+
+    kind: str = "call"
+    fn: Callable[..., Any] | None = None
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+
+    @classmethod
+    def call(cls, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Payload:
+        if not callable(fn):
+            raise TypeError(f"jobnb.submit needs a callable, not {type(fn).__name__}: {fn!r}")
+        return cls(kind="call", fn=fn, args=tuple(args), kwargs=dict(kwargs or {}))
+
+    @classmethod
+    def cell(cls, source: str, inputs: dict[str, Any], outputs: tuple[str, ...]) -> Payload:
+        return cls(kind="cell", source=source, inputs=dict(inputs), outputs=tuple(outputs))
+
+    def default_name(self) -> str:
+        if self.kind == "call":
+            return getattr(self.fn, "__name__", None) or type(self.fn).__name__
+        return "cell"
+
+    def describe(self) -> str:
+        """A short human text: ``train(0.1, epochs=3)`` or the cell's source."""
+        if self.kind == "cell":
+            return self.source or ""
+        parts = [_short.repr(a) for a in self.args]
+        parts += [f"{k}={_short.repr(v)}" for k, v in self.kwargs.items()]
+        return f"{self.default_name()}({', '.join(parts)})"
+
+    def parts(self) -> list[tuple[str, Any]]:
+        """Every value that travels, labelled for an error message."""
+        if self.kind == "cell":
+            return [(f"variable `{k}`", v) for k, v in self.inputs.items()]
+        labelled = [("the function", self.fn)]
+        labelled += [(f"argument {i} (positional)", a) for i, a in enumerate(self.args)]
+        labelled += [(f"keyword argument `{k}`", v) for k, v in self.kwargs.items()]
+        return labelled
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialize with cloudpickle (functions and classes of ``__main__`` go by value)."""
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+def dumps_payload(payload: Payload) -> bytes:
+    """Serialize a payload once; on failure raise PayloadError naming what cannot travel."""
+    try:
+        return dumps(payload)
+    except Exception as exc:
+        raise PayloadError(_explain_unpicklable(payload.parts(), exc, "be sent to a worker")) from exc
+
+
+def _explain_unpicklable(parts: list[tuple[str, Any]], exc: Exception, verb: str) -> str:
+    for label, value in parts:
+        try:
+            dumps(value)
+        except Exception as part_exc:
+            return (
+                f"{label} ({type(value).__module__}.{type(value).__qualname__}: "
+                f"{_short.repr(value)}) cannot {verb}: {part_exc}. "
+                "Pass something picklable, create it inside the job, or use backend 'thread', "
+                "which shares the kernel's objects."
+            )
+    return f"the job cannot {verb}: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Outcome:
+    """How a job ended: its value, or its exception and traceback text."""
+
+    status: JobStatus
+    value: Any = None
+    exception: BaseException | None = None
+    error: str | None = None  # traceback text
+
+    @classmethod
+    def cancelled(cls, when: str) -> Outcome:
+        return cls(JobStatus.CANCELLED, error=f"JobCancelled: the job was cancelled {when}\n")
+
+    @classmethod
+    def timed_out(cls, timeout: float | None, traceback_text: str = "") -> Outcome:
+        limit = f" of {timeout:g} s" if timeout else ""
+        text = f"{traceback_text}JobTimeout: the job ran past its timeout{limit} and was stopped\n"
+        return cls(JobStatus.FAILED, exception=JobTimeout(text.strip(), text), error=text)
+
+    @classmethod
+    def lost(cls, reason: str) -> Outcome:
+        text = f"JobLost: {reason}\n"
+        return cls(JobStatus.LOST, exception=JobLost(reason, text), error=text)
+
+    def summary(self) -> str:
+        """The last line of the traceback: ``ValueError: bad input``."""
+        return _last_line(self.error) if self.error else self.status.value
+
+
+def dumps_outcome(outcome: Outcome) -> bytes:
+    """Serialize an outcome in the worker. A value or exception that cannot be pickled
+    becomes a failure that says so, so the traceback text always comes back."""
+    try:
+        exc_bytes = dumps(outcome.exception) if outcome.exception is not None else None
+    except Exception:
+        exc_bytes = None  # the traceback text still travels; result() raises JobFailed
+    try:
+        # the value is pickled in-band, once; the exception separately, so that an
+        # exception class missing in the kernel cannot hide the value or the traceback
+        return dumps((outcome.status.value, outcome.value, exc_bytes, outcome.error))
+    except Exception as exc:
+        parts = [("the return value", outcome.value)]
+        if isinstance(outcome.value, dict) and outcome.status is JobStatus.FINISHED:
+            parts = [(f"output `{k}`", v) for k, v in outcome.value.items()]
+        message = _explain_unpicklable(parts, exc, "come back from the worker")
+        failure = Outcome(JobStatus.FAILED, exception=PayloadError(message), error=message)
+        return dumps_outcome(failure)
+
+
+def loads_outcome(data: bytes) -> Outcome:
+    status, value, exc_bytes, error = pickle.loads(data)
+    exception = None
+    if exc_bytes is not None:
+        try:
+            exception = loads(exc_bytes)
+        except Exception:  # its class does not exist here: result() raises JobFailed instead
+            exception = None
+    status = JobStatus(status)
+    if status is JobStatus.FAILED and exception is None:
+        exception = JobFailed(f"the job failed: {_last_line(error)}", error)
+    return Outcome(status, value, exception, error)
+
+
+def _last_line(text: str | None) -> str:
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no traceback"
