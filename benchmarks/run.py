@@ -1,0 +1,164 @@
+"""jobnb against the raw system each backend wraps, side by side in one run.
+
+    python benchmarks/run.py                    # every pair
+    python benchmarks/run.py --only subprocess  # one pair
+
+Prints a markdown table. Ratios are jobnb / raw for times (lower is better) and
+jobnb / raw for throughput (higher is better). Not a timed test: machines are shared
+and noisy, so read ratios from one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+import jobnb
+
+WORKERS = 2
+ROUND_TRIPS = 50
+WARMUP = 10
+THROUGHPUT_JOBS = 2000
+BIG_MB = 50
+
+
+def noop(*_args):
+    return None
+
+
+def nbytes(array):
+    return array.nbytes
+
+
+@dataclass
+class System:
+    """One side of a comparison: how to submit, get a result, and map."""
+
+    label: str
+    submit: Callable  # (fn, *args) -> handle
+    result: Callable  # handle -> value
+    map: Callable  # (fn, items) -> list of values
+    close: Callable[[], None]
+
+
+def executor_system(label: str, executor: Executor) -> System:
+    return System(
+        label,
+        submit=executor.submit,
+        result=lambda f: f.result(),
+        map=lambda fn, items: list(executor.map(fn, items)),
+        close=lambda: executor.shutdown(),
+    )
+
+
+def jobnb_system(backend: str) -> System:
+    jobnb.configure(backend, workers=WORKERS)
+    return System(
+        f"jobnb {backend}",
+        submit=jobnb.submit,
+        result=lambda job: job.result(),
+        map=lambda fn, items: [job.result() for job in jobnb.map(fn, items)],
+        close=lambda: jobnb.api.get_backend().shutdown(),
+    )
+
+
+def submit_call(system: System) -> float:
+    """Median seconds of the submit call alone for a no-op (results collected after)."""
+    times, handles = [], []
+    for _ in range(ROUND_TRIPS + WARMUP):
+        start = time.perf_counter()
+        handles.append(system.submit(noop))
+        times.append(time.perf_counter() - start)
+        if len(handles) >= WORKERS * 4:  # keep the queue short, like a person would
+            for h in handles:
+                system.result(h)
+            handles.clear()
+    for h in handles:
+        system.result(h)
+    return statistics.median(times[WARMUP:])
+
+
+def round_trip(system: System) -> float:
+    """Median seconds of submit -> result for a no-op, after warm-up."""
+    times = []
+    for _ in range(ROUND_TRIPS + WARMUP):
+        start = time.perf_counter()
+        system.result(system.submit(noop))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[WARMUP:])
+
+
+def throughput(system: System) -> float:
+    """No-op jobs per second, for THROUGHPUT_JOBS through map."""
+    start = time.perf_counter()
+    system.map(noop, range(THROUGHPUT_JOBS))
+    return THROUGHPUT_JOBS / (time.perf_counter() - start)
+
+
+def big_argument(system: System) -> float:
+    """Seconds for one job taking a BIG_MB numpy array, end to end (median of 3)."""
+    array = np.random.default_rng(0).random(BIG_MB * 2**20 // 8)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        assert system.result(system.submit(nbytes, array)) == array.nbytes
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+MEASURES: list[tuple[str, Callable[[System], float], str]] = [
+    ("submit call, no-op", submit_call, "time"),
+    (f"round trip, no-op (median of {ROUND_TRIPS})", round_trip, "time"),
+    (f"throughput, {THROUGHPUT_JOBS} no-ops via map", throughput, "rate"),
+    (f"{BIG_MB} MB numpy argument, end to end", big_argument, "time"),
+]
+
+
+def pairs() -> dict[str, Callable[[], tuple[System, System]]]:
+    return {
+        "thread": lambda: (jobnb_system("thread"),
+                           executor_system("ThreadPoolExecutor(2)", ThreadPoolExecutor(WORKERS))),
+        "subprocess": lambda: (jobnb_system("subprocess"),
+                               executor_system("ProcessPoolExecutor(2)",
+                                               ProcessPoolExecutor(WORKERS))),
+    }
+
+
+def fmt(value: float, kind: str) -> str:
+    if kind == "rate":
+        return f"{value:,.0f} jobs/s"
+    return f"{value * 1e3:.3f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", choices=sorted(pairs()),
+                        help="run only this pair (repeatable)")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(pairs())
+    print(f"python {sys.version.split()[0]}, {WORKERS} workers\n")
+    print("| pair | measure | jobnb | raw | ratio jobnb/raw |")
+    print("|---|---|---|---|---|")
+    for key in chosen:
+        ours, raw = pairs()[key]()
+        try:
+            for label, measure, kind in MEASURES:
+                # interleave: raw first, then jobnb, so drift hits both alike
+                raw_value = measure(raw)
+                our_value = measure(ours)
+                print(f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
+                      f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |", flush=True)
+        finally:
+            ours.close()
+            raw.close()
+
+
+if __name__ == "__main__":
+    main()
