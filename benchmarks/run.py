@@ -123,11 +123,14 @@ MEASURES: list[tuple[str, Callable[[System], float], str]] = [
 
 def pairs() -> dict[str, Callable[[], tuple[System, System]]]:
     return {
-        "thread": lambda: (jobnb_system("thread"),
-                           executor_system("ThreadPoolExecutor(2)", ThreadPoolExecutor(WORKERS))),
-        "subprocess": lambda: (jobnb_system("subprocess"),
-                               executor_system("ProcessPoolExecutor(2)",
-                                               ProcessPoolExecutor(WORKERS))),
+        "thread": lambda: (
+            jobnb_system("thread"),
+            executor_system("ThreadPoolExecutor(2)", ThreadPoolExecutor(WORKERS)),
+        ),
+        "subprocess": lambda: (
+            jobnb_system("subprocess"),
+            executor_system("ProcessPoolExecutor(2)", ProcessPoolExecutor(WORKERS)),
+        ),
     }
 
 
@@ -139,8 +142,9 @@ def fmt(value: float, kind: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=sorted(pairs()),
-                        help="run only this pair (repeatable)")
+    parser.add_argument(
+        "--only", action="append", choices=sorted(pairs()), help="run only this pair (repeatable)"
+    )
     args = parser.parse_args(argv)
     chosen = args.only or list(pairs())
     print(f"python {sys.version.split()[0]}, {WORKERS} workers\n")
@@ -153,8 +157,11 @@ def main(argv: list[str] | None = None) -> None:
                 # interleave: raw first, then jobnb, so drift hits both alike
                 raw_value = measure(raw)
                 our_value = measure(ours)
-                print(f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
-                      f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |", flush=True)
+                print(
+                    f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
+                    f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |",
+                    flush=True,
+                )
         finally:
             ours.close()
             raw.close()

@@ -92,22 +92,32 @@ class Submitter:
     def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:
         """One job per item, like the builtin ``map``; queued in one go."""
         backend = get_backend(self.backend)
-        payloads = [Payload.call(fn, args) for args in zip(*iterables)]
+        payloads = [Payload.call(fn, args) for args in zip(*iterables, strict=False)]
         return [Job(backend, i) for i in backend.submit_many(payloads, self.job_options)]
 
-    def submit_cell(self, source: str, inputs: dict[str, Any], outputs: tuple[str, ...],
-                    namespace: dict | None = None) -> Job:
+    def submit_cell(
+        self,
+        source: str,
+        inputs: dict[str, Any],
+        outputs: tuple[str, ...],
+        namespace: dict | None = None,
+    ) -> Job:
         """Run notebook cell ``source`` as a job (the engine of ``%%submit``)."""
         backend = get_backend(self.backend)
         job_id = backend.submit(Payload.cell(source, inputs, outputs), self.job_options)
         return Job(backend, job_id, namespace=namespace)
 
 
-def options(*, name: str | None = None, timeout: float | None = None,
-            queue: str | None = None, backend: str | None = None) -> Submitter:
+def options(
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    queue: str | None = None,
+    backend: str | None = None,
+) -> Submitter:
     """Job options, kept apart from the function's own keyword arguments::
 
-        jobnb.options(name="train", timeout=600).submit(train, lr=0.1)
+    jobnb.options(name="train", timeout=600).submit(train, lr=0.1)
     """
     if backend is not None:
         canonical_name(backend)  # an unknown name fails here, not at submit
@@ -176,8 +186,19 @@ def jobs(status: str | JobStatus | None = None) -> list[Job]:
     return [Job(backend, rec.id) for backend, rec in _records(status)]
 
 
-JOBS_DF_COLUMNS = ["id", "name", "status", "backend", "submitted", "started", "finished",
-                   "duration", "progress", "worker", "error"]
+JOBS_DF_COLUMNS = [
+    "id",
+    "name",
+    "status",
+    "backend",
+    "submitted",
+    "started",
+    "finished",
+    "duration",
+    "progress",
+    "worker",
+    "error",
+]
 
 
 def jobs_df(status: str | JobStatus | None = None) -> pandas.DataFrame:
@@ -193,17 +214,35 @@ def jobs_df(status: str | JobStatus | None = None) -> pandas.DataFrame:
 
 def _row(rec: JobRecord) -> dict[str, Any]:
     return {
-        "id": rec.id, "name": rec.name, "status": rec.status.value, "backend": rec.backend,
-        "submitted": rec.submitted, "started": rec.started, "finished": rec.finished,
-        "duration": rec.duration, "progress": rec.progress.fraction, "worker": rec.worker,
+        "id": rec.id,
+        "name": rec.name,
+        "status": rec.status.value,
+        "backend": rec.backend,
+        "submitted": rec.submitted,
+        "started": rec.started,
+        "finished": rec.finished,
+        "duration": rec.duration,
+        "progress": rec.progress.fraction,
+        "worker": rec.worker,
         "error": rec.error,
     }
 
 
-@atexit.register
-def _shutdown() -> None:
-    for backend in _backends.values():
+def shutdown(wait: bool = True) -> None:
+    """Stop the workers this process started and forget its backends and settings.
+
+    Jobs of ``thread`` and ``subprocess`` end with their workers; the next submit
+    starts afresh from the configuration sources.
+    """
+    with _lock:
+        backends = builtins.list(_backends.values())
+        _backends.clear()
+        _overrides.clear()
+    for backend in backends:
         try:
-            backend.shutdown(wait=False)
-        except Exception:  # noqa: BLE001 - the process is ending; nothing left to tell
+            backend.shutdown(wait=wait)
+        except Exception:  # noqa: BLE001 - stopping the others matters more
             pass
+
+
+atexit.register(shutdown, wait=False)

@@ -123,7 +123,9 @@ def _checked(values: dict[str, Any]) -> Settings:
         try:
             values["workers"] = int(values["workers"])
         except (TypeError, ValueError):
-            raise ConfigError(f"workers must be a whole number, not {values['workers']!r}") from None
+            raise ConfigError(
+                f"workers must be a whole number, not {values['workers']!r}"
+            ) from None
         if values["workers"] < 1:
             raise ConfigError(f"workers must be at least 1, not {values['workers']}")
     return dataclasses.replace(Settings(), **values)

@@ -155,10 +155,14 @@ class Job:
         if status is JobStatus.CANCELLED:
             raise JobCancelled(f"job {self.id} ({self.name}) was cancelled", outcome.error)
         if status is JobStatus.LOST:
-            raise JobLost(f"job {self.id} ({self.name}) was lost: {outcome.summary()}", outcome.error)
+            raise JobLost(
+                f"job {self.id} ({self.name}) was lost: {outcome.summary()}", outcome.error
+            )
         exc = outcome.exception
         if exc is None:
-            raise JobFailed(f"job {self.id} ({self.name}) failed: {outcome.summary()}", outcome.error)
+            raise JobFailed(
+                f"job {self.id} ({self.name}) failed: {outcome.summary()}", outcome.error
+            )
         if outcome.error and not isinstance(exc, JobFailed):
             exc.__cause__ = RemoteTraceback(outcome.error)
         raise exc

@@ -87,7 +87,22 @@ def dumps_payload(payload: Payload) -> bytes:
     try:
         return dumps(payload)
     except Exception as exc:
-        raise PayloadError(_explain_unpicklable(payload.parts(), exc, "be sent to a worker")) from exc
+        raise PayloadError(
+            _explain_unpicklable(payload.parts(), exc, "be sent to a worker")
+        ) from exc
+
+
+def dumps_payloads(payloads: list[Payload]) -> list[bytes]:
+    """Serialize the payloads of a ``map``; an error names the item that cannot travel."""
+    if len(payloads) == 1:
+        return [dumps_payload(payloads[0])]
+    blobs = []
+    for index, payload in enumerate(payloads):
+        try:
+            blobs.append(dumps_payload(payload))
+        except PayloadError as exc:
+            raise PayloadError(f"item {index} of {len(payloads)}: {exc}") from exc.__cause__
+    return blobs
 
 
 def _explain_unpicklable(parts: list[tuple[str, Any]], exc: Exception, verb: str) -> str:

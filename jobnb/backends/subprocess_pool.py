@@ -20,7 +20,7 @@ import time
 from multiprocessing.connection import Connection
 
 from ..job import JobRecord, JobStatus
-from ..payload import Outcome, Payload, dumps_payload, loads_outcome
+from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions
 from .memory import Entry, MemoryStore
 
@@ -45,8 +45,13 @@ class _Worker:
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobnb.backends.subprocess_worker",
-             str(to_worker_r), str(from_worker_w)],
+            [
+                sys.executable,
+                "-m",
+                "jobnb.backends.subprocess_worker",
+                str(to_worker_r),
+                str(from_worker_w),
+            ],
             pass_fds=(to_worker_r, from_worker_w),
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: one killpg stops the tree
@@ -86,7 +91,9 @@ class _Worker:
             if entry is _STOP:
                 break
             self.entry = entry  # first, so that a cancel from now on finds it here
-            if not self.pool.store.start(entry, f"{self.pool.name}-{self.index} pid {self.proc.pid}"):
+            if not self.pool.store.start(
+                entry, f"{self.pool.name}-{self.index} pid {self.proc.pid}"
+            ):
                 self.entry = None
                 continue  # cancelled while queued
             outcome = self._run(entry)
@@ -100,7 +107,9 @@ class _Worker:
         try:
             self.inbox.send_bytes(entry.payload)
             while True:
-                if deadline is not None and not self.outbox.poll(max(0.0, deadline - time.monotonic())):
+                if deadline is not None and not self.outbox.poll(
+                    max(0.0, deadline - time.monotonic())
+                ):
                     self.kill()
                     return Outcome.timed_out(timeout)
                 message = self.outbox.recv_bytes()
@@ -164,10 +173,10 @@ class SubprocessBackend(Backend):
 
     def submit_many(self, payloads, options: JobOptions) -> list[str]:
         payloads = list(payloads)
-        blobs = [dumps_payload(p) for p in payloads]  # raises before anything is queued
+        blobs = dumps_payloads(payloads)  # raises before anything is queued
         self._ensure_started()
         ids = []
-        for payload, blob in zip(payloads, blobs):
+        for payload, blob in zip(payloads, blobs, strict=True):
             entry = self.store.add(payload, options)
             entry.payload = blob
             self.queue.put(entry)

@@ -43,8 +43,12 @@ class PipeReporter:
         with self.lock:
             self._pending[stream].append(text)
             self._size += len(text)
-            if ("\n" in text or "\r" in text or self._size >= _FLUSH_BYTES
-                    or time.monotonic() - self._last_send > _FLUSH_SECONDS):
+            if (
+                "\n" in text
+                or "\r" in text
+                or self._size >= _FLUSH_BYTES
+                or time.monotonic() - self._last_send > _FLUSH_SECONDS
+            ):
                 self._flush_locked()
 
     def progress(self, done: float, total: float | None, message: str | None) -> None:

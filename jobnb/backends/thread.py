@@ -52,8 +52,9 @@ class ThreadBackend(Backend):
             with self.store.lock:
                 self._running[job_id] = ident
             if entry.record.timeout:
-                timer = threading.Timer(entry.record.timeout, self._interrupt,
-                                        (job_id, runner.TimeoutInterrupt))
+                timer = threading.Timer(
+                    entry.record.timeout, self._interrupt, (job_id, runner.TimeoutInterrupt)
+                )
                 timer.daemon = True
                 timer.start()
             outcome = runner.run(entry.payload, entry, job_id)
@@ -107,4 +108,3 @@ class ThreadBackend(Backend):
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.name, "workers": self.workers}
-
