@@ -36,7 +36,9 @@ class _Worker:
         self.proc: subprocess.Popen | None = None
         self.inbox: Connection | None = None  # kernel -> worker
         self.outbox: Connection | None = None  # worker -> kernel
-        self.entry: Entry | None = None  # the job it runs now
+        self.entry: Entry | None = None  # the job it runs now, changed under ``lock``
+        self.lock = threading.Lock()  # so a cancel never kills the worker's next job
+        self.doomed = False  # killed: replace it before the next job, even if not yet reaped
         self.thread = threading.Thread(
             target=self._feed, name=f"jobnb-subprocess-{index}", daemon=True
         )
@@ -61,6 +63,7 @@ class _Worker:
         self.inbox = Connection(to_worker_w, readable=False)
         self.outbox = Connection(from_worker_r, writable=False)
         self.inbox.send_bytes(pickle.dumps({"sys_path": list(sys.path), "parent": os.getpid()}))
+        self.doomed = False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -69,6 +72,7 @@ class _Worker:
         """Stop the worker and every process it started."""
         if self.proc is None:
             return
+        self.doomed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -84,20 +88,23 @@ class _Worker:
 
     def _feed(self) -> None:
         while True:
-            if not self.alive():
+            if self.doomed or not self.alive():
                 self.close()
                 self.spawn()  # at once, so the next job does not wait for a start-up
             entry = self.pool.queue.get()
             if entry is _STOP:
                 break
-            self.entry = entry  # first, so that a cancel from now on finds it here
+            with self.lock:
+                self.entry = entry  # first, so that a cancel from now on finds it here
             if not self.pool.store.start(
                 entry, f"{self.pool.name}-{self.index} pid {self.proc.pid}"
             ):
-                self.entry = None
+                with self.lock:
+                    self.entry = None
                 continue  # cancelled while queued
             outcome = self._run(entry)
-            self.entry = None
+            with self.lock:
+                self.entry = None
             self.pool.store.finish(entry, outcome)
         self.close()
 
@@ -208,9 +215,10 @@ class SubprocessBackend(Backend):
         if entry.done.is_set():
             return False
         for worker in self._pool:
-            if worker.entry is entry:
-                worker.kill()  # its feeder sees the pipe close and records the cancel
-                return True
+            with worker.lock:
+                if worker.entry is entry:
+                    worker.kill()  # its feeder sees the pipe close and records the cancel
+                    return True
         return False
 
     def shutdown(self, wait: bool = True) -> None:
