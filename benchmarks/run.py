@@ -27,6 +27,7 @@ ROUND_TRIPS = 50
 WARMUP = 10
 THROUGHPUT_JOBS = 2000
 BIG_MB = 50
+REPEATS = 3  # each measure, alternating raw and jobnb
 
 
 def noop(*_args):
@@ -154,9 +155,14 @@ def main(argv: list[str] | None = None) -> None:
         ours, raw = pairs()[key]()
         try:
             for label, measure, kind in MEASURES:
-                # interleave: raw first, then jobnb, so drift hits both alike
-                raw_value = measure(raw)
-                our_value = measure(ours)
+                # alternate raw and jobnb, REPEATS times each, and keep each side's
+                # median, so that drift and noise on a shared machine hit both alike
+                raw_values, our_values = [], []
+                for _ in range(REPEATS):
+                    raw_values.append(measure(raw))
+                    our_values.append(measure(ours))
+                raw_value = statistics.median(raw_values)
+                our_value = statistics.median(our_values)
                 print(
                     f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
                     f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |",

@@ -88,13 +88,15 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 def sources_key() -> tuple:
-    """Changes whenever a source of settings may have: cwd, environment, jobnb.toml."""
-    cwd = os.getcwd()
+    """Changes whenever a source of settings may have: the environment, or which
+    ``jobnb.toml`` the working directory holds (a relative stat: no ``getcwd``, which
+    costs more than the rest of a thread-backend submit)."""
     try:
-        mtime = os.stat(os.path.join(cwd, CONFIG_FILE)).st_mtime_ns
+        st = os.stat(CONFIG_FILE)
+        config_file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     except OSError:
-        mtime = None
-    return (cwd, mtime, *(os.environ.get(var) for var in _ENV))
+        config_file = None
+    return (config_file, *(os.environ.get(var) for var in _ENV))
 
 
 def resolve(overrides: dict[str, Any], cwd: Path | None = None) -> Settings:

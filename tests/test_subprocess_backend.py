@@ -46,11 +46,13 @@ def test_cancel_stops_a_job_blocked_in_sleep_and_its_child_processes(process_bac
 
 def test_timeout_stops_a_job_blocked_in_sleep(process_backend, tmp_path):
     pid_file = tmp_path / "child.pid"
-    job = jobnb.options(timeout=1).submit(spawn_child_and_sleep, str(pid_file))
+    # 3 s: time for a loaded machine to start the grandchild before the timeout
+    job = jobnb.options(timeout=3).submit(spawn_child_and_sleep, str(pid_file))
+    child_pid = int(eventually(lambda: pid_file.exists() and pid_file.read_text()))
     job.wait(timeout=10)
     assert job.status is JobStatus.FAILED
-    assert "JobTimeout: the job ran past its timeout of 1 s" in job.error
-    assert not _pid_alive(int(pid_file.read_text()))
+    assert "JobTimeout: the job ran past its timeout of 3 s" in job.error
+    eventually(lambda: not _pid_alive(child_pid), timeout=2)
 
 
 @pytest.mark.parametrize(

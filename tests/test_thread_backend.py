@@ -53,3 +53,38 @@ def test_a_job_in_one_long_c_call_stops_only_when_the_call_returns():
     job.wait(10)
     assert job.status is JobStatus.CANCELLED
     assert time.monotonic() - started > 0.5  # it waited for time.sleep to return
+
+
+PROFILE_AFTER_JOBS = """
+import cProfile, time, jobnb
+jobnb.configure("thread")
+jobnb.submit(sum, [1, 2]).result(timeout=30)
+
+def spin():
+    while True:
+        time.sleep(0.001)
+
+job = jobnb.submit(spin)
+while job.status.value != "running":
+    time.sleep(0.01)
+job.cancel()
+job.wait(10)
+cProfile.run("jobnb.options(name='x')", "/dev/null")
+print(job.status.value, "and the kernel is unharmed")
+"""
+
+
+def test_jobs_and_interrupts_leave_the_interpreter_unharmed(tmp_path):
+    """Clearing a thread's pending async exception once left CPython 3.11 signalled
+    for good: every later bytecode slowed down and cProfile hung."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROFILE_AFTER_JOBS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.stdout.strip() == "cancelled and the kernel is unharmed", done.stderr

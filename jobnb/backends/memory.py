@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import random
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 
 from ..exceptions import JobNotFound
@@ -14,9 +15,17 @@ from ..job import JobRecord, JobStatus, Progress
 from ..payload import Outcome, Payload
 from .base import JobOptions
 
+_ids = random.Random()  # seeded from os.urandom; reseeded in forked children below
+os.register_at_fork(after_in_child=_ids.seed)
+
 
 def new_job_id() -> str:
-    return uuid.uuid4().hex[:12]
+    """12 random hex digits: short enough to type, unique enough across kernels.
+
+    From a seeded generator rather than ``uuid4``, whose ``os.urandom`` call per job
+    was a fifth of the cost of a thread-backend submit.
+    """
+    return f"{_ids.getrandbits(48):012x}"
 
 
 class Entry:

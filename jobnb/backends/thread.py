@@ -20,10 +20,27 @@ from .base import Backend, JobOptions
 from .memory import Entry, MemoryStore
 
 
-def _raise_in_thread(ident: int, exc_type: type[BaseException] | None) -> None:
-    """Schedule ``exc_type`` in thread ``ident`` (None clears a pending one)."""
-    exc = ctypes.py_object(exc_type) if exc_type is not None else None
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), exc)
+def _raise_in_thread(ident: int, exc_type: type[BaseException]) -> None:
+    """Schedule ``exc_type`` to be raised in thread ``ident`` at its next bytecode check.
+
+    Never called with NULL to clear a pending exception: on CPython 3.11 that leaves the
+    interpreter's eval breaker signalled for good, which slows every later bytecode of
+    the kernel (and hangs cProfile). A late interrupt is absorbed instead.
+    """
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+
+
+def _absorb_late_interrupt() -> None:
+    """Let an interrupt sent as the job ended be delivered here, where it harms nothing.
+
+    A pending asynchronous exception is raised at the next eval-breaker check, which
+    every backward jump of this loop makes.
+    """
+    try:
+        for _ in range(1000):
+            pass
+    except runner.Interrupted:
+        pass
 
 
 class ThreadBackend(Backend):
@@ -36,6 +53,7 @@ class ThreadBackend(Backend):
         self.store = MemoryStore(self.name)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="jobnb-thread")
         self._running: dict[str, int] = {}  # job id -> thread ident, under store.lock
+        self._interrupted: set[str] = set()  # jobs sent an interrupt, under store.lock
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         entry = self.store.add(payload, options)
@@ -61,14 +79,19 @@ class ThreadBackend(Backend):
         except runner.Interrupted as late:  # delivered just outside runner.run
             outcome = runner.interrupted_outcome(late)
         finally:
-            if timer is not None:
-                timer.cancel()
-            try:
-                with self.store.lock:
-                    self._running.pop(job_id, None)
-                    _raise_in_thread(ident, None)  # nothing may reach the pool's own code
-            except runner.Interrupted:
-                pass
+            while True:  # again if an interrupt lands mid-cleanup: none can after the pop
+                try:
+                    if timer is not None:
+                        timer.cancel()
+                    with self.store.lock:
+                        self._running.pop(job_id, None)  # from here on no interrupt is sent
+                        interrupted = job_id in self._interrupted
+                        self._interrupted.discard(job_id)
+                    if interrupted:
+                        _absorb_late_interrupt()  # nothing may reach the pool's own code
+                    break
+                except runner.Interrupted:
+                    continue
         self.store.finish(entry, outcome)
 
     def _interrupt(self, job_id: str, exc_type: type[runner.Interrupted]) -> bool:
@@ -77,6 +100,7 @@ class ThreadBackend(Backend):
             if ident is None:
                 return False
             _raise_in_thread(ident, exc_type)
+            self._interrupted.add(job_id)
             return True
 
     def record(self, job_id: str) -> JobRecord:
