@@ -18,6 +18,7 @@ from .exceptions import (
     JobFailed,
     JobLost,
     JobnbError,
+    JobnbWarning,
     JobNotFound,
     JobTimeout,
     PayloadError,
@@ -39,6 +40,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "JobnbError",
+    "JobnbWarning",
     "PayloadError",
     "Progress",
     "ResultTimeout",
@@ -52,3 +54,16 @@ __all__ = [
     "settings",
     "submit",
 ]
+
+
+def load_ipython_extension(shell):  # noqa: ANN001 - IPython's hook
+    """``%load_ext jobnb``: register the magics (imported only now: IPython is heavy)."""
+    from .magics import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell):  # noqa: ANN001
+    from .magics import unload_ipython_extension as unload
+
+    unload(shell)

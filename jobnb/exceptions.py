@@ -65,3 +65,8 @@ class JobLost(JobFailed):
 
 class ResultTimeout(JobnbError, TimeoutError):
     """``wait``/``result`` gave up before the job ended; the job goes on."""
+
+
+class JobnbWarning(UserWarning):
+    """Something was left out but the rest went on: e.g. a cell output that could not
+    come back from the worker."""

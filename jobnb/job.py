@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .exceptions import JobCancelled, JobFailed, JobLost, ResultTimeout
+from .exceptions import JobCancelled, JobFailed, JobLost, JobnbWarning, ResultTimeout
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -181,6 +182,8 @@ class Job:
         if self.namespace is None:
             raise JobnbError(f"job {self.id} is not a %%submit cell job: nothing to pull")
         outputs = self.result()
+        for message in self._backend.outcome(self.id).warnings:
+            warnings.warn(f"job {self.id}: {message}", JobnbWarning, stacklevel=2)
         self.namespace.update(outputs)
         self.pulled = list(outputs)
         return self.pulled

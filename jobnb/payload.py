@@ -127,6 +127,10 @@ class Outcome:
     value: Any = None
     exception: BaseException | None = None
     error: str | None = None  # traceback text
+    #: the value is a cell's dict of outputs: one that cannot travel is dropped alone
+    named_outputs: bool = False
+    #: what was dropped on the way back, and why
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def cancelled(cls, when: str) -> Outcome:
@@ -150,7 +154,8 @@ class Outcome:
 
 def dumps_outcome(outcome: Outcome) -> bytes:
     """Serialize an outcome in the worker. A value or exception that cannot be pickled
-    becomes a failure that says so, so the traceback text always comes back."""
+    becomes a failure that says so, so the traceback text always comes back; a cell
+    output that cannot be pickled is dropped alone, with a warning naming it."""
     try:
         exc_bytes = dumps(outcome.exception) if outcome.exception is not None else None
     except Exception:
@@ -158,18 +163,36 @@ def dumps_outcome(outcome: Outcome) -> bytes:
     try:
         # the value is pickled in-band, once; the exception separately, so that an
         # exception class missing in the kernel cannot hide the value or the traceback
-        return dumps((outcome.status.value, outcome.value, exc_bytes, outcome.error))
+        return dumps(
+            (outcome.status.value, outcome.value, exc_bytes, outcome.error, outcome.warnings)
+        )
     except Exception as exc:
-        parts = [("the return value", outcome.value)]
-        if isinstance(outcome.value, dict) and outcome.status is JobStatus.FINISHED:
-            parts = [(f"output `{k}`", v) for k, v in outcome.value.items()]
-        message = _explain_unpicklable(parts, exc, "come back from the worker")
+        if outcome.named_outputs and isinstance(outcome.value, dict):
+            return dumps_outcome(_without_unpicklable_outputs(outcome))
+        message = _explain_unpicklable(
+            [("the return value", outcome.value)], exc, "come back from the worker"
+        )
         failure = Outcome(JobStatus.FAILED, exception=PayloadError(message), error=message)
         return dumps_outcome(failure)
 
 
+def _without_unpicklable_outputs(outcome: Outcome) -> Outcome:
+    kept, warnings = {}, list(outcome.warnings)
+    for name, value in outcome.value.items():
+        try:
+            dumps(value)  # only on this slow path: the fast one pickles everything once
+            kept[name] = value
+        except Exception as exc:
+            warnings.append(
+                _explain_unpicklable(
+                    [(f"output `{name}`", value)], exc, "come back from the worker"
+                )
+            )
+    return Outcome(outcome.status, kept, outcome.exception, outcome.error, warnings=tuple(warnings))
+
+
 def loads_outcome(data: bytes) -> Outcome:
-    status, value, exc_bytes, error = pickle.loads(data)
+    status, value, exc_bytes, error, warnings = pickle.loads(data)
     exception = None
     if exc_bytes is not None:
         try:
@@ -179,7 +202,7 @@ def loads_outcome(data: bytes) -> Outcome:
     status = JobStatus(status)
     if status is JobStatus.FAILED and exception is None:
         exception = JobFailed(f"the job failed: {_last_line(error)}", error)
-    return Outcome(status, value, exception, error)
+    return Outcome(status, value, exception, error, warnings=tuple(warnings))
 
 
 def _last_line(text: str | None) -> str:

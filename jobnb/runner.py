@@ -111,7 +111,7 @@ def run(payload: Payload | bytes, reporter: Reporter, job_id: str = "job") -> Ou
         if isinstance(payload, bytes):
             payload = loads(payload)
         value = _execute(payload, job_id)
-        return Outcome(JobStatus.FINISHED, value)
+        return Outcome(JobStatus.FINISHED, value, named_outputs=payload.kind == "cell")
     except Interrupted as exc:
         return interrupted_outcome(exc)
     except BaseException as exc:  # the job's own error, SystemExit included: keep it

@@ -1,0 +1,345 @@
+"""The notebook magics: ``%load_ext jobnb``, then ``%%submit`` on a long cell.
+
+The magics hold no per-backend code: a cell becomes a Payload (its source, the values
+of the names it reads, the names it binds) and goes through the same API as
+``jobnb.submit``. The names a finished cell bound are written into the notebook just
+before the next cell runs (IPython's ``pre_run_cell`` event), never from a background
+thread in the middle of another cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import warnings
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from . import api, capture
+from .exceptions import ConfigError, JobnbError, JobNotFound, PayloadError
+from .job import Job, JobStatus
+
+# Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
+_IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
+
+# The options of %submit, so that the call expression after them can be found intact.
+_LINE_OPTIONS = re.compile(
+    r"^(?P<options>(?:\s*(?:(?:-n|--name|-b|--backend|-t|--timeout|-q|--queue)\s+\S+"
+    r"|--no-pull))*)\s*(?P<expression>.*)$",
+    re.DOTALL,
+)
+
+
+def _submit_arguments(func):
+    for decorator in reversed(
+        [
+            magic_arguments(),
+            argument("-n", "--name", help="the job's name (default: cell-N, N the cell's number)"),
+            argument(
+                "-b",
+                "--backend",
+                help="run it on this backend (thread, subprocess, ...) "
+                "instead of the configured one",
+            ),
+            argument("-t", "--timeout", type=float, help="stop the job after this many seconds"),
+            argument("-q", "--queue", help="the queue to send it to, where the backend has queues"),
+            argument(
+                "--no-pull",
+                action="store_true",
+                help="do not write the cell's variables "
+                "into the notebook when it finishes (use %%pull or job.pull() later)",
+            ),
+            argument(
+                "expression",
+                nargs="*",
+                help="%%submit only: a call to run as a job, e.g. %%submit train(lr=0.1)",
+            ),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+@magics_class
+class JobMagics(Magics):
+    """The jobnb magics. One instance per shell; it remembers which cell jobs to pull."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.pending: list[Job] = []  # %%submit jobs whose outputs are still to pull
+
+    # --- %%submit and %submit --------------------------------------------------------------
+    @_submit_arguments
+    @line_cell_magic
+    def submit(self, line: str, cell: str | None = None) -> Job:
+        """Run a cell (``%%submit``) or a call (``%submit f(x)``) as a background job.
+
+        The prompt comes back at once and the Job is the cell's value (so ``_`` holds
+        it). The cell reads the notebook's values as they are when it is submitted
+        (copies on every backend but ``thread``); the names it assigns come back into
+        the notebook when it finishes, before the next cell runs.
+
+        Examples::
+
+            %%submit -n train -t 3600
+            model = fit(data, lr=0.1)
+
+            job = %submit fit(data, lr=0.1)
+        """
+        if cell is None:
+            return self._submit_call(line)
+        args = parse_argstring(self.submit, line)
+        if args.expression:
+            raise UsageError(
+                f"%%submit takes options only, not {' '.join(args.expression)!r}; "
+                "see %%submit? for them"
+            )
+        source = _python_source(cell, self.shell)
+        names = capture.analyze(source)
+        inputs = {
+            name: self.shell.user_ns[name]
+            for name in names.inputs
+            if name in self.shell.user_ns and not self._ipython_name(name)
+        }
+        name = args.name or f"cell-{self.shell.execution_count}"
+        submitter = _submitter(name, args)
+        try:
+            job = submitter.submit_cell(source, inputs, names.outputs, namespace=self.shell.user_ns)
+        except PayloadError as exc:
+            raise UsageError(f"{exc} With %%submit, add -b thread.") from None
+        if not args.no_pull:
+            self.pending.append(job)
+        return job
+
+    def _submit_call(self, line: str) -> Job:
+        match = _LINE_OPTIONS.match(line)
+        args = parse_argstring(self.submit, match["options"])
+        text = match["expression"].strip()
+        if not text:
+            raise UsageError("%submit needs a call to run, e.g. %submit train(lr=0.1)")
+        try:
+            call = ast.parse(text, mode="eval").body
+        except SyntaxError as exc:
+            raise UsageError(f"%submit cannot read {text!r}: {exc.msg}") from None
+        if not isinstance(call, ast.Call):
+            raise UsageError(f"%submit needs a call, like train(lr=0.1), not {text!r}")
+        fn = self._evaluate(call.func)
+        positional: list[Any] = []
+        for node in call.args:
+            if isinstance(node, ast.Starred):
+                positional.extend(self._evaluate(node.value))
+            else:
+                positional.append(self._evaluate(node))
+        keywords: dict[str, Any] = {}
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                keywords.update(self._evaluate(keyword.value))
+            else:
+                keywords[keyword.arg] = self._evaluate(keyword.value)
+        try:
+            return _submitter(args.name, args).submit(fn, *positional, **keywords)
+        except PayloadError as exc:
+            raise UsageError(f"{exc} With %submit, add -b thread.") from None
+
+    def _evaluate(self, node: ast.expr) -> Any:
+        code = compile(ast.Expression(node), "<%submit>", "eval")
+        return eval(code, self.shell.user_global_ns, self.shell.user_ns)
+
+    def _ipython_name(self, name: str) -> bool:
+        return name in self.shell.user_ns_hidden or bool(_IPYTHON_NAME.match(name))
+
+    # --- pulling finished cells ----------------------------------------------------------
+    def pull_finished(self, info: Any = None) -> None:
+        """``pre_run_cell`` handler: write the outputs of the cell jobs that have ended."""
+        for job in list(self.pending):
+            try:
+                if not job.done():
+                    continue
+            except JobnbError:
+                continue  # the backend cannot be reached now; try again next cell
+            self.pending.remove(job)
+            _report_pull(job)
+
+    # --- %jobs, %job, %pull, %cancel ---------------------------------------------------------
+    @magic_arguments()
+    @argument(
+        "-l",
+        "--list",
+        action="store_true",
+        help="a plain table (the only view until the dashboard lands)",
+    )
+    @argument(
+        "-s",
+        "--status",
+        help="only jobs with this status (queued, running, finished, failed, cancelled, lost)",
+    )
+    @argument("-n", "--limit", type=int, default=20, help="at most this many rows (default 20)")
+    @line_magic
+    def jobs(self, line: str) -> None:
+        """List the jobs of this kernel's backends, newest first."""
+        args = parse_argstring(self.jobs, line)
+        try:
+            frame = api.jobs_df(args.status)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if frame.empty:
+            print("no jobs" + (f" with status {args.status}" if args.status else ""))
+            return
+        frame = frame.head(args.limit)
+        view = frame[["id", "name", "status", "backend", "duration", "progress"]].copy()
+        view["submitted"] = frame["submitted"].dt.tz_convert(None).dt.strftime("%H:%M:%S")
+        view["duration"] = frame["duration"].map(lambda s: "" if s != s else f"{s:.1f}s")
+        view["progress"] = frame["progress"].map(
+            lambda p: "" if p is None or p != p else f"{p:.0%}"
+        )
+        view["error"] = frame["error"].map(lambda e: _last_line(e) if isinstance(e, str) else "")
+        print(view.to_string(index=False))
+
+    @magic_arguments()
+    @argument("job", help="the job's id or name")
+    @line_magic
+    def job(self, line: str) -> None:
+        """Show a job: its status, what it runs, its logs and its error."""
+        job = _get(parse_argstring(self.job, line).job)
+        rec = job.record()
+        print(repr(job))
+        if rec.progress.message or rec.progress.total:
+            total = f"/{rec.progress.total:g}" if rec.progress.total else ""
+            print(f"progress: {rec.progress.done:g}{total} {rec.progress.message or ''}")
+        print(f"runs: {rec.description}")
+        logs = job.logs()
+        print("logs:\n" + (logs if logs else "(none yet)\n"), end="")
+        if rec.error:
+            print("error:\n" + rec.error, end="")
+
+    @magic_arguments()
+    @argument("job", help="the id or name of a finished %%submit job")
+    @line_magic
+    def pull(self, line: str) -> list[str]:
+        """Write the variables a finished %%submit cell assigned into the notebook now."""
+        job = _get(parse_argstring(self.pull, line).job)
+        if job.record().kind != "cell":
+            raise UsageError(
+                f"job {job.id} ({job.name}) ran a function, not a %%submit cell: "
+                "its value is job.result()"
+            )
+        if not job.done():
+            raise UsageError(
+                f"job {job.id} ({job.name}) is still {job.status.value}; "
+                "wait for it (job.wait()) or let it be pulled when it finishes"
+            )
+        job.namespace = self.shell.user_ns
+        if job in self.pending:
+            self.pending.remove(job)
+        return _report_pull(job)
+
+    @magic_arguments()
+    @argument("job", help="the job's id or name")
+    @line_magic
+    def cancel(self, line: str) -> None:
+        """Cancel a job: a queued one never runs, a running one is stopped."""
+        job = _get(parse_argstring(self.cancel, line).job)
+        if job.cancel():
+            print(f"cancelled job {job.id} ({job.name})")
+        else:
+            print(f"job {job.id} ({job.name}) had already ended: {job.status.value}")
+
+    @magic_arguments()
+    @argument("what", nargs="?", choices=["backend"], help="what to set (only: backend)")
+    @argument("name", nargs="?", help="the backend: thread, subprocess (or process)")
+    @argument("-w", "--workers", type=int, help="number of workers")
+    @argument("--url", help="Redis URL, for the Redis backends")
+    @argument("--path", help="folder of the backend's files (JOBNB_HOME)")
+    @line_magic
+    def jobnb(self, line: str) -> None:
+        """Show the settings in force, or choose the backend: %jobnb backend thread."""
+        args = parse_argstring(self.jobnb, line)
+        if args.what and not args.name:
+            raise UsageError("%jobnb backend needs a name, e.g. %jobnb backend subprocess")
+        options = {"workers": args.workers, "redis_url": args.url, "home": args.path}
+        options = {k: v for k, v in options.items() if v is not None}
+        try:
+            settings = (
+                api.configure(args.name, **options) if (args.name or options) else api.settings()
+            )
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"jobnb: backend {settings.backend}, {settings.workers} workers")
+
+
+def _python_source(cell: str, shell: Any) -> str:
+    """The cell as plain Python, or a UsageError that says why it cannot run in a job."""
+    try:
+        ast.parse(cell)
+        return cell
+    except SyntaxError as plain_error:
+        try:
+            ast.parse(shell.transform_cell(cell))
+        except SyntaxError:
+            line = plain_error.lineno
+            raise UsageError(
+                f"the cell has a syntax error at line {line}: {plain_error.msg}"
+            ) from None
+        text = (plain_error.text or "").strip()
+        raise UsageError(
+            f"line {plain_error.lineno} ({text!r}) is IPython syntax (a %magic or a !command), "
+            "which a job cannot run. Use plain Python in a %%submit cell (subprocess.run "
+            "for shell commands), or run that line in a cell of its own."
+        ) from None
+
+
+def _submitter(name: str | None, args: Any) -> api.Submitter:
+    try:
+        return api.options(name=name, timeout=args.timeout, queue=args.queue, backend=args.backend)
+    except (ConfigError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _get(key: str) -> Job:
+    try:
+        return api.get(key)
+    except JobNotFound as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _report_pull(job: Job) -> list[str]:
+    """Pull an ended cell job into the notebook and say so in one line."""
+    status = job.status
+    if status is not JobStatus.FINISHED:
+        summary = _last_line(job.error)
+        print(
+            f"jobnb: job {job.id} ({job.name}) {status.value}: {summary}  "
+            "(its traceback: job.error, or %job " + job.id + ")"
+        )
+        return []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pulled = job.pull()
+    for warning in caught:
+        print(f"jobnb: {warning.message}", file=sys.stderr)
+    names = ", ".join(pulled) if pulled else "nothing"
+    print(f"jobnb: job {job.id} ({job.name}) finished; pulled {names}")
+    return pulled
+
+
+def _last_line(text: str | None) -> str:
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def load_ipython_extension(shell: Any) -> None:
+    magics = JobMagics(shell)
+    shell.register_magics(magics)
+    shell.events.register("pre_run_cell", magics.pull_finished)
+    shell._jobnb_magics = magics  # for unload and for tests
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    magics = getattr(shell, "_jobnb_magics", None)
+    if magics is not None:
+        shell.events.unregister("pre_run_cell", magics.pull_finished)
+        del shell._jobnb_magics
