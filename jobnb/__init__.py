@@ -67,3 +67,19 @@ def unload_ipython_extension(shell):  # noqa: ANN001
     from .magics import unload_ipython_extension as unload
 
     unload(shell)
+
+
+def _show_jobs_as_widgets() -> None:
+    """In a running kernel, Jobs display as live widgets even without %load_ext."""
+    import sys
+
+    if "IPython" not in sys.modules:  # never import IPython just to find out
+        return
+    shell = sys.modules["IPython"].get_ipython()
+    if shell is not None:
+        from .magics import register_display
+
+        register_display(shell)
+
+
+_show_jobs_as_widgets()

@@ -331,9 +331,26 @@ def _last_line(text: str | None) -> str:
     return lines[-1] if lines else ""
 
 
+def _job_bundle(job: Job) -> dict[str, Any]:
+    """A Job displays as its live widget, with its one-line repr as the plain text."""
+    from .widgets.job import job_widget
+
+    bundle = job_widget(job)._repr_mimebundle_()
+    bundle["text/plain"] = repr(job)
+    return bundle
+
+
+def register_display(shell: Any) -> None:
+    """Show Jobs as live widgets in this shell, when it is a kernel with a frontend
+    (a terminal IPython keeps the one-line repr)."""
+    if getattr(shell, "kernel", None) is not None:
+        shell.display_formatter.mimebundle_formatter.for_type(Job, _job_bundle)
+
+
 def load_ipython_extension(shell: Any) -> None:
     magics = JobMagics(shell)
     shell.register_magics(magics)
+    register_display(shell)
     shell.events.register("pre_run_cell", magics.pull_finished)
     shell._jobnb_magics = magics  # for unload and for tests
 

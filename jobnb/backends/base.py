@@ -71,6 +71,17 @@ class Backend:
     def logs(self, job_id: str) -> str:
         raise NotImplementedError("The 'logs' method must be implemented.")
 
+    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
+        """Record and logs of each of ``job_ids`` (those that exist), in one request
+        where the backend allows: what the widgets' monitor asks each tick."""
+        found = {}
+        for job_id in job_ids:
+            try:
+                found[job_id] = (self.record(job_id), self.logs(job_id))
+            except JobNotFound:
+                pass
+        return found
+
     def cancel(self, job_id: str) -> bool:
         raise NotImplementedError("The 'cancel' method must be implemented.")
 

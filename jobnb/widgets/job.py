@@ -1,0 +1,167 @@
+"""The live widget shown under every submitted job.
+
+``JobWidget.show(snapshot)`` sets everything from one snapshot of the job, so its
+state can be checked without a kernel; the monitor (monitor.py) feeds it while the
+job is active. Every text that comes from a job is HTML-escaped before it is shown.
+"""
+
+from __future__ import annotations
+
+import html
+import reprlib
+import time
+from dataclasses import dataclass
+
+import ipywidgets as w
+
+from ..job import Job, JobRecord, JobStatus
+
+LOG_LINES = 12  # the tail of the log shown under the progress bar
+
+_BADGE_COLOURS = {
+    JobStatus.QUEUED: "#6c757d",
+    JobStatus.RUNNING: "#0d6efd",
+    JobStatus.FINISHED: "#198754",
+    JobStatus.FAILED: "#dc3545",
+    JobStatus.CANCELLED: "#fd7e14",
+    JobStatus.LOST: "#6f42c1",
+}
+_short = reprlib.Repr()
+_short.maxstring = 80
+_short.maxother = 80
+
+
+@dataclass
+class Snapshot:
+    """What a widget shows of a job at one moment (read by the monitor in one go)."""
+
+    record: JobRecord
+    logs: str
+    ending: str = ""  # once ended: the outputs, the result's repr, or nothing
+
+
+def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = None) -> Snapshot:
+    record = record or job.record()
+    logs = job.logs() if logs is None else logs
+    return Snapshot(record, logs, ending_of(job, record) if record.status.is_done else "")
+
+
+def ending_of(job: Job, record: JobRecord) -> str:
+    """A one-line summary of a finished job's value: its outputs, or its result."""
+    if record.status is not JobStatus.FINISHED:
+        return ""
+    try:
+        value = job.result(timeout=0)
+    except Exception as exc:  # noqa: BLE001 - a summary must not break the widget
+        return f"result not readable here: {type(exc).__name__}: {exc}"
+    if record.kind == "cell" and isinstance(value, dict):
+        names = ", ".join(value) or "nothing"
+        return f"outputs: {names} (pulled into the notebook before the next cell runs)"
+    return f"result: {_short.repr(value)}"
+
+
+def _badge(status: JobStatus) -> str:
+    colour = _BADGE_COLOURS[status]
+    return (
+        f'<span style="background:{colour};color:white;border-radius:4px;'
+        f'padding:0 6px;font-size:90%">{status.value}</span>'
+    )
+
+
+def _elapsed(record: JobRecord, now: float | None = None) -> str:
+    if record.started is None:
+        return f"queued {(now or time.time()) - record.submitted:.0f}s"
+    seconds = record.duration or 0.0
+    label = "took" if record.status.is_done else "running"
+    return f"{label} {seconds:.1f}s" if seconds < 120 else f"{label} {seconds / 60:.1f} min"
+
+
+class JobWidget(w.VBox):
+    """Name, backend, status badge, elapsed time, progress, log tail, cancel; at the end
+    the duration and the outputs or result, or the traceback (collapsed)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.header = w.HTML()
+        self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="40%"))
+        self.message = w.HTML()
+        self.log_view = w.HTML()
+        self.ending_view = w.HTML()
+        self.traceback_view = w.HTML()
+        self.error_view = w.Accordion(children=[self.traceback_view], selected_index=None)
+        self.error_view.set_title(0, "traceback")
+        self.cancel_button = w.Button(
+            description="Cancel", button_style="warning", icon="stop", layout=w.Layout(width="auto")
+        )
+        self.cancel_button.on_click(self._cancel)
+        self.status: JobStatus | None = None
+        super().__init__()
+        self.add_class("jobnb-job")
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Set every part from ``snapshot``."""
+        rec = snapshot.record
+        self.status = rec.status
+        self.header.value = (
+            f"<b>{html.escape(rec.name)}</b> <code>{html.escape(rec.id)}</code> "
+            f"on {html.escape(rec.backend)} {_badge(rec.status)} {_elapsed(rec)}"
+        )
+        fraction = rec.progress.fraction
+        self.bar.value = fraction if fraction is not None else 0.0
+        self.bar.bar_style = {
+            JobStatus.FINISHED: "success",
+            JobStatus.FAILED: "danger",
+            JobStatus.LOST: "danger",
+            JobStatus.CANCELLED: "warning",
+        }.get(rec.status, "")
+        self.message.value = html.escape(rec.progress.message or "")
+        tail = snapshot.logs.splitlines()[-LOG_LINES:]
+        self.log_view.value = (
+            "<pre style='margin:0;max-height:16em;overflow:auto'>"
+            f"{html.escape(chr(10).join(tail))}</pre>"
+            if tail
+            else ""
+        )
+        self.ending_view.value = html.escape(snapshot.ending)
+        self.traceback_view.value = (
+            f"<pre style='margin:0'>{html.escape(rec.error)}</pre>" if rec.error else ""
+        )
+        children: list[w.Widget] = [self.header]
+        if rec.progress.total or rec.progress.message:
+            children.append(w.HBox([self.bar, self.message]))
+        if tail:
+            children.append(self.log_view)
+        if not rec.status.is_done:
+            children.append(self.cancel_button)
+        if snapshot.ending:
+            children.append(self.ending_view)
+        if rec.error:
+            self.error_view.set_title(0, f"traceback: {_last_line(rec.error)}")
+            children.append(self.error_view)
+        if tuple(children) != self.children:
+            self.children = children
+
+    @property
+    def ended(self) -> bool:
+        return self.status is not None and self.status.is_done
+
+    def _cancel(self, _button: w.Button) -> None:
+        self.cancel_button.disabled = True
+        self.job.cancel()
+        self.show(take_snapshot(self.job))
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def job_widget(job: Job) -> JobWidget:
+    """A live widget for ``job``: filled now, then kept current by the monitor."""
+    from .monitor import monitor
+
+    widget = JobWidget(job)
+    widget.show(take_snapshot(job))
+    if not widget.ended:
+        monitor().watch(widget)
+    return widget

@@ -1,0 +1,111 @@
+"""The job widget's state, checked without a kernel: what a user would see in it."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import eventually
+from jobs_for_tests import fail, spin
+
+import jobnb
+from jobnb.widgets.job import JobWidget, job_widget, take_snapshot
+from jobnb.widgets.monitor import Monitor, monitor
+
+
+def reporting(steps: int = 5) -> int:
+    for i in range(steps):
+        jobnb.progress(i + 1, steps, f"<b>step</b> {i + 1}")
+        print(f"line <script>{i}</script>")
+        time.sleep(0.05)
+    return 42
+
+
+def test_a_running_job_shows_progress_logs_and_cancel(backend):
+    job = jobnb.options(name="reporting").submit(spin, 60)
+    widget = job_widget(job)
+    eventually(lambda: ">running<" in widget.header.value)
+    assert "<b>reporting</b>" in widget.header.value
+    assert f"on {backend}" in widget.header.value
+    assert widget.cancel_button in widget.children
+    widget.cancel_button.click()
+    assert job.status is jobnb.JobStatus.CANCELLED or job.wait(2).status.value == "cancelled"
+    eventually(lambda: ">cancelled<" in widget.header.value)
+    assert widget.cancel_button not in widget.children
+
+
+def test_a_finished_job_shows_its_result_by_updates_alone(backend):
+    job = jobnb.submit(reporting)
+    widget = job_widget(job)
+    eventually(lambda: widget.ended, timeout=20)
+    assert ">finished<" in widget.header.value
+    assert "took " in widget.header.value
+    assert widget.bar.value == 1.0
+    assert widget.bar.bar_style == "success"
+    assert widget.ending_view.value == "result: 42"
+    assert widget.ending_view in widget.children
+    assert "line &lt;script&gt;4&lt;/script&gt;" in widget.log_view.value
+    assert widget.message.value == "&lt;b&gt;step&lt;/b&gt; 5"
+
+
+def test_a_failed_job_shows_its_traceback_collapsed(backend):
+    job = jobnb.submit(fail, "<bad> input")
+    job.wait(30)
+    widget = job_widget(job)
+    assert ">failed<" in widget.header.value
+    assert widget.error_view in widget.children
+    assert widget.error_view.selected_index is None  # collapsed
+    assert widget.error_view.get_title(0) == "traceback: ValueError: <bad> input"
+    assert "ValueError: &lt;bad&gt; input" in widget.traceback_view.value
+    assert "<bad>" not in widget.traceback_view.value
+
+
+def test_a_cell_job_lists_its_outputs(backend):
+    job = jobnb.options().submit_cell("a = 1\nb = 2", {}, ("a", "b"))
+    job.wait(30)
+    assert take_snapshot(job).ending.startswith("outputs: a, b")
+
+
+def test_every_text_from_a_job_is_escaped(backend):
+    evil = "<img src=x onerror=alert(1)>"
+    job = jobnb.options(name=evil).submit(print, evil)
+    job.wait(30)
+    widget = job_widget(job)
+    shown = " ".join(
+        str(getattr(c, "value", ""))
+        for c in (widget.header, widget.log_view, widget.message, widget.ending_view)
+    )
+    assert "<img" not in shown
+    assert "&lt;img src=x onerror=alert(1)&gt;" in widget.header.value
+    assert "&lt;img src=x onerror=alert(1)&gt;" in widget.log_view.value
+
+
+def test_one_poll_per_backend_per_tick_and_the_monitor_stops(tmp_path):
+    jobnb.configure("thread", workers=4)
+    release = tmp_path / "release"
+    from jobs_for_tests import wait_for
+
+    jobs = [jobnb.submit(wait_for, str(release)) for _ in range(4)]
+    backend = jobs[0]._backend
+    calls = []
+    original = backend.poll
+    backend.poll = lambda ids: calls.append(list(ids)) or original(ids)  # count, then poll
+    try:
+        own = Monitor(interval=0.05)
+        for job in jobs:
+            widget = JobWidget(job)
+            widget.show(take_snapshot(job))
+            own.watch(widget)
+        eventually(lambda: calls and len(calls[-1]) == 4)  # one request for all four jobs
+        polls, ticks = len(calls), own.ticks
+        eventually(lambda: own.ticks >= ticks + 3)
+        assert abs((len(calls) - polls) - (own.ticks - ticks)) <= 1  # one poll per tick
+        assert all(len(ids) == 4 for ids in calls[polls:])
+        release.touch()
+        eventually(lambda: not own.running, timeout=10)  # nothing active: it ends
+        assert all(job.done() for job in jobs)
+    finally:
+        backend.poll = original
+
+
+def test_the_kernel_has_one_monitor():
+    assert monitor() is monitor()

@@ -1,0 +1,64 @@
+"""Job widgets on a real kernel (jupyter_client): updates reach the frontend by
+themselves, from the monitor thread, while the main thread runs another cell."""
+
+from __future__ import annotations
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def run(client, code: str, timeout: float = 60) -> list[dict]:
+    """Execute ``code``; return every iopub message until the kernel is idle again."""
+    msg_id = client.execute(code)
+    messages = []
+    while True:
+        msg = client.get_iopub_msg(timeout=timeout)
+        messages.append(msg)
+        if (
+            msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+            and msg["parent_header"].get("msg_id") == msg_id
+        ):
+            reply = client.get_shell_msg(timeout=timeout)
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return messages
+
+
+@pytest.mark.parametrize("backend", ["thread", "subprocess"])
+def test_the_widget_reaches_finished_while_another_cell_runs(kernel, backend):
+    run(kernel, f"import jobnb\n%load_ext jobnb\n_ = jobnb.configure({backend!r})")
+    shown = run(kernel, "%%submit -n sleeper\nimport time\ntime.sleep(1.0)\nv = 1")
+    results = [m for m in shown if m["msg_type"] == "execute_result"]
+    assert results and WIDGET_VIEW in results[0]["content"]["data"]
+    assert "<Job " in results[0]["content"]["data"]["text/plain"]
+    values = _state_values(shown)
+    assert any("sleeper" in v and (">queued<" in v or ">running<" in v) for v in values), values
+
+    # the main thread is busy for 4 s: the widget must finish by updates alone
+    busy = run(kernel, "import time\ntime.sleep(4)")
+    updates = _state_values(busy, updates_only=True)
+    finished = [value for value in updates if ">finished<" in value]
+    assert finished, f"no 'finished' update while the cell ran; updates: {updates}"
+    assert "sleeper" in finished[-1]
+
+
+def _state_values(messages: list[dict], updates_only: bool = False) -> list[str]:
+    """The ``value`` strings that widget models were opened with or updated to."""
+    kinds = ("comm_msg",) if updates_only else ("comm_open", "comm_msg")
+    values = []
+    for msg in messages:
+        if msg["msg_type"] in kinds:
+            value = msg["content"]["data"].get("state", {}).get("value")
+            if isinstance(value, str):
+                values.append(value)
+    return values
