@@ -45,6 +45,7 @@ __all__ = [
     "Progress",
     "ResultTimeout",
     "configure",
+    "dashboard",
     "get",
     "jobs",
     "jobs_df",
@@ -54,6 +55,13 @@ __all__ = [
     "settings",
     "submit",
 ]
+
+
+def dashboard(page_size: int = 20, interval: float = 1.0):
+    """A live ipywidgets table of every job: counts, filter, pages, actions, details."""
+    from .widgets.dashboard import dashboard as make
+
+    return make(page_size=page_size, interval=interval)
 
 
 def load_ipython_extension(shell):  # noqa: ANN001 - IPython's hook

@@ -186,6 +186,31 @@ def jobs(status: str | JobStatus | None = None) -> list[Job]:
     return [Job(backend, rec.id) for backend, rec in _records(status)]
 
 
+def records_page(
+    status: str | JobStatus | None = None, offset: int = 0, limit: int = 50
+) -> list[tuple[Backend, JobRecord]]:
+    """One page of job records, newest first, across the backends used here. Each
+    backend is asked for at most ``offset + limit`` records, whatever its history."""
+    wanted = _status(status)
+    found = [(b, r) for b in _used_backends() for r in b.records(wanted, offset + limit)]
+    found.sort(key=lambda pair: pair[1].submitted, reverse=True)
+    return found[offset : offset + limit]
+
+
+def counts() -> dict[JobStatus, int]:
+    """How many jobs are in each status, over the backends used here."""
+    total = dict.fromkeys(JobStatus, 0)
+    for backend in _used_backends():
+        for status, n in backend.counts().items():
+            total[status] += n
+    return total
+
+
+def backend_stats() -> dict[str, dict[str, Any]]:
+    """Workers and queue depth of each backend used here, where it knows them."""
+    return {backend.name: backend.stats() for backend in _used_backends()}
+
+
 JOBS_DF_COLUMNS = [
     "id",
     "name",

@@ -170,7 +170,7 @@ class JobMagics(Magics):
         "-l",
         "--list",
         action="store_true",
-        help="a plain table (the only view until the dashboard lands)",
+        help="a plain table instead of the live dashboard",
     )
     @argument(
         "-s",
@@ -179,9 +179,14 @@ class JobMagics(Magics):
     )
     @argument("-n", "--limit", type=int, default=20, help="at most this many rows (default 20)")
     @line_magic
-    def jobs(self, line: str) -> None:
-        """List the jobs of this kernel's backends, newest first."""
+    def jobs(self, line: str) -> Any:
+        """The live dashboard of every job (in a notebook), or with -l a plain table of
+        the jobs of this kernel's backends, newest first."""
         args = parse_argstring(self.jobs, line)
+        if not args.list and not args.status and _has_frontend(self.shell):
+            from .widgets.dashboard import dashboard
+
+            return dashboard(page_size=args.limit)
         try:
             frame = api.jobs_df(args.status)
         except ValueError as exc:
@@ -202,9 +207,12 @@ class JobMagics(Magics):
     @magic_arguments()
     @argument("job", help="the job's id or name")
     @line_magic
-    def job(self, line: str) -> None:
-        """Show a job: its status, what it runs, its logs and its error."""
+    def job(self, line: str) -> Job | None:
+        """Show a job: its live widget in a notebook; in a terminal its status, what it
+        runs, its logs and its error."""
         job = _get(parse_argstring(self.job, line).job)
+        if _has_frontend(self.shell):
+            return job  # displayed as its widget
         rec = job.record()
         print(repr(job))
         if rec.progress.message or rec.progress.total:
@@ -340,10 +348,15 @@ def _job_bundle(job: Job) -> dict[str, Any]:
     return bundle
 
 
+def _has_frontend(shell: Any) -> bool:
+    """A kernel, whose frontend can show widgets (not a terminal IPython)."""
+    return getattr(shell, "kernel", None) is not None
+
+
 def register_display(shell: Any) -> None:
     """Show Jobs as live widgets in this shell, when it is a kernel with a frontend
     (a terminal IPython keeps the one-line repr)."""
-    if getattr(shell, "kernel", None) is not None:
+    if _has_frontend(shell):
         shell.display_formatter.mimebundle_formatter.for_type(Job, _job_bundle)
 
 

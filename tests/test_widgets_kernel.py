@@ -62,3 +62,15 @@ def _state_values(messages: list[dict], updates_only: bool = False) -> list[str]
             if isinstance(value, str):
                 values.append(value)
     return values
+
+
+def test_the_dashboard_shows_a_new_job_while_another_cell_runs(kernel):
+    run(kernel, "import jobnb\n%load_ext jobnb\n_ = jobnb.configure('thread')")
+    shown = run(kernel, "%jobs")
+    results = [m for m in shown if m["msg_type"] == "execute_result"]
+    assert results and WIDGET_VIEW in results[0]["content"]["data"]
+    busy = run(
+        kernel, "import time\njobnb.options(name='arrives-late').submit(sum, [1, 2])\ntime.sleep(3)"
+    )
+    updates = _state_values(busy, updates_only=True)
+    assert any("<b>arrives-late</b>" in value for value in updates), updates

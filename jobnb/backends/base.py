@@ -49,9 +49,27 @@ class Backend:
     def status(self, job_id: str) -> JobStatus:
         return self.record(job_id).status
 
-    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
-        """Records of this backend's jobs, newest first."""
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Records of this backend's jobs, newest first: a page of ``limit`` from
+        ``offset`` (reading about that many, not the whole history, where it can)."""
         raise NotImplementedError("The 'records' method must be implemented.")
+
+    def counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status."""
+        found = dict.fromkeys(JobStatus, 0)
+        for rec in self.records():
+            found[rec.status] += 1
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        """Workers and queue depth, where the backend knows them."""
+        return {}
+
+    def resubmit(self, job_id: str) -> str:
+        """Queue a new job that runs what ``job_id`` ran, with its name and options."""
+        raise NotImplementedError("The 'resubmit' method must be implemented.")
 
     def find(self, name: str) -> str:
         """The id of the newest job called ``name``."""

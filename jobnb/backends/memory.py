@@ -8,12 +8,13 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 
-from ..exceptions import JobNotFound
+from ..exceptions import JobnbError, JobNotFound
 from ..job import JobRecord, JobStatus, Progress
 from ..payload import Outcome, Payload
-from .base import JobOptions
+from .base import Backend, JobOptions
 
 _ids = random.Random()  # seeded from os.urandom; reseeded in forked children below
 os.register_at_fork(after_in_child=_ids.seed)
@@ -33,9 +34,10 @@ class Entry:
 
     __slots__ = ("record", "payload", "output", "outcome", "done", "cancel_requested")
 
-    def __init__(self, record: JobRecord, payload: Payload) -> None:
+    def __init__(self, record: JobRecord, payload: Payload | bytes) -> None:
         self.record = record
-        self.payload: Payload | None = payload  # dropped once the job has started
+        #: what runs (serialized on process backends); kept for resubmit unless large
+        self.payload: Payload | bytes | None = payload
         self.output: list[str] = []
         self.outcome: Outcome | None = None
         self.done = threading.Event()
@@ -49,13 +51,19 @@ class Entry:
         self.record.progress = Progress(done, total, message)
 
 
+#: a serialized payload larger than this is dropped when its job ends (no resubmit)
+KEEP_PAYLOAD_BYTES = 16 * 2**20
+
+
 class MemoryStore:
-    """An insertion-ordered dict of Entries, with the state changes backends need."""
+    """An insertion-ordered dict of Entries, with the state changes backends need, and
+    a count per status kept as states change (so counting reads no history)."""
 
     def __init__(self, backend_name: str) -> None:
         self.backend_name = backend_name
         self.lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
+        self._counts: Counter[JobStatus] = Counter()
 
     def add(self, payload: Payload, options: JobOptions) -> Entry:
         record = JobRecord(
@@ -67,9 +75,43 @@ class MemoryStore:
             queue=options.queue,
             timeout=options.timeout,
         )
-        entry = Entry(record, payload)
-        self._entries[record.id] = entry
+        return self._insert(Entry(record, payload))
+
+    def add_again(self, job_id: str) -> Entry:
+        """A new queued job running what ``job_id`` ran, with its name and options."""
+        old = self.get(job_id)
+        if old.payload is None:
+            raise JobnbError(
+                f"job {job_id} cannot be resubmitted: what it ran was larger "
+                f"than {KEEP_PAYLOAD_BYTES // 2**20} MiB and was not kept"
+            )
+        r = old.record
+        record = JobRecord(
+            id=new_job_id(),
+            name=r.name,
+            backend=r.backend,
+            kind=r.kind,
+            description=r.description,
+            queue=r.queue,
+            timeout=r.timeout,
+        )
+        return self._insert(Entry(record, old.payload))
+
+    def _insert(self, entry: Entry) -> Entry:
+        with self.lock:
+            self._entries[entry.record.id] = entry
+            self._counts[JobStatus.QUEUED] += 1
         return entry
+
+    def _set_status(self, record: JobRecord, status: JobStatus) -> None:
+        # under self.lock
+        self._counts[record.status] -= 1
+        self._counts[status] += 1
+        record.status = status
+
+    def counts(self) -> dict[JobStatus, int]:
+        with self.lock:
+            return {status: self._counts[status] for status in JobStatus}
 
     def add_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[Entry]:
         return [self.add(p, options) for p in payloads]
@@ -83,13 +125,21 @@ class MemoryStore:
     def snapshot(self, job_id: str) -> JobRecord:
         return dataclasses.replace(self.get(job_id).record)
 
-    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first. Reads ``offset + limit`` entries, not the whole history, when
+        no status is asked for (or the status is common)."""
         found = []
-        for entry in reversed(list(self._entries.values())):
-            if status is None or entry.record.status == status:
-                found.append(dataclasses.replace(entry.record))
-                if limit is not None and len(found) >= limit:
-                    break
+        with self.lock:
+            for entry in reversed(self._entries.values()):
+                if status is None or entry.record.status == status:
+                    if offset:
+                        offset -= 1
+                        continue
+                    found.append(dataclasses.replace(entry.record))
+                    if limit is not None and len(found) >= limit:
+                        break
         return found
 
     def start(self, entry: Entry, worker: str) -> bool:
@@ -97,7 +147,7 @@ class MemoryStore:
         with self.lock:
             if entry.record.status is not JobStatus.QUEUED:
                 return False
-            entry.record.status = JobStatus.RUNNING
+            self._set_status(entry.record, JobStatus.RUNNING)
             entry.record.started = time.time()
             entry.record.worker = worker
             return True
@@ -107,9 +157,10 @@ class MemoryStore:
             if entry.done.is_set():
                 return
             entry.outcome = outcome
-            entry.payload = None
+            if isinstance(entry.payload, bytes) and len(entry.payload) > KEEP_PAYLOAD_BYTES:
+                entry.payload = None
             record = entry.record
-            record.status = outcome.status
+            self._set_status(record, outcome.status)
             record.error = outcome.error
             record.finished = time.time()
             if outcome.status is JobStatus.FINISHED and record.progress.total:
@@ -136,3 +187,54 @@ class MemoryStore:
 
     def logs(self, job_id: str) -> str:
         return "".join(self.get(job_id).output)
+
+
+class MemoryBackend(Backend):
+    """A backend whose job records live in this process (``thread``, ``subprocess``).
+    Subclasses start the work: ``submit`` and ``_enqueue``."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self.store = MemoryStore(self.name)
+
+    def _enqueue(self, entry: Entry) -> None:
+        raise NotImplementedError("The '_enqueue' method must be implemented.")
+
+    def resubmit(self, job_id: str) -> str:
+        entry = self.store.add_again(job_id)
+        self._enqueue(entry)
+        return entry.record.id
+
+    def record(self, job_id: str) -> JobRecord:
+        return self.store.snapshot(job_id)
+
+    def status(self, job_id: str) -> JobStatus:
+        return self.store.get(job_id).record.status
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        return self.store.records(status, limit, offset)
+
+    def counts(self) -> dict[JobStatus, int]:
+        return self.store.counts()
+
+    def stats(self) -> dict[str, object]:
+        counts = self.store.counts()
+        return {
+            "workers": self.workers,
+            "queued": counts[JobStatus.QUEUED],
+            "running": counts[JobStatus.RUNNING],
+        }
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        return self.store.wait(job_id, timeout)
+
+    def outcome(self, job_id: str) -> Outcome:
+        return self.store.outcome(job_id)
+
+    def logs(self, job_id: str) -> str:
+        return self.store.logs(job_id)
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "workers": self.workers}

@@ -19,10 +19,10 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from ..job import JobRecord, JobStatus
+from ..job import JobStatus
 from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
-from .base import Backend, JobOptions
-from .memory import Entry, MemoryStore
+from .base import JobOptions
+from .memory import Entry, MemoryBackend
 
 _STOP = None  # queued to a feeder thread to end it
 
@@ -166,14 +166,13 @@ def _load(blob: bytes) -> Outcome:
         return Outcome(JobStatus.FAILED, exception=exc, error=text)
 
 
-class SubprocessBackend(Backend):
+class SubprocessBackend(MemoryBackend):
     """Runs jobs in ``workers`` processes, children of this one."""
 
     name = "subprocess"
 
     def __init__(self, workers: int = 2, **_: object) -> None:
-        self.workers = workers
-        self.store = MemoryStore(self.name)
+        super().__init__(workers)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pool: list[_Worker] = []
         self._start_lock = threading.Lock()
@@ -199,27 +198,13 @@ class SubprocessBackend(Backend):
         for payload, blob in zip(payloads, blobs, strict=True):
             entry = self.store.add(payload, options)
             entry.payload = blob
-            self.queue.put(entry)
+            self._enqueue(entry)
             ids.append(entry.record.id)
         return ids
 
-    def record(self, job_id: str) -> JobRecord:
-        return self.store.snapshot(job_id)
-
-    def status(self, job_id: str) -> JobStatus:
-        return self.store.get(job_id).record.status
-
-    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
-        return self.store.records(status, limit)
-
-    def wait(self, job_id: str, timeout: float | None) -> bool:
-        return self.store.wait(job_id, timeout)
-
-    def outcome(self, job_id: str) -> Outcome:
-        return self.store.outcome(job_id)
-
-    def logs(self, job_id: str) -> str:
-        return self.store.logs(job_id)
+    def _enqueue(self, entry: Entry) -> None:
+        self._ensure_started()
+        self.queue.put(entry)
 
     def cancel(self, job_id: str) -> bool:
         entry = self.store.get(job_id)
@@ -244,6 +229,3 @@ class SubprocessBackend(Backend):
             for worker in self._pool:
                 worker.thread.join(timeout=5)
         self._pool = []
-
-    def describe(self) -> dict[str, object]:
-        return {"backend": self.name, "workers": self.workers}

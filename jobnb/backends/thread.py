@@ -14,10 +14,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import runner
-from ..job import JobRecord, JobStatus
-from ..payload import Outcome, Payload
-from .base import Backend, JobOptions
-from .memory import Entry, MemoryStore
+from ..payload import Payload
+from .base import JobOptions
+from .memory import Entry, MemoryBackend
 
 
 def _raise_in_thread(ident: int, exc_type: type[BaseException]) -> None:
@@ -43,22 +42,24 @@ def _absorb_late_interrupt() -> None:
         pass
 
 
-class ThreadBackend(Backend):
+class ThreadBackend(MemoryBackend):
     """Runs jobs on ``workers`` threads of this process."""
 
     name = "thread"
 
     def __init__(self, workers: int = 2, **_: object) -> None:
-        self.workers = workers
-        self.store = MemoryStore(self.name)
+        super().__init__(workers)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="jobnb-thread")
         self._running: dict[str, int] = {}  # job id -> thread ident, under store.lock
         self._interrupted: set[str] = set()  # jobs sent an interrupt, under store.lock
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         entry = self.store.add(payload, options)
-        self._pool.submit(self._run, entry)
+        self._enqueue(entry)
         return entry.record.id
+
+    def _enqueue(self, entry: Entry) -> None:
+        self._pool.submit(self._run, entry)
 
     def _run(self, entry: Entry) -> None:
         job_id = entry.record.id
@@ -103,24 +104,6 @@ class ThreadBackend(Backend):
             self._interrupted.add(job_id)
             return True
 
-    def record(self, job_id: str) -> JobRecord:
-        return self.store.snapshot(job_id)
-
-    def status(self, job_id: str) -> JobStatus:
-        return self.store.get(job_id).record.status
-
-    def records(self, status: JobStatus | None = None, limit: int | None = None) -> list[JobRecord]:
-        return self.store.records(status, limit)
-
-    def wait(self, job_id: str, timeout: float | None) -> bool:
-        return self.store.wait(job_id, timeout)
-
-    def outcome(self, job_id: str) -> Outcome:
-        return self.store.outcome(job_id)
-
-    def logs(self, job_id: str) -> str:
-        return self.store.logs(job_id)
-
     def cancel(self, job_id: str) -> bool:
         entry = self.store.get(job_id)
         if self.store.cancel_queued(entry):
@@ -129,6 +112,3 @@ class ThreadBackend(Backend):
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
-
-    def describe(self) -> dict[str, object]:
-        return {"backend": self.name, "workers": self.workers}

@@ -4,7 +4,8 @@ A daemon thread wakes every ``interval`` seconds, asks each backend once for the
 records and logs of all the jobs still active on it (``Backend.poll``), and updates
 their widgets. It never runs on the kernel's main thread, so widgets move while a
 cell is busy; it ends when no widget has anything left to show, and starts again
-with the next one.
+with the next one. Dashboards are refreshed by the same thread, each at its own
+interval, until they are closed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .dashboard import Dashboard
     from .job import JobWidget
 
 DEFAULT_INTERVAL = 0.5
@@ -23,6 +25,7 @@ class Monitor:
     def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         self.interval = interval
         self._widgets: list[JobWidget] = []
+        self._dashboards: list[Dashboard] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -31,9 +34,24 @@ class Monitor:
     def watch(self, widget: JobWidget) -> None:
         with self._lock:
             self._widgets.append(widget)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="jobnb-monitor", daemon=True)
-                self._thread.start()
+            self._start()
+
+    def watch_dashboard(self, board: Dashboard) -> None:
+        """Refresh ``board`` when it is due, until it is closed."""
+        with self._lock:
+            self._dashboards.append(board)
+            self._start()
+
+    def forget_dashboard(self, board: Dashboard) -> None:
+        with self._lock:
+            if board in self._dashboards:
+                self._dashboards.remove(board)
+
+    def _start(self) -> None:
+        # under self._lock
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="jobnb-monitor", daemon=True)
+            self._thread.start()
 
     @property
     def running(self) -> bool:
@@ -43,11 +61,14 @@ class Monitor:
         while True:
             with self._lock:
                 self._widgets = [w for w in self._widgets if not w.ended]
-                if not self._widgets:
+                if not self._widgets and not self._dashboards:
                     self._thread = None
                     return
                 widgets = list(self._widgets)
+                boards = [b for b in self._dashboards if b.due]
             self.tick(widgets)
+            for board in boards:
+                board.refresh()  # never raises: a failure shows as its banner
             self._wake.wait(self.interval)
 
     def tick(self, widgets: list[JobWidget]) -> None:
