@@ -77,6 +77,10 @@ def test_every_text_from_a_job_is_escaped(backend):
     assert "<img" not in shown
     assert "&lt;img src=x onerror=alert(1)&gt;" in widget.header.value
     assert "&lt;img src=x onerror=alert(1)&gt;" in widget.log_view.value
+    returned = jobnb.submit(str, evil)
+    returned.wait(30)
+    ending = job_widget(returned).ending_view.value
+    assert ending == "result: &#x27;&lt;img src=x onerror=alert(1)&gt;&#x27;"
 
 
 def test_one_poll_per_backend_per_tick_and_the_monitor_stops(tmp_path):

@@ -9,6 +9,7 @@ backend cannot be read, a banner says why, and the next refresh that works clear
 from __future__ import annotations
 
 import html
+import threading
 import time
 from typing import Any
 
@@ -79,6 +80,7 @@ class Dashboard(w.VBox):
 
     def __init__(self, page_size: int = 20, interval: float = 1.0) -> None:
         self.page = 0
+        self._refresh_lock = threading.RLock()
         self.selected: tuple[Backend, str] | None = None
         self.last_refresh = 0.0
         self.banner = w.HTML(layout=w.Layout(display="none"))
@@ -141,6 +143,10 @@ class Dashboard(w.VBox):
 
     def refresh(self) -> None:
         """Read counts, one page and the backends' stats; set every part."""
+        with self._refresh_lock:  # the monitor thread and a button click may meet here
+            self._refresh()
+
+    def _refresh(self) -> None:
         self.last_refresh = time.monotonic()
         status = None if self.status_filter.value == ALL else self.status_filter.value
         size = self.page_size.value
