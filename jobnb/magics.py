@@ -22,6 +22,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from . import api, capture
 from .exceptions import ConfigError, JobnbError, JobNotFound, PayloadError
 from .job import Job, JobStatus
+from .payload import last_line
 
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
@@ -201,7 +202,7 @@ class JobMagics(Magics):
         view["progress"] = frame["progress"].map(
             lambda p: "" if p is None or p != p else f"{p:.0%}"
         )
-        view["error"] = frame["error"].map(lambda e: _last_line(e) if isinstance(e, str) else "")
+        view["error"] = frame["error"].map(lambda e: last_line(e) if isinstance(e, str) else "")
         print(view.to_string(index=False))
 
     @magic_arguments()
@@ -318,7 +319,7 @@ def _report_pull(job: Job) -> list[str]:
     """Pull an ended cell job into the notebook and say so in one line."""
     status = job.status
     if status is not JobStatus.FINISHED:
-        summary = _last_line(job.error)
+        summary = last_line(job.error)
         print(
             f"jobnb: job {job.id} ({job.name}) {status.value}: {summary}  "
             "(its traceback: job.error, or %job " + job.id + ")"
@@ -332,11 +333,6 @@ def _report_pull(job: Job) -> list[str]:
     names = ", ".join(pulled) if pulled else "nothing"
     print(f"jobnb: job {job.id} ({job.name}) finished; pulled {names}")
     return pulled
-
-
-def _last_line(text: str | None) -> str:
-    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
 
 
 def _job_bundle(job: Job) -> dict[str, Any]:

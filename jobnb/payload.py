@@ -149,7 +149,7 @@ class Outcome:
 
     def summary(self) -> str:
         """The last line of the traceback: ``ValueError: bad input``."""
-        return _last_line(self.error) if self.error else self.status.value
+        return last_line(self.error, self.status.value)
 
 
 def dumps_outcome(outcome: Outcome) -> bytes:
@@ -201,10 +201,11 @@ def loads_outcome(data: bytes) -> Outcome:
             exception = None
     status = JobStatus(status)
     if status is JobStatus.FAILED and exception is None:
-        exception = JobFailed(f"the job failed: {_last_line(error)}", error)
+        exception = JobFailed(f"the job failed: {last_line(error, 'no traceback')}", error)
     return Outcome(status, value, exception, error, warnings=tuple(warnings))
 
 
-def _last_line(text: str | None) -> str:
+def last_line(text: str | None, default: str = "") -> str:
+    """The last non-blank line of a traceback: ``ValueError: bad input``."""
     lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "no traceback"
+    return lines[-1] if lines else default

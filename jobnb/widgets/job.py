@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from ..job import Job, JobRecord, JobStatus
+from ..payload import last_line
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar
 
@@ -136,7 +137,7 @@ class JobWidget(w.VBox):
         if snapshot.ending:
             children.append(self.ending_view)
         if rec.error:
-            self.error_view.set_title(0, f"traceback: {_last_line(rec.error)}")
+            self.error_view.set_title(0, f"traceback: {last_line(rec.error)}")
             children.append(self.error_view)
         if tuple(children) != self.children:
             self.children = children
@@ -149,11 +150,6 @@ class JobWidget(w.VBox):
         self.cancel_button.disabled = True
         self.job.cancel()
         self.show(take_snapshot(self.job))
-
-
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
 
 
 def job_widget(job: Job) -> JobWidget:
