@@ -1,0 +1,313 @@
+"""Job records in a SQLite file: what the ``huey`` backend keeps beside its queue.
+
+Huey keeps no per-task status, so jobnb keeps its own records (status, name, times,
+progress, log, worker, heartbeat, error, outcome) in one SQLite file in WAL mode,
+readable cheaply from any process: the kernel that submitted, another kernel, the
+dashboard, ``jobnb jobs``. Every method opens nothing new: one connection per thread.
+
+A running job's runner writes a heartbeat; a reader that finds a ``running`` job
+whose heartbeat is older than ``LOST_AFTER`` seconds marks it ``lost``, so a job
+whose worker was SIGKILLed never stays ``running``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..exceptions import JobNotFound
+from ..job import JobRecord, JobStatus, Progress
+
+#: seconds without a heartbeat after which a running job is lost
+LOST_AFTER = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    queue TEXT,
+    timeout REAL,
+    submitted REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    progress_done REAL NOT NULL DEFAULT 0,
+    progress_total REAL,
+    progress_message TEXT,
+    worker TEXT,
+    heartbeat REAL,
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    payload BLOB,
+    outcome BLOB
+);
+CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, submitted);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
+"""
+
+_RECORD_COLUMNS = (
+    "id, name, backend, status, kind, description, queue, timeout, submitted, started, "
+    "finished, progress_done, progress_total, progress_message, worker, heartbeat, error"
+)
+
+
+def _record(row: tuple) -> JobRecord:
+    (
+        job_id,
+        name,
+        backend,
+        status,
+        kind,
+        description,
+        queue,
+        timeout,
+        submitted,
+        started,
+        finished,
+        done,
+        total,
+        message,
+        worker,
+        _heartbeat,
+        error,
+    ) = row
+    return JobRecord(
+        id=job_id,
+        name=name,
+        backend=backend,
+        status=JobStatus(status),
+        kind=kind,
+        description=description,
+        queue=queue,
+        timeout=timeout,
+        submitted=submitted,
+        started=started,
+        finished=finished,
+        progress=Progress(done, total, message),
+        worker=worker,
+        error=error,
+    )
+
+
+class SqliteRecords:
+    """The records of one jobnb home (``JOBNB_HOME``), in ``path``."""
+
+    def __init__(self, path: str | os.PathLike, lost_after: float = LOST_AFTER) -> None:
+        self.path = Path(path)
+        self.lost_after = lost_after
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            # owner only: the file holds pickles, which run code when loaded
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        with self._connection() as db:
+            db.executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent on a crash
+            self._local.db = db
+        return db
+
+    # --- writing -------------------------------------------------------------------------
+    def add(self, records: Iterable[JobRecord], payloads: Iterable[bytes]) -> None:
+        """Insert queued jobs with their serialized payloads, in one transaction."""
+        rows = [
+            (
+                r.id,
+                r.name,
+                r.backend,
+                r.status.value,
+                r.kind,
+                r.description,
+                r.queue,
+                r.timeout,
+                r.submitted,
+                p,
+            )
+            for r, p in zip(records, payloads, strict=True)
+        ]
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
+                "timeout, submitted, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def start(self, job_id: str, worker: str) -> bytes | None:
+        """Mark a queued job running and return its payload; None if it was cancelled
+        (or already taken) meanwhile."""
+        now = time.time()
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ? "
+                "WHERE id = ? AND status = 'queued' RETURNING payload",
+                (now, now, worker, job_id),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Say the job is alive; returns whether a cancel was asked for."""
+        row = (
+            self._connection()
+            .execute(
+                "UPDATE jobs SET heartbeat = ? WHERE id = ? RETURNING cancel_requested",
+                (time.time(), job_id),
+            )
+            .fetchone()
+        )
+        return bool(row and row[0])
+
+    def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        self._connection().execute(
+            "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?, "
+            "heartbeat = ? WHERE id = ?",
+            (done, total, message, time.time(), job_id),
+        )
+
+    def log(self, job_id: str, text: str) -> None:
+        self._connection().execute("INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, text))
+
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        """Record how the job ended, unless it had already ended (e.g. found lost)."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
+                "UPDATE jobs SET status = ?, error = ?, outcome = ?, finished = ?, "
+                "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
+                "THEN progress_total ELSE progress_done END "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (status.value, error, outcome, time.time(), status.value, job_id),
+            ).rowcount
+        return bool(done)
+
+    def request_cancel(self, job_id: str) -> JobStatus:
+        """Ask for a cancel; returns the status the job had (a queued job is cancelled
+        here and now; a running one is stopped by its worker, which watches the flag)."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r} in {self.path}")
+            status = JobStatus(row[0])
+            if status is JobStatus.QUEUED:
+                db.execute(
+                    "UPDATE jobs SET status = 'cancelled', finished = ?, "
+                    "error = 'JobCancelled: the job was cancelled before it started\n'"
+                    " WHERE id = ?",
+                    (time.time(), job_id),
+                )
+            elif status is JobStatus.RUNNING:
+                db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        return status
+
+    # --- reading ---------------------------------------------------------------------------
+    def record(self, job_id: str) -> JobRecord:
+        self._mark_lost()
+        row = (
+            self._connection()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} in {self.path}")
+        return _record(row)
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first; a page reads ``limit`` rows through the index, not the history."""
+        self._mark_lost()
+        where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY submitted DESC, rowid DESC "
+                "LIMIT ? OFFSET ?",
+                (*args, -1 if limit is None else limit, offset),
+            )
+            .fetchall()
+        )
+        return [_record(row) for row in rows]
+
+    def records_of(self, job_ids: list[str]) -> dict[str, JobRecord]:
+        """Several records in one query (what the widgets' monitor asks each tick)."""
+        self._mark_lost()
+        marks = ",".join("?" * len(job_ids))
+        rows = (
+            self._connection()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE id IN ({marks})", job_ids)
+            .fetchall()
+        )
+        return {row[0]: _record(row) for row in rows}
+
+    def counts(self) -> dict[JobStatus, int]:
+        self._mark_lost()
+        found = dict.fromkeys(JobStatus, 0)
+        for status, n in self._connection().execute(
+            "SELECT status, COUNT(*) FROM jobs GROUP BY status"
+        ):
+            found[JobStatus(status)] = n
+        return found
+
+    def logs(self, job_id: str) -> str:
+        rows = (
+            self._connection()
+            .execute("SELECT text FROM logs WHERE job_id = ? ORDER BY seq", (job_id,))
+            .fetchall()
+        )
+        return "".join(text for (text,) in rows)
+
+    def outcome(self, job_id: str) -> bytes | None:
+        row = (
+            self._connection()
+            .execute("SELECT outcome FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} in {self.path}")
+        return row[0]
+
+    def _mark_lost(self) -> None:
+        """Whoever reads finds the jobs whose worker stopped beating, and says so."""
+        cutoff = time.time() - self.lost_after
+        db = self._connection()
+        # a read first: an UPDATE would take the write lock even when it changes nothing
+        if (
+            db.execute(
+                "SELECT 1 FROM jobs WHERE status = 'running' AND heartbeat < ? LIMIT 1", (cutoff,)
+            ).fetchone()
+            is None
+        ):
+            return
+        db.execute(
+            "UPDATE jobs SET status = 'lost', finished = heartbeat, error = "
+            "'JobLost: its worker stopped sending heartbeats (killed, out of memory, or its "
+            "machine is gone) while running the job\n' "
+            "WHERE status = 'running' AND heartbeat < ?",
+            (cutoff,),
+        )

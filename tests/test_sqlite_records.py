@@ -1,0 +1,120 @@
+"""Job records in SQLite (the huey backend's store): real files, real processes."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from jobnb.backends.memory import new_job_id
+from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.job import JobRecord, JobStatus, Progress
+
+
+def queued(name: str = "job", submitted: float | None = None) -> JobRecord:
+    return JobRecord(
+        id=new_job_id(),
+        name=name,
+        backend="huey",
+        description=f"{name}()",
+        submitted=submitted or time.time(),
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    return SqliteRecords(tmp_path / "home" / "jobs.db")
+
+
+def test_a_job_from_queued_to_finished(store):
+    rec = queued("train")
+    store.add([rec], [b"payload"])
+    assert store.record(rec.id) == rec
+    assert store.start(rec.id, "worker-1 pid 7") == b"payload"
+    assert store.start(rec.id, "worker-2") is None  # taken once only
+    store.log(rec.id, "epoch 1\n")
+    store.progress(rec.id, 1, 4, "epoch 1")
+    store.log(rec.id, "epoch 2\n")
+    running = store.record(rec.id)
+    assert running.status is JobStatus.RUNNING and running.worker == "worker-1 pid 7"
+    assert running.progress == Progress(1, 4, "epoch 1")
+    assert store.logs(rec.id) == "epoch 1\nepoch 2\n"
+    assert store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+    done = store.record(rec.id)
+    assert done.status is JobStatus.FINISHED and done.progress.done == 4
+    assert done.started <= done.finished
+    assert store.outcome(rec.id) == b"outcome"
+    assert not store.finish(rec.id, JobStatus.FAILED, "late", b"x")  # the first end stands
+
+
+def test_pages_newest_first_and_counts(store):
+    now = time.time()
+    recs = [queued(f"n{i}", now + i) for i in range(30)]
+    store.add(recs, [b""] * 30)
+    store.start(recs[0].id, "w")
+    store.finish(recs[0].id, JobStatus.FAILED, "ValueError\n", b"")
+    page = store.records(limit=10, offset=10)
+    assert [r.name for r in page] == [f"n{i}" for i in range(19, 9, -1)]
+    assert [r.name for r in store.records(JobStatus.FAILED)] == ["n0"]
+    counts = store.counts()
+    assert counts[JobStatus.QUEUED] == 29 and counts[JobStatus.FAILED] == 1
+    assert set(store.records_of([recs[3].id, recs[5].id, "missing"])) == {recs[3].id, recs[5].id}
+
+
+def test_cancel_queued_and_running(store):
+    waiting, running = queued(), queued()
+    store.add([waiting, running], [b"", b""])
+    store.start(running.id, "w")
+    assert store.request_cancel(waiting.id) is JobStatus.QUEUED
+    assert store.record(waiting.id).status is JobStatus.CANCELLED
+    assert store.start(waiting.id, "w") is None  # a cancelled job never runs
+    assert store.heartbeat(running.id) is False
+    assert store.request_cancel(running.id) is JobStatus.RUNNING
+    assert store.heartbeat(running.id) is True  # its worker learns it at the next beat
+
+
+def test_a_running_job_without_heartbeats_is_lost(tmp_path):
+    store = SqliteRecords(tmp_path / "jobs.db", lost_after=0.3)
+    rec = queued()
+    store.add([rec], [b""])
+    store.start(rec.id, "w")
+    assert store.record(rec.id).status is JobStatus.RUNNING
+    time.sleep(0.5)
+    lost = store.record(rec.id)
+    assert lost.status is JobStatus.LOST
+    assert "stopped sending heartbeats" in lost.error
+    assert not store.finish(rec.id, JobStatus.FINISHED, None, b"")  # stays lost
+
+
+def test_the_files_are_for_their_owner_only(store):
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+
+
+WRITER = """
+import sys, time
+from jobnb.backends.memory import new_job_id
+from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.job import JobRecord
+store = SqliteRecords(sys.argv[1])
+for i in range(250):
+    rec = JobRecord(id=new_job_id(), name=f"{sys.argv[2]}-{i}", backend="huey")
+    store.add([rec], [b"p"])
+"""
+
+
+def test_four_processes_adding_250_each_lose_and_duplicate_nothing(tmp_path):
+    path = tmp_path / "jobs.db"
+    SqliteRecords(path)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), str(path), f"w{n}"])
+        for n in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
+    names = [r.name for r in SqliteRecords(path).records()]
+    assert len(names) == 1000
+    assert set(names) == {f"w{n}-{i}" for n in range(4) for i in range(250)}
