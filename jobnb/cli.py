@@ -20,6 +20,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("-b", "--backend", help="backend to run it on (default: the configured one)")
     demo.add_argument("-w", "--workers", type=int, help="number of workers")
+    worker = commands.add_parser(
+        "worker",
+        help="run the workers of a queue backend (huey), until stopped",
+        description="Run the workers of a queue backend: the seed's "
+        "`huey_consumer ... -k thread -w 2`, in jobnb's words.",
+    )
+    worker.add_argument("--backend", default="huey", choices=["huey"], help="(default huey)")
+    worker.add_argument(
+        "-w", "--workers", type=int, default=2, help="worker threads or processes (default 2)"
+    )
+    worker.add_argument(
+        "-k",
+        "--worker-type",
+        dest="kind",
+        default="thread",
+        choices=["thread", "process"],
+        help="(default thread)",
+    )
+    worker.add_argument(
+        "--home", help="the jobnb home whose queue to serve (default: JOBNB_HOME, or ./.jobnb)"
+    )
+    worker.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this long with nothing queued or running",
+    )
+    worker.add_argument("--status", action="store_true", help="say whether a worker is alive")
+    worker.add_argument("--stop", action="store_true", help="stop the running worker")
     return parser
 
 
@@ -32,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "worker":
+            return _worker(args)
     except JobnbError as exc:
         print(f"jobnb {args.command}: {exc}", file=sys.stderr)
         return 1
@@ -45,6 +77,22 @@ def _demo(args: argparse.Namespace) -> int:
     options = {"workers": args.workers} if args.workers else {}
     api.configure(args.backend, **options)
     return demo.main()
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from . import api
+    from .backends import huey_worker
+
+    home = args.home or api.settings().home
+    if args.status:
+        pid = huey_worker.worker_pid(home)
+        print(f"a worker serves {home} (pid {pid})" if pid else f"no worker serves {home}")
+        return 0 if pid else 1
+    if args.stop:
+        pid = huey_worker.stop_worker(home)
+        print(f"stopped the worker of {home} (pid {pid})" if pid else f"no worker serves {home}")
+        return 0
+    return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,9 +12,9 @@ import jobnb
 from jobnb import api
 
 #: Every backend the contract suite runs on. Later backends join this list.
-BACKEND_NAMES = ["thread", "subprocess"]
+BACKEND_NAMES = ["thread", "subprocess", "huey"]
 #: Backends whose workers are separate processes (a job there cannot take down the test).
-PROCESS_BACKENDS = ["subprocess"]
+PROCESS_BACKENDS = ["subprocess", "huey"]
 
 ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME")
 
@@ -28,6 +28,9 @@ def clean_jobnb(tmp_path, monkeypatch):
     api.shutdown()
     yield tmp_path
     api.shutdown()
+    from jobnb.backends.huey_worker import stop_worker
+
+    stop_worker(tmp_path / ".jobnb")  # a huey worker the test started, if any
 
 
 @pytest.fixture(params=BACKEND_NAMES)

@@ -49,7 +49,7 @@ def test_an_unknown_backend_lists_the_known_ones(tmp_path, monkeypatch):
     with pytest.raises(jobnb.ConfigError) as info:
         jobnb.configure("celery")
     assert str(info.value) == (
-        "unknown backend 'celery'; the known backends are: thread, subprocess (or process)"
+        "unknown backend 'celery'; the known backends are: thread, subprocess (or process), huey"
     )
     assert jobnb.settings().backend == "subprocess"  # a refused configure changes nothing
     monkeypatch.setenv("JOBNB_BACKEND", "nope")

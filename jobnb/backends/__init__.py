@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 BACKENDS = {
     "thread": "jobnb.backends.thread:ThreadBackend",
     "subprocess": "jobnb.backends.subprocess_pool:SubprocessBackend",
+    "huey": "jobnb.backends.huey_queue:HueyBackend",
 }
 #: other names users know them by (the seed's worker types)
 ALIASES = {"process": "subprocess"}

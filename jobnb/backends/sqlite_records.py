@@ -12,6 +12,7 @@ whose worker was SIGKILLed never stays ``running``.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -46,7 +47,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     payload BLOB,
-    outcome BLOB
+    outcome BLOB,
+    cwd TEXT,
+    sys_path TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, submitted);
@@ -128,8 +131,16 @@ class SqliteRecords:
         return db
 
     # --- writing -------------------------------------------------------------------------
-    def add(self, records: Iterable[JobRecord], payloads: Iterable[bytes]) -> None:
-        """Insert queued jobs with their serialized payloads, in one transaction."""
+    def add(
+        self,
+        records: Iterable[JobRecord],
+        payloads: Iterable[bytes],
+        cwd: str | None = None,
+        sys_path: list[str] | None = None,
+    ) -> None:
+        """Insert queued jobs with their serialized payloads, in one transaction, with
+        where the submitter was (``cwd``, ``sys_path``): the job runs there."""
+        path_text = json.dumps(sys_path) if sys_path is not None else None
         rows = [
             (
                 r.id,
@@ -142,6 +153,8 @@ class SqliteRecords:
                 r.timeout,
                 r.submitted,
                 p,
+                cwd,
+                path_text,
             )
             for r, p in zip(records, payloads, strict=True)
         ]
@@ -150,23 +163,26 @@ class SqliteRecords:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timeout, submitted, payload, cwd, sys_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
-    def start(self, job_id: str, worker: str) -> bytes | None:
-        """Mark a queued job running and return its payload; None if it was cancelled
-        (or already taken) meanwhile."""
+    def start(self, job_id: str, worker: str) -> tuple[bytes, str | None, list[str]] | None:
+        """Mark a queued job running; return its payload and the submitter's working
+        directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
         now = time.time()
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
                 "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ? "
-                "WHERE id = ? AND status = 'queued' RETURNING payload",
+                "WHERE id = ? AND status = 'queued' RETURNING payload, cwd, sys_path",
                 (now, now, worker, job_id),
             ).fetchone()
-        return None if row is None else row[0]
+        if row is None:
+            return None
+        return row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
         """Say the job is alive; returns whether a cancel was asked for."""
@@ -286,6 +302,16 @@ class SqliteRecords:
         row = (
             self._connection()
             .execute("SELECT outcome FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} in {self.path}")
+        return row[0]
+
+    def payload(self, job_id: str) -> bytes | None:
+        row = (
+            self._connection()
+            .execute("SELECT payload FROM jobs WHERE id = ?", (job_id,))
             .fetchone()
         )
         if row is None:

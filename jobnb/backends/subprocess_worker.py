@@ -7,6 +7,9 @@ byte says what they are:
     b"O" + text     the job wrote to stdout      b"E" + text   ... to stderr
     b"P" + pickle   progress (done, total, message)
     b"R", then the serialized Outcome (two messages, so a large result is not copied)
+
+and a message to it that starts with b"C" (a pickle, never: those start with 0x80)
+carries the working directory and sys.path of the jobs that follow.
 """
 
 from __future__ import annotations
@@ -85,6 +88,13 @@ def _exit_with_parent(parent_pid: int) -> None:
             os.killpg(0, 9)
 
 
+def _enter(cwd: str | None, sys_path: list[str]) -> None:
+    """Run the next jobs where their notebook was, with its modules importable."""
+    if cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+    sys.path[:0] = [p for p in sys_path if p not in sys.path]
+
+
 def main(argv: list[str]) -> None:
     inbox = Connection(int(argv[1]), writable=False)
     outbox = Connection(int(argv[2]), readable=False)
@@ -98,6 +108,9 @@ def main(argv: list[str]) -> None:
             data = inbox.recv_bytes()
         except EOFError:  # the kernel closed the pool
             return
+        if data[:1] == b"C":  # the (cwd, sys_path) of the jobs that follow (huey workers)
+            _enter(*pickle.loads(data[1:]))
+            continue
         outcome = runner.run(data, reporter)
         reporter.send_outcome(dumps_outcome(outcome))
 

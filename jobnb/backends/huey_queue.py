@@ -1,0 +1,209 @@
+"""The ``huey`` backend: a SQLite queue (Huey) and job records beside it, under
+``JOBNB_HOME`` (default ``./.jobnb/``), so jobs outlive the kernel that submitted them.
+
+The queue carries only job ids: the serialized payload is written once, into the
+records, and the one registered Huey task (``jobnb.run``) reads it there, so
+notebook-defined functions and ``%%submit`` cells run (Huey alone drops tasks it
+does not find in its registry). Each worker thread runs its jobs in a clean child
+process (backends/child.py) that it can kill: cancel and timeout work on both worker
+kinds, and the worker beats a heartbeat into the records while the child runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from huey import SqliteHuey
+
+from ..exceptions import JobNotFound
+from ..job import JobRecord, JobStatus
+from ..payload import Outcome, Payload, dumps_outcome, dumps_payloads, loads_outcome
+from .base import Backend, JobOptions
+from .child import ChildProcess
+from .memory import new_job_id
+from .sqlite_records import SqliteRecords
+
+TASK_NAME = "jobnb.run"
+BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
+
+
+def paths(home: str | os.PathLike) -> tuple[Path, Path]:
+    """The queue file and the records file of a jobnb home."""
+    home = Path(home)
+    return home / "queue.db", home / "jobs.db"
+
+
+def make_huey(home: str | os.PathLike) -> SqliteHuey:
+    """The Huey of a jobnb home, with its one task registered (kernel and worker alike)."""
+    queue_path, _ = paths(home)
+    queue_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not queue_path.exists():  # owner only: it holds task messages
+        os.close(os.open(queue_path, os.O_CREAT | os.O_WRONLY, 0o600))
+    huey = SqliteHuey(name="jobnb", filename=str(queue_path), results=False)
+    home_text = str(Path(home).resolve())
+    huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(home_text, job_id))
+    return huey
+
+
+# --- worker side -------------------------------------------------------------------------
+class RecordsReporter:
+    """runner.Reporter writing a job's output and progress into the records."""
+
+    def __init__(self, records: SqliteRecords, job_id: str) -> None:
+        self.records, self.job_id = records, job_id
+
+    def log(self, stream: str, text: str) -> None:
+        self.records.log(self.job_id, text)
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None:
+        self.records.progress(self.job_id, done, total, message)
+
+
+_children = threading.local()  # one clean child process per Huey worker thread
+
+
+def execute_job(home: str, job_id: str) -> None:
+    """The Huey task: run one job in this worker thread's child process, beating its
+    heartbeat (which also brings a cancel) while it runs."""
+    records = SqliteRecords(paths(home)[1])
+    child = getattr(_children, "child", None)
+    if child is None:
+        child = _children.child = ChildProcess()
+    child.ready()
+    worker = f"{socket.gethostname()} pid {child.pid}"
+    started = records.start(job_id, worker)
+    if started is None:
+        return  # cancelled while queued
+    payload, cwd, sys_path = started
+    timeout = records.record(job_id).timeout
+    outcome = child.run(
+        payload,
+        RecordsReporter(records, job_id),
+        timeout,
+        check_cancel=lambda: records.heartbeat(job_id),
+        tick=BEAT_SECONDS,
+        context=(cwd, sys_path),
+    )
+    records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome))
+
+
+# --- kernel side ---------------------------------------------------------------------------
+class HueyBackend(Backend):
+    """Jobs queued in SQLite under ``home``, run by ``jobnb worker`` processes."""
+
+    name = "huey"
+
+    def __init__(self, home: str = ".jobnb", workers: int = 2, **_: object) -> None:
+        self.home = Path(home).resolve()
+        self.workers = workers
+        self.huey = make_huey(self.home)
+        self.records_store = SqliteRecords(paths(self.home)[1])
+        self._task = self.huey.jobnb_task
+
+    def submit(self, payload: Payload, options: JobOptions) -> str:
+        return self.submit_many([payload], options)[0]
+
+    def submit_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[str]:
+        payloads = list(payloads)
+        blobs = dumps_payloads(payloads)  # raises before anything is queued
+        records = [
+            JobRecord(
+                id=new_job_id(),
+                name=options.name or p.default_name(),
+                backend=self.name,
+                kind=p.kind,
+                description=p.describe(),
+                queue=options.queue,
+                timeout=options.timeout,
+            )
+            for p in payloads
+        ]
+        self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
+        for rec in records:
+            self.huey.enqueue(self._task.s(rec.id))
+        from .huey_worker import ensure_worker
+
+        ensure_worker(self.home, self.workers)
+        return [rec.id for rec in records]
+
+    def record(self, job_id: str) -> JobRecord:
+        return self.records_store.record(job_id)
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        return self.records_store.records(status, limit, offset)
+
+    def counts(self) -> dict[JobStatus, int]:
+        return self.records_store.counts()
+
+    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
+        found = self.records_store.records_of(job_ids)
+        return {job_id: (rec, self.records_store.logs(job_id)) for job_id, rec in found.items()}
+
+    def stats(self) -> dict[str, object]:
+        from .huey_worker import worker_pid
+
+        counts = self.counts()
+        return {
+            "worker pid": worker_pid(self.home) or "none",
+            "queued": counts[JobStatus.QUEUED],
+            "running": counts[JobStatus.RUNNING],
+        }
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
+        while not self.records_store.record(job_id).status.is_done:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+        return True
+
+    def outcome(self, job_id: str) -> Outcome:
+        blob = self.records_store.outcome(job_id)
+        if blob is not None:
+            return loads_outcome(blob)
+        rec = self.record(job_id)
+        if rec.status is JobStatus.CANCELLED:
+            return Outcome.cancelled("before it started")
+        if rec.status is JobStatus.LOST:
+            return Outcome.lost(rec.error.strip().removeprefix("JobLost: "))
+        raise RuntimeError(f"job {job_id} has not ended")
+
+    def logs(self, job_id: str) -> str:
+        return self.records_store.logs(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        status = self.records_store.request_cancel(job_id)
+        if status is JobStatus.RUNNING:
+            return True  # its worker stops it at its next heartbeat
+        return status is JobStatus.QUEUED
+
+    def resubmit(self, job_id: str) -> str:
+        rec = self.record(job_id)
+        blob = self.records_store.payload(job_id)
+        if blob is None:
+            raise JobNotFound(f"job {job_id} has no payload left to resubmit")
+        new = JobRecord(
+            id=new_job_id(),
+            name=rec.name,
+            backend=self.name,
+            kind=rec.kind,
+            description=rec.description,
+            queue=rec.queue,
+            timeout=rec.timeout,
+        )
+        self.records_store.add([new], [blob], cwd=os.getcwd(), sys_path=sys.path)
+        self.huey.enqueue(self._task.s(new.id))
+        return new.id
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "home": str(self.home), "workers": self.workers}
