@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                    # every pair
     python benchmarks/run.py --only subprocess  # one pair
+    python benchmarks/run.py --only huey        # jobnb huey vs raw SqliteHuey (+60 s idle)
 
 Prints a markdown table. Ratios are jobnb / raw for times (lower is better) and
 jobnb / raw for throughput (higher is better). Not a timed test: machines are shared
@@ -11,8 +12,12 @@ and noisy, so read ratios from one run, not absolute numbers across runs.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,12 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 
 import jobnb
+from jobnb.backends.huey_worker import stop_worker
 
 WORKERS = 2
 ROUND_TRIPS = 50
 WARMUP = 10
 THROUGHPUT_JOBS = 2000
 BIG_MB = 50
+SCRATCH = tempfile.mkdtemp(prefix="jobnb-bench-")
+IDLE_SECONDS = 60
 REPEATS = 3  # each measure, alternating raw and jobnb
 
 
@@ -60,14 +68,90 @@ def executor_system(label: str, executor: Executor) -> System:
 
 
 def jobnb_system(backend: str) -> System:
-    jobnb.configure(backend, workers=WORKERS)
+    options = {"workers": WORKERS}
+    if backend == "huey":
+        options["home"] = os.path.join(SCRATCH, "jobnb-home")
+    jobnb.configure(backend, **options)
+
+    def close() -> None:
+        jobnb.api.get_backend().shutdown()
+        if backend == "huey":
+            stop_worker(options["home"])
+
     return System(
         f"jobnb {backend}",
         submit=jobnb.submit,
         result=lambda job: job.result(),
         map=lambda fn, items: [job.result() for job in jobnb.map(fn, items)],
-        close=lambda: jobnb.api.get_backend().shutdown(),
+        close=close,
     )
+
+
+def raw_huey_system() -> System:
+    """SqliteHuey with default settings, its consumer run as the docs say (-w 2 -k thread)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, RAW_HUEY_DB=os.path.join(SCRATCH, "raw_huey.db"))
+    os.environ["RAW_HUEY_DB"] = env["RAW_HUEY_DB"]
+    sys.path.insert(0, here)
+    import raw_huey_tasks as tasks
+
+    consumer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "huey.bin.huey_consumer",
+            "raw_huey_tasks.huey",
+            "-w",
+            str(WORKERS),
+            "-k",
+            "thread",
+            "-q",
+        ],
+        cwd=here,
+        env=env,
+    )
+    by_name = {"noop": tasks.noop, "nbytes": tasks.nbytes}
+
+    def submit(fn, *args):
+        return by_name[fn.__name__](*args)
+
+    def run_map(fn, items):
+        results = [by_name[fn.__name__](item) for item in items]
+        return [r.get(blocking=True) for r in results]
+
+    def close() -> None:
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(30)
+
+    system = System(
+        "raw SqliteHuey (defaults)",
+        submit=submit,
+        result=lambda r: r.get(blocking=True),
+        map=run_map,
+        close=close,
+    )
+    system.started_at = tasks.started_at
+    return system
+
+
+def start_after_idle(idle: float) -> tuple[float, float]:
+    """Seconds from submit to start for a job submitted after ``idle`` s of nothing, on
+    jobnb huey and on raw Huey, idling side by side."""
+    ours, raw = jobnb_system("huey"), raw_huey_system()
+    try:
+        jobnb.submit(noop).result()  # both workers up and warm
+        raw.result(raw.submit(noop))
+        time.sleep(idle)
+        submitted = time.time()
+        job = jobnb.submit(noop)
+        job.wait()
+        our_delay = job.record().started - submitted
+        submitted = time.time()
+        raw_delay = raw.started_at().get(blocking=True) - submitted
+        return our_delay, raw_delay
+    finally:
+        ours.close()
+        raw.close()
 
 
 def submit_call(system: System) -> float:
@@ -132,6 +216,7 @@ def pairs() -> dict[str, Callable[[], tuple[System, System]]]:
             jobnb_system("subprocess"),
             executor_system("ProcessPoolExecutor(2)", ProcessPoolExecutor(WORKERS)),
         ),
+        "huey": lambda: (jobnb_system("huey"), raw_huey_system()),
     }
 
 
@@ -171,6 +256,14 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             ours.close()
             raw.close()
+    if "huey" in chosen:
+        our_delay, raw_delay = start_after_idle(IDLE_SECONDS)
+        print(
+            f"| jobnb huey vs raw SqliteHuey (defaults) | start of a job submitted after "
+            f"{IDLE_SECONDS} s idle | {fmt(our_delay, 'time')} | {fmt(raw_delay, 'time')} | "
+            f"{our_delay / raw_delay:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def configure(backend: str | None = None, **options: Any) -> config.Settings:
     Parameters
     ----------
     backend
-        ``"thread"``, ``"subprocess"`` (or ``"process"``).
+        ``"huey"`` (the default), ``"thread"``, ``"subprocess"`` (or ``"process"``).
     **options
         ``workers`` (pool size), ``redis_url``, ``home``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 from .exceptions import JobnbError
@@ -83,7 +84,7 @@ def _worker(args: argparse.Namespace) -> int:
     from . import api
     from .backends import huey_worker
 
-    home = args.home or api.settings().home
+    home = Path(args.home or api.settings().home).resolve()
     if args.status:
         pid = huey_worker.worker_pid(home)
         print(f"a worker serves {home} (pid {pid})" if pid else f"no worker serves {home}")

@@ -29,7 +29,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_FILE = "jobnb.toml"
-DEFAULT_BACKEND = "subprocess"
+DEFAULT_BACKEND = "huey"  # the embedded default: SQLite, jobs outlive the kernel
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,11 @@ def main(echo=print) -> int:
 
     frame = api.jobs_df()
     echo(frame[["id", "name", "status", "duration", "worker"]].to_string(index=False))
+    if settings.backend == "huey":
+        echo(
+            f"\nthe jobs ran on a jobnb worker serving {settings.home}/; it exits after 10 "
+            "idle minutes (now: jobnb worker --stop)"
+        )
     ok = job.result() == 49 and failing.status.value == "failed"
     echo("\ndemo finished: everything worked" if ok else "\ndemo FAILED")
     return 0 if ok else 1

@@ -9,7 +9,7 @@ import jobnb
 
 def test_defaults_with_nothing_configured():
     settings = jobnb.settings()
-    assert settings.backend == "subprocess"
+    assert settings.backend == "huey"
     assert settings.workers == 2
     assert settings.redis_url is None
 
@@ -40,7 +40,7 @@ def test_environment_beats_the_file_and_configure_beats_both(tmp_path, monkeypat
 
 
 def test_a_changed_file_is_read_again(tmp_path):
-    assert jobnb.settings().backend == "subprocess"
+    assert jobnb.settings().backend == "huey"
     (tmp_path / "jobnb.toml").write_text('[worker]\ntype = "thread"\n')
     assert jobnb.settings().backend == "thread"
 
@@ -51,7 +51,7 @@ def test_an_unknown_backend_lists_the_known_ones(tmp_path, monkeypatch):
     assert str(info.value) == (
         "unknown backend 'celery'; the known backends are: thread, subprocess (or process), huey"
     )
-    assert jobnb.settings().backend == "subprocess"  # a refused configure changes nothing
+    assert jobnb.settings().backend == "huey"  # a refused configure changes nothing
     monkeypatch.setenv("JOBNB_BACKEND", "nope")
     with pytest.raises(jobnb.ConfigError, match="unknown backend 'nope'"):
         jobnb.submit(print)

@@ -42,7 +42,7 @@ def test_demo_runs_on_the_default_backend(tmp_path):
         ["jobnb", "demo"], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "jobnb demo on the 'subprocess' backend" in done.stdout
+    assert "jobnb demo on the 'huey' backend" in done.stdout
     assert "result: 49" in done.stdout
     assert "ZeroDivisionError: division by zero" in done.stdout
     assert "demo finished: everything worked" in done.stdout
