@@ -118,3 +118,4 @@ def test_four_processes_adding_250_each_lose_and_duplicate_nothing(tmp_path):
     names = [r.name for r in SqliteRecords(path).records()]
     assert len(names) == 1000
     assert set(names) == {f"w{n}-{i}" for n in range(4) for i in range(250)}
+    assert SqliteRecords(path).counts()[JobStatus.QUEUED] == 1000  # the counts kept up

@@ -51,8 +51,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     cwd TEXT,
     sys_path TEXT
 );
-CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, submitted);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -61,10 +60,39 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
 """
 
+# How many jobs are in each status, kept by triggers as statuses change, so counting
+# (each dashboard refresh) reads a handful of rows, not the history.
+_COUNTS = """
+CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO counts SELECT status, COUNT(*) FROM jobs GROUP BY status;
+CREATE TRIGGER IF NOT EXISTS count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS count_update AFTER UPDATE OF status ON jobs
+WHEN OLD.status != NEW.status BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+END;
+"""
+
 _RECORD_COLUMNS = (
     "id, name, backend, status, kind, description, queue, timeout, submitted, started, "
     "finished, progress_done, progress_total, progress_message, worker, heartbeat, error"
 )
+
+
+def _split(script: str) -> list[str]:
+    """The statements of ``script`` (triggers keep their inner semicolons)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [statement for statement in statements if statement]
 
 
 def _record(row: tuple) -> JobRecord:
@@ -116,8 +144,16 @@ class SqliteRecords:
         if not self.path.exists():
             # owner only: the file holds pickles, which run code when loaded
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        with self._connection() as db:
-            db.executescript(_SCHEMA)
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")  # one process creates the tables, the others wait
+        try:
+            has_counts = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts'").fetchone()
+            for statement in _split(_SCHEMA + ("" if has_counts else _COUNTS)):
+                db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -256,14 +292,14 @@ class SqliteRecords:
     def records(
         self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
     ) -> list[JobRecord]:
-        """Newest first; a page reads ``limit`` rows through the index, not the history."""
+        """Newest first (in the order the queue received them): a page reads ``offset +
+        limit`` rows from the end of the table, or of a status's index, not the history."""
         self._mark_lost()
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
         rows = (
             self._connection()
             .execute(
-                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY submitted DESC, rowid DESC "
-                "LIMIT ? OFFSET ?",
+                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY rowid DESC LIMIT ? OFFSET ?",
                 (*args, -1 if limit is None else limit, offset),
             )
             .fetchall()
@@ -284,9 +320,7 @@ class SqliteRecords:
     def counts(self) -> dict[JobStatus, int]:
         self._mark_lost()
         found = dict.fromkeys(JobStatus, 0)
-        for status, n in self._connection().execute(
-            "SELECT status, COUNT(*) FROM jobs GROUP BY status"
-        ):
+        for status, n in self._connection().execute("SELECT status, n FROM counts"):
             found[JobStatus(status)] = n
         return found
 
