@@ -66,6 +66,18 @@ class JobRecord:
     worker: str | None = None
     error: str | None = None  # traceback text of a failed job
 
+    def again(self, job_id: str) -> JobRecord:
+        """A fresh queued record for running the same thing again (resubmit)."""
+        return JobRecord(
+            id=job_id,
+            name=self.name,
+            backend=self.backend,
+            kind=self.kind,
+            description=self.description,
+            queue=self.queue,
+            timeout=self.timeout,
+        )
+
     @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now, while running)."""

@@ -124,3 +124,13 @@ def test_an_idle_worker_exits_by_itself(tmp_path):
     )
     assert worker.returncode == 0
     assert "idle for 1 s, exiting" in worker.stdout
+
+
+def test_resubmit_runs_the_same_job_again(tmp_path):
+    jobnb.configure("huey")
+    first = jobnb.options(name="again", timeout=30).submit(sum, [1, 2, 3])
+    assert first.result(timeout=30) == 6
+    second = jobnb.get(first._backend.resubmit(first.id))
+    assert second.id != first.id
+    assert (second.name, second.record().timeout) == ("again", 30)
+    assert second.result(timeout=30) == 6

@@ -192,15 +192,7 @@ class HueyBackend(Backend):
         blob = self.records_store.payload(job_id)
         if blob is None:
             raise JobNotFound(f"job {job_id} has no payload left to resubmit")
-        new = JobRecord(
-            id=new_job_id(),
-            name=rec.name,
-            backend=self.name,
-            kind=rec.kind,
-            description=rec.description,
-            queue=rec.queue,
-            timeout=rec.timeout,
-        )
+        new = rec.again(new_job_id())
         self.records_store.add([new], [blob], cwd=os.getcwd(), sys_path=sys.path)
         self.huey.enqueue(self._task.s(new.id))
         return new.id

@@ -85,17 +85,7 @@ class MemoryStore:
                 f"job {job_id} cannot be resubmitted: what it ran was larger "
                 f"than {KEEP_PAYLOAD_BYTES // 2**20} MiB and was not kept"
             )
-        r = old.record
-        record = JobRecord(
-            id=new_job_id(),
-            name=r.name,
-            backend=r.backend,
-            kind=r.kind,
-            description=r.description,
-            queue=r.queue,
-            timeout=r.timeout,
-        )
-        return self._insert(Entry(record, old.payload))
+        return self._insert(Entry(old.record.again(new_job_id()), old.payload))
 
     def _insert(self, entry: Entry) -> Entry:
         with self.lock:
