@@ -24,10 +24,9 @@ from huey import SqliteHuey
 from ..exceptions import JobNotFound
 from ..job import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_outcome, dumps_payloads, loads_outcome
-from .base import Backend, JobOptions
+from .base import Backend, JobOptions, new_job_id, new_record
 from .child import ChildProcess
-from .memory import new_job_id
-from .sqlite_records import SqliteRecords
+from .sqlite_records import SqliteRecords, create_private_file
 
 TASK_NAME = "jobnb.run"
 BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
@@ -42,9 +41,7 @@ def paths(home: str | os.PathLike) -> tuple[Path, Path]:
 def make_huey(home: str | os.PathLike) -> SqliteHuey:
     """The Huey of a jobnb home, with its one task registered (kernel and worker alike)."""
     queue_path, _ = paths(home)
-    queue_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not queue_path.exists():  # owner only: it holds task messages
-        os.close(os.open(queue_path, os.O_CREAT | os.O_WRONLY, 0o600))
+    create_private_file(queue_path)  # it holds task messages
     huey = SqliteHuey(name="jobnb", filename=str(queue_path), results=False)
     home_text = str(Path(home).resolve())
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(home_text, job_id))
@@ -112,23 +109,16 @@ class HueyBackend(Backend):
     def submit_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[str]:
         payloads = list(payloads)
         blobs = dumps_payloads(payloads)  # raises before anything is queued
-        records = [
-            JobRecord(
-                id=new_job_id(),
-                name=options.name or p.default_name(),
-                backend=self.name,
-                kind=p.kind,
-                description=p.describe(),
-                queue=options.queue,
-                timeout=options.timeout,
-            )
-            for p in payloads
-        ]
+        records = [new_record(self.name, p, options) for p in payloads]
+        return self._enqueue(records, blobs)
+
+    def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
+        """Write the records and payloads, queue their ids, and see that a worker runs."""
+        from .huey_worker import ensure_worker
+
         self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
         for rec in records:
             self.huey.enqueue(self._task.s(rec.id))
-        from .huey_worker import ensure_worker
-
         ensure_worker(self.home, self.workers)
         return [rec.id for rec in records]
 
@@ -192,10 +182,7 @@ class HueyBackend(Backend):
         blob = self.records_store.payload(job_id)
         if blob is None:
             raise JobNotFound(f"job {job_id} has no payload left to resubmit")
-        new = rec.again(new_job_id())
-        self.records_store.add([new], [blob], cwd=os.getcwd(), sys_path=sys.path)
-        self.huey.enqueue(self._task.s(new.id))
-        return new.id
+        return self._enqueue([rec.again(new_job_id())], [blob])[0]
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.name, "home": str(self.home), "workers": self.workers}

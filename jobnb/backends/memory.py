@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import random
 import threading
 import time
 from collections import Counter
@@ -14,19 +12,7 @@ from collections.abc import Iterable
 from ..exceptions import JobnbError, JobNotFound
 from ..job import JobRecord, JobStatus, Progress
 from ..payload import Outcome, Payload
-from .base import Backend, JobOptions
-
-_ids = random.Random()  # seeded from os.urandom; reseeded in forked children below
-os.register_at_fork(after_in_child=_ids.seed)
-
-
-def new_job_id() -> str:
-    """12 random hex digits: short enough to type, unique enough across kernels.
-
-    From a seeded generator rather than ``uuid4``, whose ``os.urandom`` call per job
-    was a fifth of the cost of a thread-backend submit.
-    """
-    return f"{_ids.getrandbits(48):012x}"
+from .base import Backend, JobOptions, new_job_id, new_record
 
 
 class Entry:
@@ -66,16 +52,7 @@ class MemoryStore:
         self._counts: Counter[JobStatus] = Counter()
 
     def add(self, payload: Payload, options: JobOptions) -> Entry:
-        record = JobRecord(
-            id=new_job_id(),
-            name=options.name or payload.default_name(),
-            backend=self.backend_name,
-            kind=payload.kind,
-            description=payload.describe(),
-            queue=options.queue,
-            timeout=options.timeout,
-        )
-        return self._insert(Entry(record, payload))
+        return self._insert(Entry(new_record(self.backend_name, payload, options), payload))
 
     def add_again(self, job_id: str) -> Entry:
         """A new queued job running what ``job_id`` ran, with its name and options."""

@@ -84,6 +84,14 @@ _RECORD_COLUMNS = (
 )
 
 
+def create_private_file(path: Path) -> None:
+    """Create ``path`` readable and writable by its owner only, in a folder only its
+    owner can enter (created if need be). An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def _split(script: str) -> list[str]:
     """The statements of ``script`` (triggers keep their inner semicolons)."""
     statements, current = [], ""
@@ -140,10 +148,7 @@ class SqliteRecords:
         self.path = Path(path)
         self.lost_after = lost_after
         self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not self.path.exists():
-            # owner only: the file holds pickles, which run code when loaded
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        create_private_file(self.path)  # it holds pickles, which run code when loaded
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")  # one process creates the tables, the others wait
         try:

@@ -85,7 +85,6 @@ class SubprocessBackend(MemoryBackend):
     def submit_many(self, payloads, options: JobOptions) -> list[str]:
         payloads = list(payloads)
         blobs = dumps_payloads(payloads)  # raises before anything is queued
-        self._ensure_started()
         ids = []
         for payload, blob in zip(payloads, blobs, strict=True):
             entry = self.store.add(payload, options)
