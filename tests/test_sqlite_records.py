@@ -34,7 +34,7 @@ def test_a_job_from_queued_to_finished(store):
     rec = queued("train")
     store.add([rec], [b"payload"], cwd="/work", sys_path=["/work/lib"])
     assert store.record(rec.id) == rec
-    assert store.start(rec.id, "worker-1 pid 7") == (b"payload", "/work", ["/work/lib"])
+    assert store.start(rec.id, "worker-1 pid 7") == (b"payload", None, "/work", ["/work/lib"])
     assert store.start(rec.id, "worker-2") is None  # taken once only
     store.log(rec.id, "epoch 1\n")
     store.progress(rec.id, 1, 4, "epoch 1")

@@ -147,6 +147,10 @@ class SqliteRecords:
     def __init__(self, path: str | os.PathLike, lost_after: float = LOST_AFTER) -> None:
         self.path = Path(path)
         self.lost_after = lost_after
+        # looking for lost jobs is a query: do it at most this often (a waiting kernel
+        # reads a status every millisecond; a job is lost after 30 s, not 30 ms)
+        self._look_for_lost_every = min(1.0, lost_after / 10)
+        self._looked_for_lost = -float("inf")
         self._local = threading.local()
         create_private_file(self.path)  # it holds pickles, which run code when loaded
         db = self._connection()
@@ -209,21 +213,23 @@ class SqliteRecords:
                 rows,
             )
 
-    def start(self, job_id: str, worker: str) -> tuple[bytes, str | None, list[str]] | None:
-        """Mark a queued job running; return its payload and the submitter's working
-        directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
+    def start(
+        self, job_id: str, worker: str
+    ) -> tuple[bytes, float | None, str | None, list[str]] | None:
+        """Mark a queued job running; return its payload, its timeout and the submitter's
+        working directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
         now = time.time()
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
                 "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ? "
-                "WHERE id = ? AND status = 'queued' RETURNING payload, cwd, sys_path",
+                "WHERE id = ? AND status = 'queued' RETURNING payload, timeout, cwd, sys_path",
                 (now, now, worker, job_id),
             ).fetchone()
         if row is None:
             return None
-        return row[0], row[1], json.loads(row[2]) if row[2] else []
+        return row[0], row[1], row[2], json.loads(row[3]) if row[3] else []
 
     def heartbeat(self, job_id: str) -> bool:
         """Say the job is alive; returns whether a cancel was asked for."""
@@ -294,6 +300,16 @@ class SqliteRecords:
             raise JobNotFound(f"no job {job_id!r} in {self.path}")
         return _record(row)
 
+    def status(self, job_id: str) -> JobStatus:
+        """A job's status alone: what a waiting kernel reads, often."""
+        self._mark_lost()
+        row = (
+            self._connection().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} in {self.path}")
+        return JobStatus(row[0])
+
     def records(
         self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
     ) -> list[JobRecord]:
@@ -359,6 +375,10 @@ class SqliteRecords:
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so."""
+        now = time.monotonic()
+        if now - self._looked_for_lost < self._look_for_lost_every:
+            return
+        self._looked_for_lost = now
         cutoff = time.time() - self.lost_after
         db = self._connection()
         # a read first: an UPDATE would take the write lock even when it changes nothing
