@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", help="the jobnb home whose queue to serve (default: JOBNB_HOME, or ./.jobnb)"
     )
     worker.add_argument(
+        "--url",
+        help="serve the queue in this Redis server instead (redis://[:password@]host:port/db; "
+        "default: JOBNB_REDIS_URL or jobnb.toml, if set)",
+    )
+    worker.add_argument(
         "--idle-exit",
         type=float,
         default=None,
@@ -84,7 +89,11 @@ def _worker(args: argparse.Namespace) -> int:
     from . import api
     from .backends import huey_worker
 
-    home = Path(args.home or api.settings().home).resolve()
+    settings = api.settings()
+    home = Path(args.home or settings.home).resolve()
+    url = args.url or settings.redis_url
+    if url:
+        return _redis_worker(args, home, url)
     if args.status:
         pid = huey_worker.worker_pid(home)
         print(f"a worker serves {home} (pid {pid})" if pid else f"no worker serves {home}")
@@ -94,6 +103,26 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"stopped the worker of {home} (pid {pid})" if pid else f"no worker serves {home}")
         return 0
     return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit)
+
+
+def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:
+    from .backends import huey_worker
+    from .backends.huey_queue import open_records
+    from .backends.redis_connection import check_url, redacted
+
+    url = check_url(url)
+    if args.status:
+        alive = open_records(home, url).live_workers()
+        print(f"{len(alive)} worker(s) serve {redacted(url)}" + "".join(f"\n  {w}" for w in alive))
+        return 0 if alive else 1
+    if args.stop:
+        print(
+            "jobnb worker: workers of a Redis queue may run on other machines: stop each "
+            "where it runs (Ctrl-C, SIGTERM, or its service manager)",
+            file=sys.stderr,
+        )
+        return 2
+    return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit, redis_url=url)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,20 +1,26 @@
 """Shared fixtures: every test runs in its own directory with a clean configuration,
-and the workers it started are stopped after it."""
+and the workers it started are stopped after it. The session starts its own
+``redis-server`` on a free port (never the machine's), and stops it at the end."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 import jobnb
 from jobnb import api
 
-#: Every backend the contract suite runs on. Later backends join this list.
-BACKEND_NAMES = ["thread", "subprocess", "huey"]
+#: Every backend set-up the contract suite runs on: a backend name, or a name and the
+#: store it runs over ("huey-redis": the huey backend on a Redis queue).
+BACKEND_NAMES = ["thread", "subprocess", "huey", "huey-redis"]
 #: Backends whose workers are separate processes (a job there cannot take down the test).
-PROCESS_BACKENDS = ["subprocess", "huey"]
+PROCESS_BACKENDS = ["subprocess", "huey", "huey-redis"]
 
 ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME")
 
@@ -33,17 +39,115 @@ def clean_jobnb(tmp_path, monkeypatch):
     stop_worker(tmp_path / ".jobnb")  # a huey worker the test started, if any
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis_server(folder, *options: str) -> tuple[subprocess.Popen, str]:
+    """A redis-server of our own on a free port, once it answers; and its URL."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed: `apt-get install redis-server` (CI does)")
+    port = free_port()
+    server = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + list(options),
+        cwd=folder,
+        stdout=open(folder / "redis.log", "wb"),  # noqa: SIM115 - the server's, till it ends
+        stderr=subprocess.STDOUT,
+    )
+    import redis
+
+    client = redis.Redis(
+        port=port, password=options[1] if options[:1] == ("--requirepass",) else None
+    )
+    eventually(lambda: _answers(client), timeout=10)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """The URL of a redis-server this session started (and stops): tests may flush it."""
+    server, url = start_redis_server(tmp_path_factory.mktemp("redis"))
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _answers(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def redis_url(redis_server) -> Iterator[str]:
+    """The session's Redis server, emptied after the test."""
+    yield redis_server
+    import redis
+
+    redis.Redis.from_url(redis_server).flushdb()  # ours: started by this session
+
+
+def start_redis_worker(url: str, cwd, *extra: str) -> subprocess.Popen:
+    """A ``jobnb worker --backend huey --url URL`` process, once it says it is alive."""
+    from jobnb.backends.huey_queue import open_records
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", "huey", "--url", url, *extra],
+        cwd=cwd,
+    )
+    records = open_records(cwd / ".jobnb", url)
+    eventually(lambda: any(f"pid {worker.pid}" in w for w in records.live_workers()))
+    return worker
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _configured(request, monkeypatch, tmp_path) -> Iterator[str]:
+    """Configure jobnb for the set-up ``request.param`` (also for the processes and
+    kernels a test starts, through the environment); yield the backend's name."""
+    name = request.param
+    if name != "huey-redis":
+        jobnb.configure(name)
+        monkeypatch.setenv("JOBNB_BACKEND", name)
+        yield name
+        return
+    url = request.getfixturevalue("redis_url")
+    monkeypatch.setenv("JOBNB_BACKEND", "huey")
+    monkeypatch.setenv("JOBNB_REDIS_URL", url)
+    jobnb.configure("huey", redis_url=url)
+    marker = request.node.get_closest_marker("workers")
+    worker = start_redis_worker(url, tmp_path, "-w", str(marker.args[0] if marker else 2))
+    try:
+        yield "huey"
+    finally:
+        api.shutdown()
+        stop_process(worker)
+
+
 @pytest.fixture(params=BACKEND_NAMES)
-def backend(request) -> str:
+def backend(request, monkeypatch, tmp_path) -> Iterator[str]:
     """The name of the backend under test; jobnb is configured to use it."""
-    jobnb.configure(request.param)
-    return request.param
+    yield from _configured(request, monkeypatch, tmp_path)
 
 
 @pytest.fixture(params=PROCESS_BACKENDS)
-def process_backend(request) -> str:
-    jobnb.configure(request.param)
-    return request.param
+def process_backend(request, monkeypatch, tmp_path) -> Iterator[str]:
+    yield from _configured(request, monkeypatch, tmp_path)
 
 
 def eventually(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02):

@@ -175,6 +175,7 @@ def test_wait_with_a_timeout_raises_and_the_job_goes_on(backend, tmp_path):
     assert job.result(timeout=30) == "done"
 
 
+@pytest.mark.workers(1)  # also for workers started by hand (huey on Redis)
 def test_a_queued_job_can_be_cancelled_and_never_runs(backend, tmp_path):
     jobnb.configure(workers=1)
     release, marker = tmp_path / "release", tmp_path / "marker"

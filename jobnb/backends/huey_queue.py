@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from huey import Huey
+from huey import Huey, RedisHuey
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..exceptions import JobNotFound
@@ -27,9 +27,12 @@ from ..job import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_outcome, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions, new_job_id, new_record
 from .child import ChildProcess
+from .redis_connection import connect, redacted
+from .redis_records import RedisRecords
 from .sqlite_records import SqliteRecords, create_private_file
 
 TASK_NAME = "jobnb.run"
+QUEUE_NAME = "jobnb"
 BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
 
 
@@ -50,14 +53,38 @@ class QueueStorage(SqliteStorage):
         return conn
 
 
-def make_huey(home: str | os.PathLike) -> Huey:
-    """The Huey of a jobnb home, with its one task registered (kernel and worker alike)."""
-    queue_path, _ = paths(home)
-    create_private_file(queue_path)  # it holds task messages
-    huey = Huey(name="jobnb", storage_class=QueueStorage, filename=str(queue_path), results=False)
-    home_text = str(Path(home).resolve())
-    huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(home_text, job_id))
+def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
+    """The Huey of a jobnb home (or of a Redis server, when ``redis_url`` is given), with
+    its one task registered: kernel and worker alike."""
+    if redis_url:
+        connect(redis_url)  # a clear error, now, if no server answers there
+        huey = RedisHuey(name=QUEUE_NAME, url=redis_url, results=False)
+    else:
+        queue_path, _ = paths(home)
+        create_private_file(queue_path)  # it holds task messages
+        huey = Huey(
+            name=QUEUE_NAME, storage_class=QueueStorage, filename=str(queue_path), results=False
+        )
+    place = (str(Path(home).resolve()), redis_url)
+    huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
+
+
+_records: dict[tuple[str, str | None], SqliteRecords | RedisRecords] = {}
+
+
+def open_records(home: str | os.PathLike, redis_url: str | None = None):
+    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis. Opened once
+    per process (each keeps a connection per thread, or a pool)."""
+    place = (str(Path(home).resolve()), redis_url)
+    records = _records.get(place)
+    if records is None:
+        if redis_url:
+            records = RedisRecords(redis_url, QUEUE_NAME)
+        else:
+            records = SqliteRecords(paths(home)[1])
+        records = _records.setdefault(place, records)
+    return records
 
 
 def enqueue_all(huey: Huey, tasks: list) -> None:
@@ -93,15 +120,12 @@ class RecordsReporter:
 
 
 _children = threading.local()  # one clean child process per Huey worker thread
-_records: dict[str, SqliteRecords] = {}  # per home: opened once, a connection per thread
 
 
-def execute_job(home: str, job_id: str) -> None:
+def execute_job(place: tuple[str, str | None], job_id: str) -> None:
     """The Huey task: run one job in this worker thread's child process, beating its
     heartbeat (which also brings a cancel) while it runs."""
-    records = _records.get(home)
-    if records is None:
-        records = _records.setdefault(home, SqliteRecords(paths(home)[1]))
+    records = open_records(*place)
     child = getattr(_children, "child", None)
     if child is None:
         child = _children.child = ChildProcess()
@@ -124,16 +148,26 @@ def execute_job(home: str, job_id: str) -> None:
 
 # --- kernel side ---------------------------------------------------------------------------
 class HueyBackend(Backend):
-    """Jobs queued in SQLite under ``home``, run by ``jobnb worker`` processes."""
+    """Jobs queued in SQLite under ``home`` (or in Redis at ``redis_url``), run by
+    ``jobnb worker`` processes. On SQLite the first submit starts a local worker if
+    none is alive; on Redis, workers are started by hand, on any machine."""
 
     name = "huey"
 
-    def __init__(self, home: str = ".jobnb", workers: int = 2, **_: object) -> None:
+    def __init__(
+        self,
+        home: str = ".jobnb",
+        workers: int = 2,
+        redis_url: str | None = None,
+        **_: object,
+    ) -> None:
         self.home = Path(home).resolve()
         self.workers = workers
-        self.huey = make_huey(self.home)
-        self.records_store = SqliteRecords(paths(self.home)[1])
+        self.redis_url = redis_url
+        self.huey = make_huey(self.home, redis_url)
+        self.records_store = open_records(self.home, redis_url)
         self._task = self.huey.jobnb_task
+        self._looked_for_workers = False
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         return self.submit_many([payload], options)[0]
@@ -146,11 +180,16 @@ class HueyBackend(Backend):
 
     def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
         """Write the records and payloads, queue their ids, and see that a worker runs."""
-        from .huey_worker import ensure_worker
+        from .huey_worker import ensure_worker, warn_if_no_worker
 
         self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
         enqueue_all(self.huey, [self._task.s(rec.id) for rec in records])
-        ensure_worker(self.home, self.workers)
+        if self.redis_url:
+            if not self._looked_for_workers:  # once per backend: a round trip
+                self._looked_for_workers = True
+                warn_if_no_worker(self.records_store, self.redis_url)
+        else:
+            ensure_worker(self.home, self.workers)
         return [rec.id for rec in records]
 
     def record(self, job_id: str) -> JobRecord:
@@ -172,8 +211,13 @@ class HueyBackend(Backend):
         from .huey_worker import worker_pid
 
         counts = self.counts()
+        if self.redis_url:
+            seen = self.records_store.live_workers()
+            workers = {"workers": f"{len(seen)} ({', '.join(seen)})" if seen else "none seen"}
+        else:
+            workers = {"worker pid": worker_pid(self.home) or "none"}
         return {
-            "worker pid": worker_pid(self.home) or "none",
+            **workers,
             "queued": counts[JobStatus.QUEUED],
             "running": counts[JobStatus.RUNNING],
         }
@@ -216,4 +260,6 @@ class HueyBackend(Backend):
         return self._enqueue([rec.again(new_job_id())], [blob])[0]
 
     def describe(self) -> dict[str, object]:
+        if self.redis_url:
+            return {"backend": self.name, "redis": redacted(self.redis_url)}
         return {"backend": self.name, "home": str(self.home), "workers": self.workers}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from ..job import JobStatus
 DEFAULT_IDLE_EXIT = 600.0
 _spawned: dict[Path, tuple[subprocess.Popen, float]] = {}
 _checked: dict[Path, float] = {}
+_held_locks: list = []  # a worker's lock file, open (so held) until it exits
 CHECK_EVERY = 1.0  # seconds between two liveness checks from one kernel
 
 
@@ -86,30 +88,25 @@ def ensure_worker(home: Path, workers: int) -> None:
 
 
 def run_worker(
-    home: str | os.PathLike, workers: int = 2, kind: str = "thread", idle_exit: float | None = None
+    home: str | os.PathLike,
+    workers: int = 2,
+    kind: str = "thread",
+    idle_exit: float | None = None,
+    redis_url: str | None = None,
 ) -> int:
-    """Serve ``home``'s queue until stopped (SIGINT/SIGTERM) or idle for ``idle_exit`` s."""
-    from .huey_queue import make_huey
-    from .sqlite_records import SqliteRecords
+    """Serve ``home``'s queue (or the Redis queue at ``redis_url``) until stopped
+    (SIGINT/SIGTERM) or idle for ``idle_exit`` s."""
+    from .huey_queue import make_huey, open_records
 
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(
-            f"jobnb worker: a worker already serves {home} (pid {worker_pid(home)})",
-            file=sys.stderr,
-        )
+    if not redis_url and not _take_lock(home):
         return 1
-    lock.seek(0)
-    lock.truncate()
-    lock.write(str(os.getpid()))
-    lock.flush()
-    huey = make_huey(home)
+    huey = make_huey(home, redis_url)
+    records = open_records(home, redis_url)
     # poll the queue every few ms at most: a job submitted after a long idle time
-    # starts at once, where Huey's defaults back off to 10 s between polls
+    # starts at once, where Huey's defaults back off to 10 s between polls (a Redis
+    # queue is not polled: its worker waits in BRPOP)
     consumer = huey.create_consumer(
         workers=workers,
         worker_type=kind,
@@ -119,14 +116,74 @@ def run_worker(
         max_delay=0.01,
     )
     if idle_exit:
-        records = SqliteRecords(home / "jobs.db")
         threading.Thread(target=_exit_when_idle, args=(records, idle_exit), daemon=True).start()
+    if redis_url:
+        from .redis_connection import redacted
+
+        name = f"{socket.gethostname()} pid {os.getpid()}"
+        threading.Thread(target=_say_alive, args=(records, name), daemon=True).start()
+        serving = redacted(redis_url)
+    else:
+        serving = str(home)
     print(
-        f"jobnb worker: serving {home} with {workers} {kind} workers (pid {os.getpid()})",
+        f"jobnb worker: serving {serving} with {workers} {kind} workers (pid {os.getpid()})",
         flush=True,
     )
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        if redis_url:
+            records.worker_gone(name)
     return 0
+
+
+def _take_lock(home: Path) -> bool:
+    """Hold ``HOME/worker.lock`` for this process's life: one worker per queue file."""
+    lock = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(
+            f"jobnb worker: a worker already serves {home} (pid {worker_pid(home)})",
+            file=sys.stderr,
+        )
+        return False
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    _held_locks.append(lock)
+    return True
+
+
+def _say_alive(records, name: str) -> None:
+    from .redis_records import WORKER_BEAT
+
+    while True:
+        try:
+            records.worker_alive(name)
+        except Exception as exc:  # Redis away for a moment: say so, go on
+            print(f"jobnb worker: cannot reach Redis: {exc}", file=sys.stderr, flush=True)
+        time.sleep(WORKER_BEAT)
+
+
+def warn_if_no_worker(records, redis_url: str) -> None:
+    """Jobs on a Redis queue wait for a worker someone started: say so when none has
+    been heard from."""
+    if records.live_workers():
+        return
+    import warnings
+
+    from ..exceptions import JobnbWarning
+    from .redis_connection import redacted
+
+    warnings.warn(
+        f"no jobnb worker serves the Redis queue at {redacted(redis_url)} yet: the job "
+        f"waits until one does. Start one with `jobnb worker --backend huey --url "
+        f"{redacted(redis_url)}` (on this machine or any other that reaches the server).",
+        JobnbWarning,
+        stacklevel=5,
+    )
 
 
 def _exit_when_idle(records, idle_exit: float) -> None:

@@ -1,4 +1,5 @@
-"""Job records in SQLite (the huey backend's store): real files, real processes."""
+"""Job records of the huey backend, in SQLite and in Redis (the same methods, the same
+behaviour): real files, a real redis-server, real processes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from jobnb.backends.memory import new_job_id
+from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
 from jobnb.job import JobRecord, JobStatus, Progress
 
@@ -25,9 +27,18 @@ def queued(name: str = "job", submitted: float | None = None) -> JobRecord:
     )
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request, tmp_path):
+    """Opens the records (as many times as asked: think of several processes)."""
+    if request.param == "sqlite":
+        return lambda **kw: SqliteRecords(tmp_path / "home" / "jobs.db", **kw)
+    url = request.getfixturevalue("redis_url")
+    return lambda **kw: RedisRecords(url, **kw)
+
+
 @pytest.fixture
-def store(tmp_path):
-    return SqliteRecords(tmp_path / "home" / "jobs.db")
+def store(make_store):
+    return make_store()
 
 
 def test_a_job_from_queued_to_finished(store):
@@ -77,8 +88,8 @@ def test_cancel_queued_and_running(store):
     assert store.heartbeat(running.id) is True  # its worker learns it at the next beat
 
 
-def test_a_running_job_without_heartbeats_is_lost(tmp_path):
-    store = SqliteRecords(tmp_path / "jobs.db", lost_after=0.3)
+def test_a_running_job_without_heartbeats_is_lost(make_store):
+    store = make_store(lost_after=0.3)
     rec = queued()
     store.add([rec], [b""])
     store.start(rec.id, "w")
@@ -90,7 +101,8 @@ def test_a_running_job_without_heartbeats_is_lost(tmp_path):
     assert not store.finish(rec.id, JobStatus.FINISHED, None, b"")  # stays lost
 
 
-def test_the_files_are_for_their_owner_only(store):
+def test_the_files_are_for_their_owner_only(tmp_path):
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
 
@@ -98,24 +110,32 @@ def test_the_files_are_for_their_owner_only(store):
 WRITER = """
 import sys, time
 from jobnb.backends.memory import new_job_id
+from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
 from jobnb.job import JobRecord
-store = SqliteRecords(sys.argv[1])
+kind, where, name = sys.argv[1:]
+store = SqliteRecords(where) if kind == "sqlite" else RedisRecords(where)
 for i in range(250):
-    rec = JobRecord(id=new_job_id(), name=f"{sys.argv[2]}-{i}", backend="huey")
+    rec = JobRecord(id=new_job_id(), name=f"{name}-{i}", backend="huey")
     store.add([rec], [b"p"])
 """
 
 
-def test_four_processes_adding_250_each_lose_and_duplicate_nothing(tmp_path):
-    path = tmp_path / "jobs.db"
-    SqliteRecords(path)
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_four_processes_adding_250_each_lose_and_duplicate_nothing(kind, tmp_path, request):
+    if kind == "sqlite":
+        where = str(tmp_path / "jobs.db")
+        SqliteRecords(where)
+        open_store = lambda: SqliteRecords(where)  # noqa: E731
+    else:
+        where = request.getfixturevalue("redis_url")
+        open_store = lambda: RedisRecords(where)  # noqa: E731
     writers = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), str(path), f"w{n}"])
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), kind, where, f"w{n}"])
         for n in range(4)
     ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
-    names = [r.name for r in SqliteRecords(path).records()]
+    names = [r.name for r in open_store().records()]
     assert len(names) == 1000
     assert set(names) == {f"w{n}-{i}" for n in range(4) for i in range(250)}
-    assert SqliteRecords(path).counts()[JobStatus.QUEUED] == 1000  # the counts kept up
+    assert open_store().counts()[JobStatus.QUEUED] == 1000  # the counts kept up

@@ -1,0 +1,380 @@
+"""Job records in Redis: what the ``huey`` backend keeps beside a Redis queue, with the
+same methods as :class:`~jobnb.backends.sqlite_records.SqliteRecords`.
+
+Keys, under a prefix (``jobnb:huey:<queue name>:``)::
+
+    job:<id>          hash: status, name, times, progress, worker, heartbeat, error,
+                      payload, outcome, the submitter's cwd and sys.path, seq
+    log:<id>          string: the job's output, appended as it comes
+    seq               counter: the order jobs were submitted in
+    all               sorted set: every job id, scored by seq (pages, newest first)
+    status:<status>   sorted set per status, scored by seq (counts, filtered pages)
+    beats             sorted set: running job ids, scored by their last heartbeat
+
+Every change of status goes through one Lua script (atomic: a job is taken once, a
+cancelled job never starts, a lost one stays lost), and every read is one or two
+round trips, pipelined, whatever the history size.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Iterable
+
+from ..exceptions import JobNotFound
+from ..job import JobRecord, JobStatus, Progress
+from .redis_connection import connect, unreachable
+from .sqlite_records import LOST_AFTER
+
+_FIELDS = (
+    "name",
+    "backend",
+    "status",
+    "kind",
+    "description",
+    "queue",
+    "timeout",
+    "submitted",
+    "started",
+    "finished",
+    "progress_done",
+    "progress_total",
+    "progress_message",
+    "worker",
+    "error",
+)
+
+# Moves a job from one status's set to another's (and out of the heartbeats when it
+# stops running): the prelude of every script that changes a status.
+_MOVE = """
+local function move(p, id, job, old, new)
+    local seq = redis.call('HGET', job, 'seq')
+    redis.call('HSET', job, 'status', new)
+    redis.call('ZREM', p .. 'status:' .. old, id)
+    redis.call('ZADD', p .. 'status:' .. new, seq, id)
+    if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
+end
+"""
+
+_START = (
+    _MOVE
+    + """
+local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local job = p .. 'job:' .. id
+if redis.call('HGET', job, 'status') ~= 'queued' then return false end
+move(p, id, job, 'queued', 'running')
+redis.call('HSET', job, 'started', now, 'heartbeat', now, 'worker', worker)
+redis.call('ZADD', p .. 'beats', now, id)
+return redis.call('HMGET', job, 'payload', 'timeout', 'cwd', 'sys_path')
+"""
+)
+
+_FINISH = (
+    _MOVE
+    + """
+local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local job = p .. 'job:' .. id
+local old = redis.call('HGET', job, 'status')
+if old ~= 'queued' and old ~= 'running' then return 0 end
+move(p, id, job, old, status)
+redis.call('HSET', job, 'outcome', outcome, 'finished', now)
+if err ~= '' then redis.call('HSET', job, 'error', err) end
+local total = redis.call('HGET', job, 'progress_total')
+if status == 'finished' and total then redis.call('HSET', job, 'progress_done', total) end
+return 1
+"""
+)
+
+_CANCEL = (
+    _MOVE
+    + """
+local p, id, now = ARGV[1], ARGV[2], ARGV[3]
+local job = p .. 'job:' .. id
+local old = redis.call('HGET', job, 'status')
+if not old then return false end
+if old == 'queued' then
+    move(p, id, job, 'queued', 'cancelled')
+    redis.call('HSET', job, 'finished', now,
+               'error', 'JobCancelled: the job was cancelled before it started\\n')
+elseif old == 'running' then
+    redis.call('HSET', job, 'cancel_requested', 1)
+end
+return old
+"""
+)
+
+_MARK_LOST = (
+    _MOVE
+    + """
+local p, cutoff, err = ARGV[1], ARGV[2], ARGV[3]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. cutoff)
+for _, id in ipairs(ids) do
+    local job = p .. 'job:' .. id
+    if redis.call('HGET', job, 'status') == 'running' then
+        move(p, id, job, 'running', 'lost')
+        redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
+    else
+        redis.call('ZREM', p .. 'beats', id)
+    end
+end
+return #ids
+"""
+)
+
+WORKER_BEAT = 5.0  # seconds between two "still here" of a worker
+
+_LOST_ERROR = (
+    "JobLost: its worker stopped sending heartbeats (killed, out of memory, or its "
+    "machine is gone) while running the job\n"
+)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def _number(value: bytes | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _record(job_id: str, values: list) -> JobRecord:
+    fields = dict(zip(_FIELDS, values, strict=True))
+    text = {k: _text(v) for k, v in fields.items()}
+    return JobRecord(
+        id=job_id,
+        name=text["name"],
+        backend=text["backend"],
+        status=JobStatus(text["status"]),
+        kind=text["kind"],
+        description=text["description"],
+        queue=text["queue"],
+        timeout=_number(fields["timeout"]),
+        submitted=_number(fields["submitted"]),
+        started=_number(fields["started"]),
+        finished=_number(fields["finished"]),
+        progress=Progress(
+            _number(fields["progress_done"]) or 0.0,
+            _number(fields["progress_total"]),
+            text["progress_message"],
+        ),
+        worker=text["worker"],
+        error=text["error"],
+    )
+
+
+def _said_clearly(cls):
+    """Wrap every public method of ``cls`` so that a server gone away mid-session raises
+    the same BackendUnavailable as one never reached (which host and port, how to start
+    one: what the dashboard's banner shows), not the client's bare ConnectionError."""
+    import redis
+
+    def wrap(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                raise unreachable(self.url, exc) from None
+
+        return wrapper
+
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_said_clearly
+class RedisRecords:
+    """The records of one queue in the Redis server at ``url``."""
+
+    def __init__(self, url: str, name: str = "jobnb", lost_after: float = LOST_AFTER) -> None:
+        self.url = url
+        self.redis = connect(url)
+        self.prefix = f"jobnb:huey:{name}:"
+        self.lost_after = lost_after
+        self._look_for_lost_every = min(1.0, lost_after / 10)
+        self._looked_for_lost = -float("inf")
+        self._start = self.redis.register_script(_START)
+        self._finish = self.redis.register_script(_FINISH)
+        self._cancel = self.redis.register_script(_CANCEL)
+        self._mark_lost_script = self.redis.register_script(_MARK_LOST)
+
+    def _job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    # --- writing -------------------------------------------------------------------------
+    def add(
+        self,
+        records: Iterable[JobRecord],
+        payloads: Iterable[bytes],
+        cwd: str | None = None,
+        sys_path: list[str] | None = None,
+    ) -> None:
+        """Store queued jobs with their payloads, in one transaction, with where the
+        submitter was (``cwd``, ``sys_path``): the job runs there."""
+        pairs = list(zip(records, payloads, strict=True))
+        last = self.redis.incrby(f"{self.prefix}seq", len(pairs))
+        pipe = self.redis.pipeline(transaction=True)
+        for seq, (rec, payload) in enumerate(pairs, start=last - len(pairs) + 1):
+            fields = {
+                "name": rec.name,
+                "backend": rec.backend,
+                "status": rec.status.value,
+                "kind": rec.kind,
+                "description": rec.description,
+                "submitted": rec.submitted,
+                "progress_done": 0,
+                "payload": payload,
+                "seq": seq,
+            }
+            if rec.queue is not None:
+                fields["queue"] = rec.queue
+            if rec.timeout is not None:
+                fields["timeout"] = rec.timeout
+            if cwd is not None:
+                fields["cwd"] = cwd
+            if sys_path is not None:
+                fields["sys_path"] = json.dumps(sys_path)
+            pipe.hset(self._job(rec.id), mapping=fields)
+            pipe.zadd(f"{self.prefix}all", {rec.id: seq})
+            pipe.zadd(f"{self.prefix}status:{rec.status.value}", {rec.id: seq})
+        pipe.execute()
+
+    def start(
+        self, job_id: str, worker: str
+    ) -> tuple[bytes, float | None, str | None, list[str]] | None:
+        """Mark a queued job running; return its payload, its timeout and the submitter's
+        working directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
+        found = self._start(args=[self.prefix, job_id, time.time(), worker])
+        if found is None:
+            return None
+        payload, timeout, cwd, sys_path = found
+        return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Say the job is alive; returns whether a cancel was asked for."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self._job(job_id), "heartbeat", now)
+        pipe.zadd(f"{self.prefix}beats", {job_id: now}, xx=True)  # only while running
+        pipe.hget(self._job(job_id), "cancel_requested")
+        return bool(pipe.execute()[-1])
+
+    def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        fields = {"progress_done": done, "heartbeat": now}
+        for name, value in (("progress_total", total), ("progress_message", message)):
+            if value is None:
+                pipe.hdel(self._job(job_id), name)  # a field left out reads as None
+            else:
+                fields[name] = value
+        pipe.hset(self._job(job_id), mapping=fields)
+        pipe.zadd(f"{self.prefix}beats", {job_id: now}, xx=True)
+        pipe.execute()
+
+    def log(self, job_id: str, text: str) -> None:
+        self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
+
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        """Record how the job ended, unless it had already ended (e.g. found lost)."""
+        args = [self.prefix, job_id, status.value, error or "", outcome, time.time()]
+        return bool(self._finish(args=args))
+
+    def request_cancel(self, job_id: str) -> JobStatus:
+        """Ask for a cancel; returns the status the job had (a queued job is cancelled
+        here and now; a running one is stopped by its worker, which watches the flag)."""
+        old = self._cancel(args=[self.prefix, job_id, time.time()])
+        if old is None:
+            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+        return JobStatus(old.decode())
+
+    # --- reading ---------------------------------------------------------------------------
+    def record(self, job_id: str) -> JobRecord:
+        self._mark_lost()
+        values = self.redis.hmget(self._job(job_id), _FIELDS)
+        if values[2] is None:
+            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+        return _record(job_id, values)
+
+    def status(self, job_id: str) -> JobStatus:
+        """A job's status alone: what a waiting kernel reads, often."""
+        self._mark_lost()
+        value = self.redis.hget(self._job(job_id), "status")
+        if value is None:
+            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+        return JobStatus(value.decode())
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first: one round trip for the page's ids, one for their records."""
+        self._mark_lost()
+        key = f"{self.prefix}status:{status.value}" if status else f"{self.prefix}all"
+        stop = -1 if limit is None else offset + limit - 1
+        if limit == 0:
+            return []
+        ids = [raw.decode() for raw in self.redis.zrevrange(key, offset, stop)]
+        return list(self.records_of(ids, look_for_lost=False).values())
+
+    def records_of(self, job_ids: list[str], look_for_lost: bool = True) -> dict[str, JobRecord]:
+        """Several records in one round trip (what the widgets' monitor asks each tick)."""
+        if look_for_lost:
+            self._mark_lost()
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self._job(job_id), _FIELDS)
+        found = {}
+        for job_id, values in zip(job_ids, pipe.execute(), strict=True):
+            if values[2] is not None:
+                found[job_id] = _record(job_id, values)
+        return found
+
+    def counts(self) -> dict[JobStatus, int]:
+        self._mark_lost()
+        pipe = self.redis.pipeline(transaction=False)
+        for status in JobStatus:
+            pipe.zcard(f"{self.prefix}status:{status.value}")
+        return dict(zip(JobStatus, pipe.execute(), strict=True))
+
+    def logs(self, job_id: str) -> str:
+        value = self.redis.get(f"{self.prefix}log:{job_id}")
+        return "" if value is None else value.decode(errors="replace")
+
+    def outcome(self, job_id: str) -> bytes | None:
+        return self._blob(job_id, "outcome")
+
+    def payload(self, job_id: str) -> bytes | None:
+        return self._blob(job_id, "payload")
+
+    def _blob(self, job_id: str, field: str) -> bytes | None:
+        status, blob = self.redis.hmget(self._job(job_id), ["status", field])
+        if status is None:
+            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+        return blob
+
+    # --- workers ---------------------------------------------------------------------------
+    def worker_alive(self, worker: str) -> None:
+        """Say a worker is serving this queue (every WORKER_BEAT seconds while it runs)."""
+        self.redis.hset(f"{self.prefix}workers", worker, time.time())
+
+    def worker_gone(self, worker: str) -> None:
+        self.redis.hdel(f"{self.prefix}workers", worker)
+
+    def live_workers(self) -> list[str]:
+        """The workers heard from lately, on any machine."""
+        cutoff = time.time() - 3 * WORKER_BEAT
+        seen = self.redis.hgetall(f"{self.prefix}workers")
+        return sorted(name.decode() for name, when in seen.items() if float(when) >= cutoff)
+
+    def _mark_lost(self) -> None:
+        """Whoever reads finds the jobs whose worker stopped beating, and says so (at most
+        once a second: a waiting kernel reads every few milliseconds)."""
+        now = time.monotonic()
+        if now - self._looked_for_lost < self._look_for_lost_every:
+            return
+        self._looked_for_lost = now
+        self._mark_lost_script(args=[self.prefix, time.time() - self.lost_after, _LOST_ERROR])
