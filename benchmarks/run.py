@@ -3,6 +3,7 @@
     python benchmarks/run.py                    # every pair
     python benchmarks/run.py --only subprocess  # one pair
     python benchmarks/run.py --only huey        # jobnb huey vs raw SqliteHuey (+60 s idle)
+    python benchmarks/run.py --only rq          # jobnb rq vs raw RQ with 2 SimpleWorkers
 
 Prints a markdown table. Ratios are jobnb / raw for times (lower is better) and
 jobnb / raw for throughput (higher is better). Not a timed test: machines are shared
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -134,6 +136,136 @@ def raw_huey_system() -> System:
     return system
 
 
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A redis-server of the benchmark's own, on a free port (never the machine's)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=SCRATCH,
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def jobnb_rq_system(url: str) -> System:
+    """jobnb rq with `jobnb worker --backend rq -w 2`."""
+    worker = subprocess.Popen(
+        ["jobnb", "worker", "--backend", "rq", "--url", url, "-w", str(WORKERS)],
+        cwd=SCRATCH,
+        stdout=subprocess.DEVNULL,
+    )
+    jobnb.configure("rq", redis_url=url)
+    _wait_for_rq_workers(url, WORKERS)
+
+    def close() -> None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+    return System(
+        "jobnb rq",
+        submit=jobnb.submit,
+        result=lambda job: job.result(),
+        map=lambda fn, items: [job.result() for job in jobnb.map(fn, items)],
+        close=close,
+    )
+
+
+def raw_rq_system(url: str) -> System:
+    """RQ with 2 SimpleWorkers (`rq worker -w rq.worker.SimpleWorker`), results read with
+    ``job.latest_result(timeout=...)`` (which blocks on Redis, no polling)."""
+    import redis
+    from rq import Queue
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import raw_rq_tasks as tasks
+
+    workers = [
+        subprocess.Popen(
+            ["rq", "worker", "-w", "rq.worker.SimpleWorker", "-u", url, "-q", "raw"],
+            cwd=here,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(WORKERS)
+    ]
+    queue = Queue("raw", connection=redis.Redis.from_url(url))
+    _wait_for_rq_workers(url, 2 * WORKERS)  # jobnb's two and these two
+    by_name = {"noop": tasks.noop, "nbytes": tasks.nbytes}
+
+    def submit(fn, *args):
+        return queue.enqueue(by_name[fn.__name__], *args)
+
+    def result(job):
+        return job.latest_result(timeout=600).return_value
+
+    def close() -> None:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(30)
+
+    return System(
+        "raw RQ, 2 SimpleWorkers",
+        submit=submit,
+        result=result,
+        map=lambda fn, items: [result(j) for j in [submit(fn, i) for i in items]],
+        close=close,
+    )
+
+
+def _wait_for_rq_workers(url: str, count: int) -> None:
+    import redis
+    from rq import Worker
+
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        if len(Worker.all(connection=client)) >= count:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"fewer than {count} RQ workers came up at {url}")
+
+
+def rq_pair() -> tuple[System, System]:
+    server, url = start_redis()
+    ours = jobnb_rq_system(url)
+    raw = raw_rq_system(url)
+    raw_close = raw.close
+
+    def close_both() -> None:
+        raw_close()
+        server.terminate()
+        server.wait(10)
+
+    raw.close = close_both  # the server goes last (ours closes first)
+    return ours, raw
+
+
+def pickle_round_trip() -> float:
+    """Seconds to pickle.dumps + loads the BIG_MB array in-process (median of 3): what
+    the rq issue measures a 50 MB argument against."""
+    import pickle
+
+    array = np.random.default_rng(0).random(BIG_MB * 2**20 // 8)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        pickle.loads(pickle.dumps(array, protocol=5))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def start_after_idle(idle: float) -> tuple[float, float]:
     """Seconds from submit to start for a job submitted after ``idle`` s of nothing, on
     jobnb huey and on raw Huey, idling side by side."""
@@ -217,6 +349,7 @@ def pairs() -> dict[str, Callable[[], tuple[System, System]]]:
             executor_system("ProcessPoolExecutor(2)", ProcessPoolExecutor(WORKERS)),
         ),
         "huey": lambda: (jobnb_system("huey"), raw_huey_system()),
+        "rq": rq_pair,
     }
 
 
@@ -251,6 +384,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
                     f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |",
+                    flush=True,
+                )
+            if key == "rq":
+                ours_big = statistics.median(big_argument(ours) for _ in range(REPEATS))
+                reference = pickle_round_trip()
+                print(
+                    f"| jobnb rq vs in-process pickle.dumps+loads | {BIG_MB} MB numpy "
+                    f"argument | {fmt(ours_big, 'time')} | {fmt(reference, 'time')} | "
+                    f"{ours_big / reference:.2f}x |",
                     flush=True,
                 )
         finally:

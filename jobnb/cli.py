@@ -23,11 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-w", "--workers", type=int, help="number of workers")
     worker = commands.add_parser(
         "worker",
-        help="run the workers of a queue backend (huey), until stopped",
+        help="run the workers of a queue backend (huey, rq), until stopped",
         description="Run the workers of a queue backend: the seed's "
-        "`huey_consumer ... -k thread -w 2`, in jobnb's words.",
+        "`huey_consumer ... -k thread -w 2` (huey) or `rq worker` (rq), in jobnb's words.",
     )
-    worker.add_argument("--backend", default="huey", choices=["huey"], help="(default huey)")
+    worker.add_argument(
+        "--backend",
+        default="huey",
+        choices=["huey", "rq", "redis"],
+        help="huey (default; SQLite under --home, or Redis with --url) or rq (= redis)",
+    )
     worker.add_argument(
         "-w", "--workers", type=int, default=2, help="worker threads or processes (default 2)"
     )
@@ -46,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--url",
         help="serve the queue in this Redis server instead (redis://[:password@]host:port/db; "
         "default: JOBNB_REDIS_URL or jobnb.toml, if set)",
+    )
+    worker.add_argument(
+        "-q",
+        "--queue",
+        dest="queues",
+        action="append",
+        metavar="QUEUE",
+        help="rq: a queue to serve, repeatable, first listed first served (default: default)",
     )
     worker.add_argument(
         "--idle-exit",
@@ -92,6 +105,12 @@ def _worker(args: argparse.Namespace) -> int:
     settings = api.settings()
     home = Path(args.home or settings.home).resolve()
     url = args.url or settings.redis_url
+    if args.backend in ("rq", "redis"):
+        return _rq_worker(args, url)
+    if args.queues:
+        parser_error = "-q/--queue is for --backend rq: a huey queue has no named queues"
+        print(f"jobnb worker: {parser_error}", file=sys.stderr)
+        return 2
     if url:
         return _redis_worker(args, home, url)
     if args.status:
@@ -103,6 +122,23 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"stopped the worker of {home} (pid {pid})" if pid else f"no worker serves {home}")
         return 0
     return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit)
+
+
+def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
+    from .backends import rq_worker
+    from .backends.redis_connection import DEFAULT_URL, check_url, redacted
+
+    url = check_url(url or DEFAULT_URL)
+    queues = args.queues or ["default"]
+    if args.status:
+        names = rq_worker.worker_names(url)
+        print(f"{len(names)} RQ worker(s) at {redacted(url)}" + "".join(f"\n  {n}" for n in names))
+        return 0 if names else 1
+    if args.stop:
+        stopped = rq_worker.stop_workers(url, args.queues)
+        print(f"asked {len(stopped)} RQ worker(s) at {redacted(url)} to stop")
+        return 0
+    return rq_worker.run_rq_worker(url, queues, args.workers)
 
 
 def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:

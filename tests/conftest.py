@@ -18,9 +18,9 @@ from jobnb import api
 
 #: Every backend set-up the contract suite runs on: a backend name, or a name and the
 #: store it runs over ("huey-redis": the huey backend on a Redis queue).
-BACKEND_NAMES = ["thread", "subprocess", "huey", "huey-redis"]
+BACKEND_NAMES = ["thread", "subprocess", "huey", "huey-redis", "rq"]
 #: Backends whose workers are separate processes (a job there cannot take down the test).
-PROCESS_BACKENDS = ["subprocess", "huey", "huey-redis"]
+PROCESS_BACKENDS = ["subprocess", "huey", "huey-redis", "rq"]
 
 ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME")
 
@@ -94,14 +94,23 @@ def redis_url(redis_server) -> Iterator[str]:
     redis.Redis.from_url(redis_server).flushdb()  # ours: started by this session
 
 
-def start_redis_worker(url: str, cwd, *extra: str) -> subprocess.Popen:
-    """A ``jobnb worker --backend huey --url URL`` process, once it says it is alive."""
-    from jobnb.backends.huey_queue import open_records
-
+def start_redis_worker(url: str, cwd, *extra: str, backend: str = "huey") -> subprocess.Popen:
+    """A ``jobnb worker --backend huey|rq --url URL`` process, once its workers (``-w``,
+    default 2) say they are alive."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", "huey", "--url", url, *extra],
+        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", backend, "--url", url, *extra],
         cwd=cwd,
     )
+    if backend == "rq":
+        import redis
+        from rq import Worker
+
+        client = redis.Redis.from_url(url)
+        count = int(extra[extra.index("-w") + 1]) if "-w" in extra else 2
+        eventually(lambda: len(Worker.all(connection=client)) >= count, timeout=20)
+        return worker
+    from jobnb.backends.huey_queue import open_records
+
     records = open_records(cwd / ".jobnb", url)
     eventually(lambda: any(f"pid {worker.pid}" in w for w in records.live_workers()))
     return worker
@@ -121,19 +130,21 @@ def _configured(request, monkeypatch, tmp_path) -> Iterator[str]:
     """Configure jobnb for the set-up ``request.param`` (also for the processes and
     kernels a test starts, through the environment); yield the backend's name."""
     name = request.param
-    if name != "huey-redis":
+    if name not in ("huey-redis", "rq"):
         jobnb.configure(name)
         monkeypatch.setenv("JOBNB_BACKEND", name)
         yield name
         return
+    backend = name.removesuffix("-redis")
     url = request.getfixturevalue("redis_url")
-    monkeypatch.setenv("JOBNB_BACKEND", "huey")
+    monkeypatch.setenv("JOBNB_BACKEND", backend)
     monkeypatch.setenv("JOBNB_REDIS_URL", url)
-    jobnb.configure("huey", redis_url=url)
+    jobnb.configure(backend, redis_url=url)
     marker = request.node.get_closest_marker("workers")
-    worker = start_redis_worker(url, tmp_path, "-w", str(marker.args[0] if marker else 2))
+    workers = str(marker.args[0] if marker else 2)
+    worker = start_redis_worker(url, tmp_path, "-w", workers, backend=backend)
     try:
-        yield "huey"
+        yield backend
     finally:
         api.shutdown()
         stop_process(worker)

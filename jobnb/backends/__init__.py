@@ -16,9 +16,10 @@ BACKENDS = {
     "thread": "jobnb.backends.thread:ThreadBackend",
     "subprocess": "jobnb.backends.subprocess_pool:SubprocessBackend",
     "huey": "jobnb.backends.huey_queue:HueyBackend",
+    "rq": "jobnb.backends.rq_queue:RqBackend",
 }
 #: other names users know them by (the seed's worker types)
-ALIASES = {"process": "subprocess"}
+ALIASES = {"process": "subprocess", "redis": "rq"}
 
 
 def known_names() -> str:

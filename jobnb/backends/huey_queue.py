@@ -12,28 +12,20 @@ kinds, and the worker beats a heartbeat into the records while the child runs.
 from __future__ import annotations
 
 import os
-import socket
-import sys
-import threading
-import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from huey import Huey, RedisHuey
 from huey.storage import RedisStorage, SqliteStorage
 
-from ..exceptions import JobNotFound
 from ..job import JobRecord, JobStatus
-from ..payload import Outcome, Payload, dumps_outcome, dumps_payloads, loads_outcome
-from .base import Backend, JobOptions, new_job_id, new_record
-from .child import ChildProcess
+from .recorded_job import run_recorded_job
+from .records_backend import RecordsBackend
 from .redis_connection import connect, redacted
 from .redis_records import RedisRecords
 from .sqlite_records import SqliteRecords, create_private_file
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
-BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
 
 
 def paths(home: str | os.PathLike) -> tuple[Path, Path]:
@@ -106,48 +98,13 @@ def enqueue_all(huey: Huey, tasks: list) -> None:
 
 
 # --- worker side -------------------------------------------------------------------------
-class RecordsReporter:
-    """runner.Reporter writing a job's output and progress into the records."""
-
-    def __init__(self, records: SqliteRecords, job_id: str) -> None:
-        self.records, self.job_id = records, job_id
-
-    def log(self, stream: str, text: str) -> None:
-        self.records.log(self.job_id, text)
-
-    def progress(self, done: float, total: float | None, message: str | None) -> None:
-        self.records.progress(self.job_id, done, total, message)
-
-
-_children = threading.local()  # one clean child process per Huey worker thread
-
-
 def execute_job(place: tuple[str, str | None], job_id: str) -> None:
-    """The Huey task: run one job in this worker thread's child process, beating its
-    heartbeat (which also brings a cancel) while it runs."""
-    records = open_records(*place)
-    child = getattr(_children, "child", None)
-    if child is None:
-        child = _children.child = ChildProcess()
-    child.ready()
-    worker = f"{socket.gethostname()} pid {child.pid}"
-    started = records.start(job_id, worker)
-    if started is None:
-        return  # cancelled while queued
-    payload, timeout, cwd, sys_path = started
-    outcome = child.run(
-        payload,
-        RecordsReporter(records, job_id),
-        timeout,
-        check_cancel=lambda: records.heartbeat(job_id),
-        tick=BEAT_SECONDS,
-        context=(cwd, sys_path),
-    )
-    records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome))
+    """The Huey task: run the job in this worker thread's child process."""
+    run_recorded_job(open_records(*place), job_id)
 
 
 # --- kernel side ---------------------------------------------------------------------------
-class HueyBackend(Backend):
+class HueyBackend(RecordsBackend):
     """Jobs queued in SQLite under ``home`` (or in Redis at ``redis_url``), run by
     ``jobnb worker`` processes. On SQLite the first submit starts a local worker if
     none is alive; on Redis, workers are started by hand, on any machine."""
@@ -169,20 +126,9 @@ class HueyBackend(Backend):
         self._task = self.huey.jobnb_task
         self._looked_for_workers = False
 
-    def submit(self, payload: Payload, options: JobOptions) -> str:
-        return self.submit_many([payload], options)[0]
-
-    def submit_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[str]:
-        payloads = list(payloads)
-        blobs = dumps_payloads(payloads)  # raises before anything is queued
-        records = [new_record(self.name, p, options) for p in payloads]
-        return self._enqueue(records, blobs)
-
-    def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
-        """Write the records and payloads, queue their ids, and see that a worker runs."""
+    def queue_ids(self, records: list[JobRecord]) -> None:
         from .huey_worker import ensure_worker, warn_if_no_worker
 
-        self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
         enqueue_all(self.huey, [self._task.s(rec.id) for rec in records])
         if self.redis_url:
             if not self._looked_for_workers:  # once per backend: a round trip
@@ -190,22 +136,6 @@ class HueyBackend(Backend):
                 warn_if_no_worker(self.records_store, self.redis_url)
         else:
             ensure_worker(self.home, self.workers)
-        return [rec.id for rec in records]
-
-    def record(self, job_id: str) -> JobRecord:
-        return self.records_store.record(job_id)
-
-    def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
-    ) -> list[JobRecord]:
-        return self.records_store.records(status, limit, offset)
-
-    def counts(self) -> dict[JobStatus, int]:
-        return self.records_store.counts()
-
-    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
-        found = self.records_store.records_of(job_ids)
-        return {job_id: (rec, self.records_store.logs(job_id)) for job_id, rec in found.items()}
 
     def stats(self) -> dict[str, object]:
         from .huey_worker import worker_pid
@@ -221,43 +151,6 @@ class HueyBackend(Backend):
             "queued": counts[JobStatus.QUEUED],
             "running": counts[JobStatus.RUNNING],
         }
-
-    def wait(self, job_id: str, timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.0005
-        while not self.records_store.status(job_id).is_done:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.05)
-        return True
-
-    def outcome(self, job_id: str) -> Outcome:
-        blob = self.records_store.outcome(job_id)
-        if blob is not None:
-            return loads_outcome(blob)
-        rec = self.record(job_id)
-        if rec.status is JobStatus.CANCELLED:
-            return Outcome.cancelled("before it started")
-        if rec.status is JobStatus.LOST:
-            return Outcome.lost(rec.error.strip().removeprefix("JobLost: "))
-        raise RuntimeError(f"job {job_id} has not ended")
-
-    def logs(self, job_id: str) -> str:
-        return self.records_store.logs(job_id)
-
-    def cancel(self, job_id: str) -> bool:
-        status = self.records_store.request_cancel(job_id)
-        if status is JobStatus.RUNNING:
-            return True  # its worker stops it at its next heartbeat
-        return status is JobStatus.QUEUED
-
-    def resubmit(self, job_id: str) -> str:
-        rec = self.record(job_id)
-        blob = self.records_store.payload(job_id)
-        if blob is None:
-            raise JobNotFound(f"job {job_id} has no payload left to resubmit")
-        return self._enqueue([rec.again(new_job_id())], [blob])[0]
 
     def describe(self) -> dict[str, object]:
         if self.redis_url:

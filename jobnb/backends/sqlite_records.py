@@ -46,11 +46,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     heartbeat REAL,
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    payload BLOB,
-    outcome BLOB,
     cwd TEXT,
     sys_path TEXT
 );
+-- Serialized payloads and outcomes live apart from the jobs: SQLite rewrites a whole
+-- row on any UPDATE, and a job's row is updated at every heartbeat (a 50 MB argument
+-- in it would be copied five times a second).
+CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -197,21 +200,22 @@ class SqliteRecords:
                 r.queue,
                 r.timeout,
                 r.submitted,
-                p,
                 cwd,
                 path_text,
             )
-            for r, p in zip(records, payloads, strict=True)
+            for r in records
         ]
+        blobs = [(r.id, p) for r, p in zip(records, payloads, strict=True)]
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, payload, cwd, sys_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timeout, submitted, cwd, sys_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            db.executemany("INSERT INTO payloads (id, data) VALUES (?, ?)", blobs)
 
     def start(
         self, job_id: str, worker: str
@@ -224,12 +228,13 @@ class SqliteRecords:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
                 "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ? "
-                "WHERE id = ? AND status = 'queued' RETURNING payload, timeout, cwd, sys_path",
+                "WHERE id = ? AND status = 'queued' RETURNING timeout, cwd, sys_path",
                 (now, now, worker, job_id),
             ).fetchone()
-        if row is None:
-            return None
-        return row[0], row[1], row[2], json.loads(row[3]) if row[3] else []
+            if row is None:
+                return None
+            (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
+        return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
         """Say the job is alive; returns whether a cancel was asked for."""
@@ -259,12 +264,14 @@ class SqliteRecords:
         with db:
             db.execute("BEGIN IMMEDIATE")
             done = db.execute(
-                "UPDATE jobs SET status = ?, error = ?, outcome = ?, finished = ?, "
+                "UPDATE jobs SET status = ?, error = ?, finished = ?, "
                 "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
                 "THEN progress_total ELSE progress_done END "
                 "WHERE id = ? AND status IN ('queued', 'running')",
-                (status.value, error, outcome, time.time(), status.value, job_id),
+                (status.value, error, time.time(), status.value, job_id),
             ).rowcount
+            if done:
+                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
         return bool(done)
 
     def request_cancel(self, job_id: str) -> JobStatus:
@@ -310,6 +317,18 @@ class SqliteRecords:
             raise JobNotFound(f"no job {job_id!r} in {self.path}")
         return JobStatus(row[0])
 
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """Poll the job's status until it has ended (True) or ``timeout`` passed (False):
+        from 0.5 ms, backing off to 50 ms (SQLite cannot wake a reader)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
+        while not self.status(job_id).is_done:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+        return True
+
     def records(
         self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
     ) -> list[JobRecord]:
@@ -354,22 +373,22 @@ class SqliteRecords:
         return "".join(text for (text,) in rows)
 
     def outcome(self, job_id: str) -> bytes | None:
-        row = (
-            self._connection()
-            .execute("SELECT outcome FROM jobs WHERE id = ?", (job_id,))
-            .fetchone()
-        )
-        if row is None:
-            raise JobNotFound(f"no job {job_id!r} in {self.path}")
-        return row[0]
+        return self._blob("outcomes", job_id)
 
     def payload(self, job_id: str) -> bytes | None:
+        return self._blob("payloads", job_id)
+
+    def _blob(self, table: str, job_id: str) -> bytes | None:
         row = (
             self._connection()
-            .execute("SELECT payload FROM jobs WHERE id = ?", (job_id,))
+            .execute(
+                f"SELECT (SELECT data FROM {table} WHERE id = ?), "
+                "EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                (job_id, job_id),
+            )
             .fetchone()
         )
-        if row is None:
+        if not row[1]:
             raise JobNotFound(f"no job {job_id!r} in {self.path}")
         return row[0]
 

@@ -1,0 +1,93 @@
+"""What the queue backends (huey, rq) share: the job records and payloads live in a
+records store (SqliteRecords or RedisRecords) readable from any process, and the
+queue carries only job ids. A subclass says how ids are queued (``queue_ids``); the
+rest (status, pages, counts, logs, outcome, cancel, resubmit) is read and written
+here, the same way for both.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+from ..exceptions import JobNotFound
+from ..job import JobRecord, JobStatus
+from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
+from .base import Backend, JobOptions, new_job_id, new_record
+
+
+class RecordsBackend(Backend):
+    """A backend whose jobs are in ``self.records_store``."""
+
+    records_store = None  # set by the subclass
+
+    def submit(self, payload: Payload, options: JobOptions) -> str:
+        return self.submit_many([payload], options)[0]
+
+    def submit_many(self, payloads: Iterable[Payload], options: JobOptions) -> list[str]:
+        payloads = list(payloads)
+        blobs = dumps_payloads(payloads)  # raises before anything is queued
+        records = [new_record(self.name, p, options) for p in payloads]
+        return self._enqueue(records, blobs)
+
+    def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
+        """Write the records and payloads (with where the submitter is: the job runs
+        there), then queue their ids."""
+        self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
+        self.queue_ids(records)
+        return [rec.id for rec in records]
+
+    def queue_ids(self, records: list[JobRecord]) -> None:
+        """Hand the ids of these recorded jobs to the queue's workers."""
+        raise NotImplementedError
+
+    def record(self, job_id: str) -> JobRecord:
+        return self.records_store.record(job_id)
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        return self.records_store.records(status, limit, offset)
+
+    def counts(self) -> dict[JobStatus, int]:
+        return self.records_store.counts()
+
+    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
+        found = self.records_store.records_of(job_ids)
+        return {job_id: (rec, self.records_store.logs(job_id)) for job_id, rec in found.items()}
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        return self.records_store.wait(job_id, timeout)
+
+    def outcome(self, job_id: str) -> Outcome:
+        blob = self.records_store.outcome(job_id)
+        if blob is not None:
+            return loads_outcome(blob)
+        rec = self.record(job_id)
+        if rec.status is JobStatus.CANCELLED:
+            return Outcome.cancelled("before it started")
+        if rec.status is JobStatus.LOST:
+            return Outcome.lost(rec.error.strip().removeprefix("JobLost: "))
+        raise RuntimeError(f"job {job_id} has not ended")
+
+    def logs(self, job_id: str) -> str:
+        return self.records_store.logs(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        status = self.records_store.request_cancel(job_id)
+        if status is JobStatus.QUEUED:
+            self.forget_queued(job_id)
+            return True
+        return status is JobStatus.RUNNING  # its worker stops it at its next heartbeat
+
+    def forget_queued(self, job_id: str) -> None:
+        """A queued job was cancelled: its worker will skip it (its record says so);
+        a queue that can drop it now does so here."""
+
+    def resubmit(self, job_id: str) -> str:
+        rec = self.record(job_id)
+        blob = self.records_store.payload(job_id)
+        if blob is None:
+            raise JobNotFound(f"job {job_id} has no payload left to resubmit")
+        return self._enqueue([rec.again(new_job_id())], [blob])[0]

@@ -1,0 +1,169 @@
+"""The ``rq`` backend (alias ``redis``, the seed's worker type): jobs go through RQ
+queues in a Redis server to ``jobnb worker --backend rq`` processes on any machine.
+
+RQ carries only the job id, to one importable target (``rq_worker.execute_job``), so
+notebook-defined functions and ``%%submit`` cells run (RQ alone refuses functions
+from ``__main__``). The payload is written once, uncompressed, into the job's record
+beside RQ's job hash (RQ zlib-compresses its job data: a 50 MB argument would cost
+seconds). Records, progress, logs and heartbeats are RedisRecords under ``jobnb:rq:``;
+RQ's job hashes, queues and registries stay true too, so ``rq info`` sees the jobs.
+
+Jobs submitted together (``jobnb.map``, ``submit_many``) go as a batch: their ids in
+one Redis list, and one RQ job per worker serving the queue, plus one in reserve,
+each draining the list (``rq_worker.drain_batch``). The workers share the batch as
+they would share a queue, but RQ's own bookkeeping (a dozen Redis commands a job)
+is paid per worker, not per job. A single submit is one RQ job, with jobnb's id.
+
+Defaults that suit notebook jobs: no job timeout unless asked for (RQ's is 180 s),
+and records and results kept until deleted (RQ drops a finished job after 500 s).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+from ..exceptions import JobnbWarning
+from ..job import JobRecord, JobStatus
+from .base import new_job_id
+from .records_backend import RecordsBackend
+from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
+from .redis_records import RedisRecords
+
+JOB_TARGET = "jobnb.backends.rq_worker.execute_job"
+BATCH_TARGET = "jobnb.backends.rq_worker.drain_batch"
+WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
+DEFAULT_QUEUE = "default"  # RQ's own default queue name
+KEEP_FOREVER = -1  # RQ's result_ttl / failure_ttl for "never expire"
+
+
+class RqBackend(RecordsBackend):
+    """Jobs queued in RQ on the Redis server at ``redis_url`` (default: a local one)."""
+
+    name = "rq"
+
+    def __init__(self, redis_url: str | None = None, workers: int = 2, **_: object) -> None:
+        self.url = check_url(redis_url or DEFAULT_URL)
+        self.workers = workers  # what `jobnb worker` is told to start; not started here
+        self.records_store = RedisRecords(self.url, name=None, namespace="rq")
+        self.redis = self.records_store.redis
+        self._queues: dict[str, object] = {}
+        self._looked_for_workers = False
+        self._workers_seen: dict[str, tuple[int, float]] = {}
+
+    def queue(self, name: str | None):
+        from rq import Queue
+
+        name = name or DEFAULT_QUEUE
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = Queue(name, connection=self.redis)
+        return queue
+
+    def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
+        """Records, payloads and RQ jobs written in one MULTI: one round trip (after the
+        sequence numbers'), and never a queued id without its record."""
+        import redis
+
+        try:
+            with self.redis.pipeline() as pipe:
+                self.records_store.add(
+                    records, blobs, cwd=os.getcwd(), sys_path=sys.path, pipeline=pipe
+                )
+                self._queue_on(pipe, records)
+                pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise unreachable(self.url, exc) from None
+        if not self._looked_for_workers:  # once per backend: a round trip
+            self._looked_for_workers = True
+            self._warn_if_no_worker({rec.queue or DEFAULT_QUEUE for rec in records})
+        return [rec.id for rec in records]
+
+    def _queue_on(self, pipe, records: list[JobRecord]) -> None:
+        from rq import Queue
+
+        by_queue: dict[str, list[JobRecord]] = {}
+        for rec in records:
+            by_queue.setdefault(rec.queue or DEFAULT_QUEUE, []).append(rec)
+        for name, recs in by_queue.items():
+            if len(recs) == 1:
+                rec = recs[0]
+                jobs = [
+                    Queue.prepare_data(
+                        JOB_TARGET, (rec.id,), job_id=rec.id, **self._rq_options(rec.description)
+                    )
+                ]
+            else:
+                batch_id = new_job_id()
+                pipe.rpush(self.records_store.batch_key(batch_id), *[rec.id for rec in recs])
+                runners = min(len(recs), self._workers_serving(name) + 1)
+                description = f"jobnb batch {batch_id}: {len(recs)} jobs ({recs[0].name}, ...)"
+                jobs = [
+                    Queue.prepare_data(BATCH_TARGET, (batch_id,), **self._rq_options(description))
+                    for _ in range(runners)
+                ]
+            self.queue(name).enqueue_many(jobs, pipeline=pipe)
+
+    @staticmethod
+    def _rq_options(description: str) -> dict[str, object]:
+        return {
+            "timeout": -1,  # no timeout of RQ's: jobnb's own, if asked for, per job
+            "result_ttl": KEEP_FOREVER,
+            "failure_ttl": KEEP_FOREVER,
+            "description": description,
+        }
+
+    def _workers_serving(self, queue_name: str) -> int:
+        """How many RQ workers serve ``queue_name`` (RQ's registry; counted at most every
+        few seconds)."""
+        import time
+
+        from rq import Worker
+
+        seen = self._workers_seen.get(queue_name)
+        if seen is None or time.monotonic() - seen[1] > WORKERS_SEEN_FOR:
+            count = Worker.count(connection=self.redis, queue=self.queue(queue_name))
+            seen = self._workers_seen[queue_name] = (count, time.monotonic())
+        return seen[0]
+
+    def _warn_if_no_worker(self, queue_names: set[str]) -> None:
+        from rq import Worker
+
+        serving = {q for w in Worker.all(connection=self.redis) for q in w.queue_names()}
+        missing = sorted(queue_names - serving)
+        if missing:
+            names = ", ".join(missing)
+            warnings.warn(
+                f"no RQ worker serves the queue(s) {names} at {redacted(self.url)} yet: "
+                f"the job waits until one does. Start one with `jobnb worker --backend rq "
+                f"--url {redacted(self.url)} -q {' -q '.join(missing)}` (on this machine or "
+                "any other that reaches the server).",
+                JobnbWarning,
+                stacklevel=5,
+            )
+
+    def forget_queued(self, job_id: str) -> None:
+        """Take a cancelled job out of its RQ queue (into RQ's canceled registry)."""
+        from rq.exceptions import InvalidJobOperation, NoSuchJobError
+        from rq.job import Job as RqJob
+
+        try:
+            RqJob.fetch(job_id, connection=self.redis).cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass  # already taken by a worker: it finds the record cancelled and skips it
+
+    def stats(self) -> dict[str, object]:
+        from rq import Worker
+
+        counts = self.counts()
+        workers = Worker.all(connection=self.redis)
+        return {
+            "workers": len(workers),
+            "busy": sum(1 for w in workers if w.get_state() == "busy"),
+            "queued": counts[JobStatus.QUEUED],
+            "running": counts[JobStatus.RUNNING],
+        }
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "redis": redacted(self.url)}
