@@ -97,17 +97,19 @@ def redis_url(redis_server) -> Iterator[str]:
 def start_redis_worker(url: str, cwd, *extra: str, backend: str = "huey") -> subprocess.Popen:
     """A ``jobnb worker --backend huey|rq --url URL`` process, once its workers (``-w``,
     default 2) say they are alive."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", backend, "--url", url, *extra],
-        cwd=cwd,
-    )
     if backend == "rq":
         import redis
         from rq import Worker
 
         client = redis.Redis.from_url(url)
+        before = len(Worker.all(connection=client))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", backend, "--url", url, *extra],
+        cwd=cwd,
+    )
+    if backend == "rq":
         count = int(extra[extra.index("-w") + 1]) if "-w" in extra else 2
-        eventually(lambda: len(Worker.all(connection=client)) >= count, timeout=20)
+        eventually(lambda: len(Worker.all(connection=client)) >= before + count, timeout=20)
         return worker
     from jobnb.backends.huey_queue import open_records
 
