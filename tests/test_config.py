@@ -49,7 +49,8 @@ def test_an_unknown_backend_lists_the_known_ones(tmp_path, monkeypatch):
     with pytest.raises(jobnb.ConfigError) as info:
         jobnb.configure("celery")
     assert str(info.value) == (
-        "unknown backend 'celery'; the known backends are: thread, subprocess (or process), huey"
+        "unknown backend 'celery'; the known backends are: thread, subprocess (or process), huey, "
+        "rq (or redis)"
     )
     assert jobnb.settings().backend == "huey"  # a refused configure changes nothing
     monkeypatch.setenv("JOBNB_BACKEND", "nope")

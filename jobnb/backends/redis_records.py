@@ -76,6 +76,21 @@ return {1, redis.call('HMGET', job, 'timeout', 'cwd', 'sys_path')}
 """
 )
 
+# Numbers newly added jobs in the order they came (one INCRBY for the lot) and files
+# them in the pages' sorted sets: run inside the MULTI that writes their hashes, so
+# that a submit is one round trip.
+_INDEX = """
+local p, status = ARGV[1], ARGV[2]
+local n = #ARGV - 2
+local last = redis.call('INCRBY', p .. 'seq', n)
+for i = 3, #ARGV do
+    local id, seq = ARGV[i], last - n + i - 2
+    redis.call('HSET', p .. 'job:' .. id, 'seq', seq)
+    redis.call('ZADD', p .. 'all', seq, id)
+    redis.call('ZADD', p .. 'status:' .. status, seq, id)
+end
+"""
+
 _FINISH = (
     _MOVE
     + """
@@ -209,7 +224,6 @@ class RedisRecords:
         self.lost_after = lost_after
         self._look_for_lost_every = min(1.0, lost_after / 10)
         self._looked_for_lost = -float("inf")
-        self._start = self.redis.register_script(_START)
         self._finish = self.redis.register_script(_FINISH)
         self._cancel = self.redis.register_script(_CANCEL)
         self._mark_lost_script = self.redis.register_script(_MARK_LOST)
@@ -231,9 +245,8 @@ class RedisRecords:
         (a MULTI the caller executes), the writes join it: one round trip with the
         caller's own (e.g. queueing the ids)."""
         pairs = list(zip(records, payloads, strict=True))
-        last = self.redis.incrby(f"{self.prefix}seq", len(pairs))
         pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
-        for seq, (rec, payload) in enumerate(pairs, start=last - len(pairs) + 1):
+        for rec, payload in pairs:
             fields = {
                 "name": rec.name,
                 "backend": rec.backend,
@@ -243,7 +256,6 @@ class RedisRecords:
                 "submitted": rec.submitted,
                 "progress_done": 0,
                 "payload": payload,
-                "seq": seq,
             }
             if rec.queue is not None:
                 fields["queue"] = rec.queue
@@ -254,8 +266,11 @@ class RedisRecords:
             if sys_path is not None:
                 fields["sys_path"] = json.dumps(sys_path)
             pipe.hset(self._job(rec.id), mapping=fields)
-            pipe.zadd(f"{self.prefix}all", {rec.id: seq})
-            pipe.zadd(f"{self.prefix}status:{rec.status.value}", {rec.id: seq})
+        # EVAL, not a registered script: redis-py checks a pipeline's scripts with an
+        # extra SCRIPT EXISTS round trip before every execute
+        for status in {rec.status.value for rec, _ in pairs}:
+            ids = [rec.id for rec, _ in pairs if rec.status.value == status]
+            pipe.eval(_INDEX, 0, self.prefix, status, *ids)
         if pipeline is None:
             pipe.execute()
 
@@ -267,7 +282,7 @@ class RedisRecords:
         # the payload is read beside the script, in the same round trip, not returned by
         # it: Lua would copy it (a 50 MB argument: +0.15 s); unused if the job was taken
         pipe = self.redis.pipeline(transaction=False)
-        self._start(args=[self.prefix, job_id, time.time(), worker], client=pipe)
+        pipe.eval(_START, 0, self.prefix, job_id, time.time(), worker)  # (EVAL: see add)
         pipe.hget(self._job(job_id), "payload")
         found, payload = pipe.execute()
         if found is None:
