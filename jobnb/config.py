@@ -1,8 +1,8 @@
 """Settings and their precedence.
 
 ``jobnb.configure(...)`` / ``%jobnb`` > environment (``JOBNB_BACKEND``, ``JOBNB_WORKERS``,
-``JOBNB_REDIS_URL``, ``JOBNB_HOME``) > ``jobnb.toml`` in the working directory >
-defaults. ``jobnb.toml`` takes the shape of the seed's ``[worker]`` section::
+``JOBNB_REDIS_URL``, ``JOBNB_HOME``, ``JOBNB_RESULT_TTL``) > ``jobnb.toml`` in the working
+directory > defaults. ``jobnb.toml`` takes the shape of the seed's ``[worker]`` section::
 
     [worker]
     type = "redis"          # thread | subprocess | huey | redis (= rq)
@@ -40,10 +40,17 @@ class Settings:
     workers: int = 2
     redis_url: str | None = None
     home: str = ".jobnb"
+    #: seconds an ended job (record, logs, result) is kept on Redis; None: until deleted
+    result_ttl: float | None = None
 
     def backend_options(self) -> dict[str, Any]:
         """The options a backend is built with (its identity: new options, new backend)."""
-        return {"workers": self.workers, "redis_url": self.redis_url, "home": self.home}
+        return {
+            "workers": self.workers,
+            "redis_url": self.redis_url,
+            "home": self.home,
+            "result_ttl": self.result_ttl,
+        }
 
 
 _ENV = {
@@ -51,8 +58,18 @@ _ENV = {
     "JOBNB_WORKERS": "workers",
     "JOBNB_REDIS_URL": "redis_url",
     "JOBNB_HOME": "home",
+    "JOBNB_RESULT_TTL": "result_ttl",
 }
-_TOML_KEYS = {"type", "workers", "redis_ip", "redis_port", "redis_db", "redis_url", "home"}
+_TOML_KEYS = {
+    "type",
+    "workers",
+    "redis_ip",
+    "redis_port",
+    "redis_db",
+    "redis_url",
+    "home",
+    "result_ttl",
+}
 
 
 def from_toml(path: Path) -> dict[str, Any]:
@@ -71,7 +88,7 @@ def from_toml(path: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if "type" in section:
         found["backend"] = section["type"]
-    for key in ("workers", "redis_url", "home"):
+    for key in ("workers", "redis_url", "home", "result_ttl"):
         if key in section:
             found[key] = section[key]
     if "redis_url" not in found and {"redis_ip", "redis_port", "redis_db"} & set(section):
@@ -130,4 +147,13 @@ def _checked(values: dict[str, Any]) -> Settings:
             ) from None
         if values["workers"] < 1:
             raise ConfigError(f"workers must be at least 1, not {values['workers']}")
+    if values.get("result_ttl") is not None:
+        try:
+            values["result_ttl"] = float(values["result_ttl"])
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"result_ttl must be a number of seconds, not {values['result_ttl']!r}"
+            ) from None
+        if not values["result_ttl"] > 0:
+            raise ConfigError(f"result_ttl must be positive, not {values['result_ttl']}")
     return dataclasses.replace(Settings(), **values)

@@ -22,7 +22,7 @@ BACKEND_NAMES = ["thread", "subprocess", "huey", "huey-redis", "rq"]
 #: Backends whose workers are separate processes (a job there cannot take down the test).
 PROCESS_BACKENDS = ["subprocess", "huey", "huey-redis", "rq"]
 
-ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME")
+ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME", "JOBNB_RESULT_TTL")
 
 
 @pytest.fixture(autouse=True)

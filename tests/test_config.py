@@ -73,6 +73,10 @@ def test_bad_files_and_values_are_explained(tmp_path):
         jobnb.configure(workers="many")
     with pytest.raises(jobnb.ConfigError, match="unknown setting"):
         jobnb.configure(colour="blue")
+    with pytest.raises(jobnb.ConfigError, match="result_ttl must be a number of seconds"):
+        jobnb.configure(result_ttl="a day")
+    with pytest.raises(jobnb.ConfigError, match="result_ttl must be positive"):
+        jobnb.configure(result_ttl=0)
     assert isinstance(jobnb.ConfigError("x"), ValueError)
 
 

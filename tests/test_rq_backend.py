@@ -90,6 +90,21 @@ def test_defaults_suit_notebook_jobs(workers, redis_url):
     assert b"zlib" not in client.hget(f"jobnb:rq:job:{job.id}", "payload")[:2]  # as is
 
 
+def test_a_result_ttl_forgets_ended_jobs_then(workers, redis_url):
+    workers("w", "-w", "1")
+    jobnb.configure("rq", redis_url=redis_url, result_ttl=1)
+    job = jobnb.submit(print, "short-lived")
+    job.wait(30)
+    assert job.logs() == "short-lived\n" and jobnb.api.counts()[JobStatus.FINISHED] == 1
+    client = redis.Redis.from_url(redis_url)
+    assert 0 < client.ttl(RqJob.fetch(job.id, connection=client).key) <= 1  # RQ's copy too
+    time.sleep(2.2)  # past the ttl, and past the once-a-second sweep
+    assert jobnb.jobs() == [] and jobnb.api.counts()[JobStatus.FINISHED] == 0
+    with pytest.raises(jobnb.JobNotFound):
+        jobnb.get(job.id)
+    assert not client.exists(f"jobnb:rq:job:{job.id}", f"jobnb:rq:log:{job.id}")
+
+
 def test_a_page_and_the_counts_cost_the_same_whatever_the_history(redis_url):
     jobnb.configure("rq", redis_url=redis_url)
     backend = jobnb.api.get_backend()

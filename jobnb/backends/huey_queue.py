@@ -62,17 +62,20 @@ def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
     return huey
 
 
-_records: dict[tuple[str, str | None], SqliteRecords | RedisRecords] = {}
+_records: dict[tuple, SqliteRecords | RedisRecords] = {}
 
 
-def open_records(home: str | os.PathLike, redis_url: str | None = None):
-    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis. Opened once
-    per process (each keeps a connection per thread, or a pool)."""
-    place = (str(Path(home).resolve()), redis_url)
+def open_records(
+    home: str | os.PathLike, redis_url: str | None = None, result_ttl: float | None = None
+):
+    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis (where the
+    jobs added are forgotten ``result_ttl`` s after they end, if given). Opened once per
+    process (each keeps a connection per thread, or a pool)."""
+    place = (str(Path(home).resolve()), redis_url, result_ttl)
     records = _records.get(place)
     if records is None:
         if redis_url:
-            records = RedisRecords(redis_url, QUEUE_NAME)
+            records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl)
         else:
             records = SqliteRecords(paths(home)[1])
         records = _records.setdefault(place, records)
@@ -116,13 +119,14 @@ class HueyBackend(RecordsBackend):
         home: str = ".jobnb",
         workers: int = 2,
         redis_url: str | None = None,
+        result_ttl: float | None = None,
         **_: object,
     ) -> None:
         self.home = Path(home).resolve()
         self.workers = workers
         self.redis_url = redis_url
         self.huey = make_huey(self.home, redis_url)
-        self.records_store = open_records(self.home, redis_url)
+        self.records_store = open_records(self.home, redis_url, result_ttl)
         self._task = self.huey.jobnb_task
         self._looked_for_workers = False
 

@@ -12,6 +12,7 @@ backend, which keeps its records the same way beside RQ's own job hashes)::
     all               sorted set: every job id, scored by seq (pages, newest first)
     status:<status>   sorted set per status, scored by seq (counts, filtered pages)
     beats             sorted set: running job ids, scored by their last heartbeat
+    expires           sorted set: ended job ids, scored by when their result_ttl ends
 
 Every change of status goes through one Lua script (atomic: a job is taken once, a
 cancelled job never starts, a lost one stays lost), and every read is one or two
@@ -51,7 +52,7 @@ _FIELDS = (
 # Moves a job from one status's set to another's (and out of the heartbeats when it
 # stops running): the prelude of every script that changes a status.
 _MOVE = """
-local function move(p, id, job, old, new)
+local function move(p, id, job, old, new, now)
     local seq = redis.call('HGET', job, 'seq')
     redis.call('HSET', job, 'status', new)
     redis.call('ZREM', p .. 'status:' .. old, id)
@@ -59,6 +60,13 @@ local function move(p, id, job, old, new)
     if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
     if new ~= 'running' then  -- it ended: wake whoever waits for it
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
+        local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
+        if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
+            local expires_at = tonumber(now) + ttl
+            redis.call('ZADD', p .. 'expires', expires_at, id)
+            redis.call('EXPIREAT', job, math.ceil(expires_at))
+            redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
+        end
     end
 end
 """
@@ -98,7 +106,7 @@ local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if old ~= 'queued' and old ~= 'running' then return 0 end
-move(p, id, job, old, status)
+move(p, id, job, old, status, now)
 redis.call('HSET', job, 'outcome', outcome, 'finished', now)
 if err ~= '' then redis.call('HSET', job, 'error', err) end
 local total = redis.call('HGET', job, 'progress_total')
@@ -115,7 +123,7 @@ local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if not old then return false end
 if old == 'queued' then
-    move(p, id, job, 'queued', 'cancelled')
+    move(p, id, job, 'queued', 'cancelled', now)
     redis.call('HSET', job, 'finished', now,
                'error', 'JobCancelled: the job was cancelled before it started\\n')
 elseif old == 'running' then
@@ -128,12 +136,21 @@ return old
 _MARK_LOST = (
     _MOVE
     + """
-local p, cutoff, err = ARGV[1], ARGV[2], ARGV[3]
+local p, cutoff, err, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(gone) do  -- past their result_ttl
+    redis.call('ZREM', p .. 'all', id)
+    for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
+        redis.call('ZREM', p .. 'status:' .. status, id)
+    end
+    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
+    redis.call('ZREM', p .. 'expires', id)
+end
 local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. cutoff)
 for _, id in ipairs(ids) do
     local job = p .. 'job:' .. id
     if redis.call('HGET', job, 'status') == 'running' then
-        move(p, id, job, 'running', 'lost')
+        move(p, id, job, 'running', 'lost', now)
         redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
     else
         redis.call('ZREM', p .. 'beats', id)
@@ -217,8 +234,12 @@ class RedisRecords:
         lost_after: float = LOST_AFTER,
         namespace: str = "huey",
         client=None,
+        result_ttl: float | None = None,
     ) -> None:
         self.url = url
+        # seconds the jobs added here are kept once ended (None: until deleted); kept in
+        # each job's hash, since whoever ends it (a worker, a reader) applies it
+        self.result_ttl = result_ttl
         self.redis = client if client is not None else connect(url)
         self.prefix = f"jobnb:{namespace}:" + (f"{name}:" if name else "")
         self.lost_after = lost_after
@@ -261,6 +282,8 @@ class RedisRecords:
                 fields["queue"] = rec.queue
             if rec.timeout is not None:
                 fields["timeout"] = rec.timeout
+            if self.result_ttl is not None:
+                fields["result_ttl"] = self.result_ttl
             if cwd is not None:
                 fields["cwd"] = cwd
             if sys_path is not None:
@@ -450,4 +473,5 @@ class RedisRecords:
         if now - self._looked_for_lost < self._look_for_lost_every:
             return
         self._looked_for_lost = now
-        self._mark_lost_script(args=[self.prefix, time.time() - self.lost_after, _LOST_ERROR])
+        now = time.time()
+        self._mark_lost_script(args=[self.prefix, now - self.lost_after, _LOST_ERROR, now])

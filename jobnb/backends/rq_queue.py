@@ -20,6 +20,7 @@ and records and results kept until deleted (RQ drops a finished job after 500 s)
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -43,10 +44,20 @@ class RqBackend(RecordsBackend):
 
     name = "rq"
 
-    def __init__(self, redis_url: str | None = None, workers: int = 2, **_: object) -> None:
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        workers: int = 2,
+        result_ttl: float | None = None,
+        **_: object,
+    ) -> None:
         self.url = check_url(redis_url or DEFAULT_URL)
         self.workers = workers  # what `jobnb worker` is told to start; not started here
-        self.records_store = RedisRecords(self.url, name=None, namespace="rq")
+        self.records_store = RedisRecords(
+            self.url, name=None, namespace="rq", result_ttl=result_ttl
+        )
+        # RQ's own copy of a job (its hash, its registries) lives as long as jobnb's
+        self._rq_ttl = KEEP_FOREVER if result_ttl is None else math.ceil(result_ttl)
         self.redis = self.records_store.redis
         self._queues: dict[str, object] = {}
         self._looked_for_workers = False
@@ -105,12 +116,11 @@ class RqBackend(RecordsBackend):
                 ]
             self.queue(name).enqueue_many(jobs, pipeline=pipe)
 
-    @staticmethod
-    def _rq_options(description: str) -> dict[str, object]:
+    def _rq_options(self, description: str) -> dict[str, object]:
         return {
             "timeout": -1,  # no timeout of RQ's: jobnb's own, if asked for, per job
-            "result_ttl": KEEP_FOREVER,
-            "failure_ttl": KEEP_FOREVER,
+            "result_ttl": self._rq_ttl,
+            "failure_ttl": self._rq_ttl,
             "description": description,
         }
 
