@@ -45,12 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="(default thread)",
     )
     worker.add_argument(
-        "--home", help="the jobnb home whose queue to serve (default: JOBNB_HOME, or ./.jobnb)"
+        "--home",
+        help="huey: the jobnb home whose queue to serve, a folder or a Redis URL "
+        "(default: JOBNB_HOME, or ./.jobnb)",
     )
     worker.add_argument(
         "--url",
-        help="serve the queue in this Redis server instead (redis://[:password@]host:port/db; "
-        "default: JOBNB_REDIS_URL or jobnb.toml, if set)",
+        help="the Redis server of the queue (redis://[:password@]host:port/db); huey: the "
+        "same as --home URL; rq: default JOBNB_REDIS_URL or jobnb.toml, else a local server",
     )
     worker.add_argument(
         "-q",
@@ -101,12 +103,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from . import api
     from .backends import huey_worker
+    from .backends.huey_queue import redis_home
 
     settings = api.settings()
-    home = Path(args.home or settings.home).resolve()
-    url = args.url or settings.redis_url
     if args.backend in ("rq", "redis"):
-        return _rq_worker(args, url)
+        return _rq_worker(args, args.url or settings.redis_url)
+    url = args.url or redis_home(args.home or settings.home)  # huey's home may be a URL
+    home = Path(".jobnb" if url else (args.home or settings.home)).resolve()
     if args.queues:
         parser_error = "-q/--queue is for --backend rq: a huey queue has no named queues"
         print(f"jobnb worker: {parser_error}", file=sys.stderr)

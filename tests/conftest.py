@@ -139,9 +139,11 @@ def _configured(request, monkeypatch, tmp_path) -> Iterator[str]:
         return
     backend = name.removesuffix("-redis")
     url = request.getfixturevalue("redis_url")
+    # huey's queue is in Redis when its home is a URL; rq's server is redis_url
+    setting = "home" if backend == "huey" else "redis_url"
     monkeypatch.setenv("JOBNB_BACKEND", backend)
-    monkeypatch.setenv("JOBNB_REDIS_URL", url)
-    jobnb.configure(backend, redis_url=url)
+    monkeypatch.setenv(f"JOBNB_{setting.upper()}", url)
+    jobnb.configure(backend, **{setting: url})
     marker = request.node.get_closest_marker("workers")
     workers = str(marker.args[0] if marker else 2)
     worker = start_redis_worker(url, tmp_path, "-w", workers, backend=backend)

@@ -27,7 +27,7 @@ from jobnb import JobStatus
 def worker(redis_url, tmp_path, monkeypatch):
     """A worker on the session's Redis; the environment points jobnb (and the processes
     a test starts) at it."""
-    monkeypatch.setenv("JOBNB_REDIS_URL", redis_url)
+    monkeypatch.setenv("JOBNB_HOME", redis_url)
     proc = start_redis_worker(redis_url, tmp_path)
     yield proc
     stop_process(proc)
@@ -36,7 +36,7 @@ def worker(redis_url, tmp_path, monkeypatch):
 def test_jobs_outlive_the_process_that_submitted_them(worker, tmp_path):
     proc = submit_in_a_process(tmp_path, "gone", 100)
     assert proc.wait(timeout=60) == 0
-    jobnb.configure("huey")  # JOBNB_REDIS_URL: the same queue, from another process
+    jobnb.configure("huey")  # JOBNB_HOME: the same queue, from another process
     jobs = jobnb.jobs()
     assert len(jobs) == 100
     results = sorted(job.result(timeout=60) for job in jobs)
@@ -62,7 +62,7 @@ def test_a_job_whose_worker_is_killed_is_lost_within_30_s(worker):
 
 
 def test_without_a_worker_the_submit_says_how_to_start_one(redis_url):
-    jobnb.configure("huey", redis_url=redis_url)
+    jobnb.configure("huey", home=redis_url)
     with pytest.warns(jobnb.JobnbWarning, match="no jobnb worker serves the Redis queue"):
         job = jobnb.submit(sum, [1, 2])
     assert job.status is JobStatus.QUEUED
@@ -82,7 +82,7 @@ def test_worker_status_lists_the_workers_of_the_queue(worker, redis_url):
 
 def test_an_unreachable_server_says_where_and_how_to_start_one():
     port = free_port()  # nothing listens there
-    jobnb.configure("huey", redis_url=f"redis://:s3cret@127.0.0.1:{port}/2")
+    jobnb.configure("huey", home=f"redis://:s3cret@127.0.0.1:{port}/2")
     with pytest.raises(jobnb.BackendUnavailable) as error:
         jobnb.submit(sum, [1, 2])
     message = str(error.value)
@@ -95,14 +95,14 @@ def test_a_password_is_used_and_never_shown(tmp_path):
     server, url = start_redis_server(tmp_path, "--requirepass", "s3cret")
     try:
         good = url.replace("redis://", "redis://:s3cret@")
-        jobnb.configure("huey", redis_url=good)
+        jobnb.configure("huey", home=good)
         with pytest.warns(jobnb.JobnbWarning) as warned:  # no worker yet
             job = jobnb.submit(sum, [1, 2])
         assert job.status is JobStatus.QUEUED
         assert "s3cret" not in str(warned[0].message) + repr(job) + str(jobnb.jobs_df())
         assert "s3cret" not in str(jobnb.api.get_backend().describe())
         for wrong in (url.replace("redis://", "redis://:wrong@"), url):  # bad, and none
-            jobnb.configure(redis_url=wrong)
+            jobnb.configure(home=wrong)
             with pytest.raises(jobnb.BackendUnavailable) as error:
                 jobnb.submit(sum, [1, 2])
             assert "127.0.0.1" in str(error.value) and "wrong" not in str(error.value)
@@ -111,8 +111,9 @@ def test_a_password_is_used_and_never_shown(tmp_path):
         server.wait(timeout=10)
 
 
-def test_a_url_that_is_not_redis_is_refused():
-    jobnb.configure("huey", redis_url="http://localhost:6379")
+@pytest.mark.parametrize("setting", [{"home": "http://localhost:6379"}, {"redis_url": "localhost"}])
+def test_a_url_that_is_not_redis_is_refused(setting):
+    jobnb.configure("huey" if "home" in setting else "rq", **setting)
     with pytest.raises(jobnb.ConfigError, match="is not a Redis URL"):
         jobnb.submit(sum, [1, 2])
 
@@ -121,7 +122,7 @@ def test_the_dashboard_says_when_the_server_went_away(tmp_path):
     from jobnb.widgets.dashboard import Dashboard
 
     server, url = start_redis_server(tmp_path)
-    jobnb.configure("huey", redis_url=url)
+    jobnb.configure("huey", home=url)
     with pytest.warns(jobnb.JobnbWarning):  # no worker: it stays queued
         jobnb.submit(sum, [1, 2])
     board = Dashboard()

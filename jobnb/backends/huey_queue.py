@@ -20,12 +20,13 @@ from huey.storage import RedisStorage, SqliteStorage
 from ..job import JobRecord, JobStatus
 from .recorded_job import run_recorded_job
 from .records_backend import RecordsBackend
-from .redis_connection import connect, redacted
+from .redis_connection import check_url, connect, redacted
 from .redis_records import RedisRecords
 from .sqlite_records import SqliteRecords, create_private_file
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
+DEFAULT_HOME = ".jobnb"
 
 
 def paths(home: str | os.PathLike) -> tuple[Path, Path]:
@@ -107,8 +108,14 @@ def execute_job(place: tuple[str, str | None], job_id: str) -> None:
 
 
 # --- kernel side ---------------------------------------------------------------------------
+def redis_home(home: str | os.PathLike) -> str | None:
+    """The Redis URL a huey home names (``redis://...``), or None for a folder."""
+    text = str(home)
+    return check_url(text) if "://" in text else None  # (refuses http://... and the like)
+
+
 class HueyBackend(RecordsBackend):
-    """Jobs queued in SQLite under ``home`` (or in Redis at ``redis_url``), run by
+    """Jobs queued in SQLite under ``home`` (or in Redis, when ``home`` is a URL), run by
     ``jobnb worker`` processes. On SQLite the first submit starts a local worker if
     none is alive; on Redis, workers are started by hand, on any machine."""
 
@@ -118,15 +125,16 @@ class HueyBackend(RecordsBackend):
         self,
         home: str = ".jobnb",
         workers: int = 2,
-        redis_url: str | None = None,
         result_ttl: float | None = None,
         **_: object,
     ) -> None:
-        self.home = Path(home).resolve()
+        # the home is a folder (SQLite) or a Redis URL; not `redis_url`, which is rq's:
+        # a URL set for rq must not move the embedded default's queue to Redis
+        self.redis_url = redis_home(home)
+        self.home = Path(DEFAULT_HOME if self.redis_url else home).resolve()
         self.workers = workers
-        self.redis_url = redis_url
-        self.huey = make_huey(self.home, redis_url)
-        self.records_store = open_records(self.home, redis_url, result_ttl)
+        self.huey = make_huey(self.home, self.redis_url)
+        self.records_store = open_records(self.home, self.redis_url, result_ttl)
         self._task = self.huey.jobnb_task
         self._looked_for_workers = False
 
