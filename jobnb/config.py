@@ -43,6 +43,15 @@ class Settings:
     #: seconds an ended job (record, logs, result) is kept on Redis; None: until deleted
     result_ttl: float | None = None
 
+    def __repr__(self) -> str:  # the password of a Redis URL never shows
+        from .backends.redis_connection import redacted
+
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("redis_url", "home"):
+            if shown[name] is not None:
+                shown[name] = redacted(str(shown[name]))
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     def backend_options(self) -> dict[str, Any]:
         """The options a backend is built with (its identity: new options, new backend)."""
         return {

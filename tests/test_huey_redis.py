@@ -101,6 +101,7 @@ def test_a_password_is_used_and_never_shown(tmp_path):
         assert job.status is JobStatus.QUEUED
         assert "s3cret" not in str(warned[0].message) + repr(job) + str(jobnb.jobs_df())
         assert "s3cret" not in str(jobnb.api.get_backend().describe())
+        assert "s3cret" not in repr(jobnb.settings()) and ":***@" in repr(jobnb.settings())
         for wrong in (url.replace("redis://", "redis://:wrong@"), url):  # bad, and none
             jobnb.configure(home=wrong)
             with pytest.raises(jobnb.BackendUnavailable) as error:
