@@ -135,11 +135,11 @@ def test_a_timeout_stops_the_notebook_and_its_kernel(tmp_path):
     jobnb.configure("subprocess")
     pid_file = tmp_path / "kernel.pid"
     job = jobnb.submit_notebook(
-        copy("sleeper.ipynb", tmp_path), {"pid_file": str(pid_file)}, timeout=4
+        copy("sleeper.ipynb", tmp_path), {"pid_file": str(pid_file)}, timeout=5
     )
     with pytest.raises(jobnb.JobTimeout):
         job.result(timeout=60)
-    assert "ran past its timeout of 4 s" in job.error
+    assert "ran past its timeout of 5 s" in job.error
     eventually(lambda: kernel_gone(int(pid_file.read_text())), timeout=5)
 
 
