@@ -138,6 +138,7 @@ _IN_PROCESS = ("thread", "subprocess")
 def _run(args: argparse.Namespace) -> int:
     from . import api, notebooks
     from .backends import canonical_name
+    from .payload import notebook_output
 
     backend = canonical_name(args.backend) if args.backend else api.settings().backend
     if args.no_wait and backend in _IN_PROCESS:
@@ -151,7 +152,8 @@ def _run(args: argparse.Namespace) -> int:
     parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
     submitter = api.options(name=args.name, timeout=args.timeout, backend=backend)
     job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
-    output = job.record().description.rpartition(" -> ")[2]
+    rec = job.record()
+    output = notebook_output(rec.kind, rec.description)
     if args.no_wait:
         print(f"job {job.id} ({job.name}) queued on {backend}; it writes {output}")
         return 0
