@@ -6,11 +6,13 @@
     job = jobnb.submit(train, lr=0.1)
     job.status, job.progress, job.logs()
     job.result()
+
+    job = jobnb.submit_notebook("analysis.ipynb", parameters={"lr": 0.1})
 """
 
 from __future__ import annotations
 
-from .api import configure, get, jobs, jobs_df, map, options, settings, submit
+from .api import configure, get, jobs, jobs_df, map, options, settings, submit, submit_notebook
 from .exceptions import (
     BackendUnavailable,
     ConfigError,
@@ -21,10 +23,13 @@ from .exceptions import (
     JobnbWarning,
     JobNotFound,
     JobTimeout,
+    NotebookCellError,
+    NotebookError,
     PayloadError,
     ResultTimeout,
 )
 from .job import Job, JobStatus, Progress
+from .notebook_runner import record
 from .runner import progress
 
 __version__ = "0.1.0"
@@ -41,6 +46,8 @@ __all__ = [
     "JobTimeout",
     "JobnbError",
     "JobnbWarning",
+    "NotebookCellError",
+    "NotebookError",
     "PayloadError",
     "Progress",
     "ResultTimeout",
@@ -52,8 +59,10 @@ __all__ = [
     "map",
     "options",
     "progress",
+    "record",
     "settings",
     "submit",
+    "submit_notebook",
 ]
 
 

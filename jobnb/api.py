@@ -1,4 +1,4 @@
-"""The Python API: configure, submit, map, get, jobs, jobs_df.
+"""The Python API: configure, submit, submit_notebook, map, get, jobs, jobs_df.
 
 Backends are created on first use and kept for the life of the process, one per
 (name, options): a job keeps working through its own backend after ``configure``
@@ -10,13 +10,14 @@ from __future__ import annotations
 import atexit
 import builtins
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import config
 from .backends import canonical_name, create_backend
-from .backends.base import Backend, JobOptions
+from .backends.base import Backend, JobOptions, new_job_id
 from .exceptions import JobNotFound
 from .job import Job, JobRecord, JobStatus
 from .payload import Payload
@@ -107,6 +108,21 @@ class Submitter:
         job_id = backend.submit(Payload.cell(source, inputs, outputs), self.job_options)
         return Job(backend, job_id, namespace=namespace)
 
+    def submit_notebook(
+        self,
+        path: str | os.PathLike,
+        parameters: dict[str, Any] | None = None,
+        output: str | os.PathLike | None = None,
+        kernel_name: str | None = None,
+    ) -> Job:
+        """Run the notebook at ``path`` as a job (see :func:`submit_notebook`)."""
+        from . import notebooks
+
+        backend = get_backend(self.backend)
+        payload = notebooks.prepare(path, parameters, output, kernel_name, new_job_id())
+        job_id = backend.submit(payload, self.job_options)
+        return Job(backend, job_id)
+
 
 def options(
     *,
@@ -127,6 +143,40 @@ def options(
 def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
     """Run ``fn(*args, **kwargs)`` as a background job on the configured backend."""
     return options().submit(fn, *args, **kwargs)
+
+
+def submit_notebook(
+    path: str | os.PathLike,
+    parameters: dict[str, Any] | None = None,
+    output: str | os.PathLike | None = None,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+) -> Job:
+    """Run a whole notebook as a background job, with nbclient, on the configured backend.
+
+    Parameters
+    ----------
+    path
+        The notebook. It is read now: the job runs it as it is at this moment.
+    parameters
+        Written into a new cell as ``name = repr(value)`` lines, as papermill does: after
+        the cell tagged ``parameters``, or first when there is none. Values must be
+        Python literals (str, int, float, bool, None, and containers of them).
+    output
+        Where the executed notebook is written (a file, or a folder); default: beside
+        the input, ``<name>-<job id>.ipynb``. Written also when a cell fails.
+    kernel_name
+        The Jupyter kernel to run it in; default: the notebook's own, else python3.
+    timeout
+        Stop the job after this many seconds.
+
+    ``job.progress`` counts the cells run over the cells to run, with the running
+    cell's first line as its message; ``job.logs()`` holds what the cells print;
+    ``job.result()`` is a dict of the values the notebook recorded with
+    ``jobnb.record(name, value)``, or raises NotebookCellError naming the failed cell.
+    Other job options: ``jobnb.options(name=..., backend=...).submit_notebook(...)``.
+    """
+    return options(timeout=timeout).submit_notebook(path, parameters, output, kernel_name)
 
 
 def map(fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:  # noqa: A001

@@ -21,6 +21,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("-b", "--backend", help="backend to run it on (default: the configured one)")
     demo.add_argument("-w", "--workers", type=int, help="number of workers")
+    run = commands.add_parser(
+        "run",
+        help="run a notebook as a job, with parameters; show its progress; say where its output is",
+        description="Run a notebook as a jobnb job (with nbclient), as papermill would: "
+        "parameters go into a new cell after the one tagged 'parameters'. Shows the "
+        "progress cell by cell while it waits, then where the executed notebook is. Exit "
+        "code 0 when it ran to its end, 1 when it failed (the error names the cell).",
+    )
+    run.add_argument("notebook", help="the notebook to run")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter; VALUE is read as a Python literal (0.1, True, [1, 2], \"'7'\") "
+        "when it is one, else kept as text. Repeat for more.",
+    )
+    run.add_argument(
+        "-r",
+        "--raw",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter whose VALUE is kept as text, as written",
+    )
+    run.add_argument("-b", "--backend", help="backend to run it on (default: the configured one)")
+    run.add_argument(
+        "-o",
+        "--output",
+        help="where to write the executed notebook (a file or a folder; default: beside the "
+        "input, named after it and the job id)",
+    )
+    run.add_argument("-k", "--kernel", help="the Jupyter kernel to run it in (default: its own)")
+    run.add_argument("-n", "--name", help="the job's name (default: the notebook's name)")
+    run.add_argument("-t", "--timeout", type=float, help="stop the job after this many seconds")
+    run.add_argument(
+        "--log", action="store_true", help="also print what the cells print, as it comes"
+    )
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="print the job's id and return at once (queue backends only: huey)",
+    )
     worker = commands.add_parser(
         "worker",
         help="run the workers of a queue backend (huey, rq), until stopped",
@@ -85,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "run":
+            return _run(args)
     except JobnbError as exc:
         print(f"jobnb {args.command}: {exc}", file=sys.stderr)
         return 1
@@ -98,6 +144,77 @@ def _demo(args: argparse.Namespace) -> int:
     options = {"workers": args.workers} if args.workers else {}
     api.configure(args.backend, **options)
     return demo.main()
+
+
+#: backends whose jobs end with the process that submitted them
+_IN_PROCESS = ("thread", "subprocess")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import api, notebooks
+    from .backends import canonical_name
+    from .payload import notebook_output
+
+    backend = canonical_name(args.backend) if args.backend else api.settings().backend
+    if args.no_wait and backend in _IN_PROCESS:
+        print(
+            f"jobnb run: --no-wait needs a queue backend (huey): the jobs of {backend!r} "
+            "end with this command",
+            file=sys.stderr,
+        )
+        return 2
+    parameters = dict(notebooks.parse_parameter(p) for p in args.parameter)
+    parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
+    submitter = api.options(name=args.name, timeout=args.timeout, backend=backend)
+    job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
+    rec = job.record()
+    output = notebook_output(rec.kind, rec.description)
+    if args.no_wait:
+        print(f"job {job.id} ({job.name}) queued on {backend}; it writes {output}")
+        return 0
+    print(f"job {job.id} ({job.name}) on {backend}: {args.notebook} -> {output}", flush=True)
+    try:
+        _follow(job, args.log)
+    except KeyboardInterrupt:
+        job.cancel()
+        print(f"\njobnb run: interrupted: job {job.id} cancelled", file=sys.stderr)
+        return 130
+    rec = job.record()
+    took = f"{rec.duration:.1f} s" if rec.duration is not None else ""
+    if rec.status.value == "finished":
+        values = job.result()
+        print(f"finished in {took}; the executed notebook is {output}")
+        for name, value in values.items():
+            print(f"  recorded {name} = {value!r}"[:200])
+        return 0
+    print(f"{rec.status.value} after {took}: see {output}", file=sys.stderr)
+    print(rec.error or "", file=sys.stderr, end="")
+    return 1
+
+
+def _follow(job, echo_log: bool) -> None:
+    """Print a line per cell started (``[2/7] df = load(path)``), and with ``echo_log``
+    what the cells print, until the job ends."""
+    import time
+
+    shown_progress = None
+    shown_log = 0
+    while True:
+        done = job.done()
+        rec = job.record()
+        if echo_log:
+            logs = job.logs()
+            if len(logs) > shown_log:
+                print(logs[shown_log:], end="", flush=True)
+                shown_log = len(logs)
+        progress = (rec.progress.done, rec.progress.message)
+        if rec.progress.total and progress != shown_progress and not done:
+            shown_progress = progress
+            done_cells, total = int(rec.progress.done), int(rec.progress.total)
+            print(f"[{done_cells}/{total}] {rec.progress.message or ''}", flush=True)
+        if done:
+            return
+        time.sleep(0.1)
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@
     ├── JobCancelled             the job was cancelled
     ├── JobTimeout               the job ran past its timeout
     ├── JobLost                  the worker died while running the job
+    ├── NotebookError            a notebook job cannot run its notebook (no such kernel, ...)
+    │   └── NotebookCellError    a cell of a notebook job raised (names the cell)
     └── ResultTimeout            ``job.result(timeout=...)`` ran out of time (also a TimeoutError)
 """
 
@@ -61,6 +63,64 @@ class JobTimeout(JobFailed):
 
 class JobLost(JobFailed):
     """The worker running the job died (killed, crashed, out of memory)."""
+
+
+class NotebookError(JobnbError):
+    """A notebook job could not run its notebook: it cannot be read, a parameter cannot
+    be written into it, its kernel does not exist, its kernel died.
+
+    ``traceback`` holds the text shown as the job's error (None: the usual traceback).
+    """
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+    def __reduce__(self):  # keep the traceback when crossing a process
+        return (type(self), (self.args[0], self.traceback))
+
+
+class NotebookCellError(NotebookError):
+    """A cell of a notebook job raised. The executed notebook was written to ``output``
+    all the same; ``cell_index`` counts the input notebook's cells from 0 (its
+    ``notebook.cells[cell_index]``), ``recorded`` holds what ``jobnb.record`` got before."""
+
+    def __init__(
+        self,
+        message: str,
+        traceback: str | None = None,
+        *,
+        cell_index: int | None = None,
+        source: str = "",
+        ename: str = "",
+        evalue: str = "",
+        output: str | None = None,
+        recorded: dict | None = None,
+    ) -> None:
+        super().__init__(message, traceback)
+        self.cell_index = cell_index
+        self.source = source
+        self.ename = ename
+        self.evalue = evalue
+        self.output = output
+        self.recorded = recorded if recorded is not None else {}
+
+    def __reduce__(self):
+        return (_rebuild_cell_error, (self.args[0], self.traceback, self._fields()))
+
+    def _fields(self) -> dict:
+        return {
+            "cell_index": self.cell_index,
+            "source": self.source,
+            "ename": self.ename,
+            "evalue": self.evalue,
+            "output": self.output,
+            "recorded": self.recorded,
+        }
+
+
+def _rebuild_cell_error(message: str, traceback: str | None, fields: dict) -> NotebookCellError:
+    return NotebookCellError(message, traceback, **fields)
 
 
 class ResultTimeout(JobnbError, TimeoutError):

@@ -18,9 +18,10 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.utils.process import arg_split
 
 from . import api, capture
-from .exceptions import ConfigError, JobnbError, JobNotFound, PayloadError
+from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, PayloadError
 from .job import Job, JobStatus
 from .payload import last_line
 
@@ -153,6 +154,70 @@ class JobMagics(Magics):
     def _ipython_name(self, name: str) -> bool:
         return name in self.shell.user_ns_hidden or bool(_IPYTHON_NAME.match(name))
 
+    # --- %submit_notebook ------------------------------------------------------------------
+    @magic_arguments()
+    @argument("notebook", help="the notebook to run (its path)")
+    @argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter, written into the notebook as papermill does (after its cell "
+        "tagged 'parameters'); VALUE is read as a Python literal (0.1, True, [1, 2], 'x') "
+        "when it is one, else kept as text; quote as in a shell (-p title='a b', "
+        "-p \"s='7'\"). $name and {expr} take the notebook's values. Repeat for more.",
+    )
+    @argument(
+        "-r",
+        "--raw",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter whose VALUE is kept as text, as written",
+    )
+    @argument(
+        "-o",
+        "--output",
+        help="where to write the executed notebook (a file or a folder; default: beside "
+        "the input, named after it and the job id)",
+    )
+    @argument("-k", "--kernel", help="the Jupyter kernel to run it in (default: its own)")
+    @argument("-n", "--name", help="the job's name (default: the notebook's name)")
+    @argument(
+        "-b",
+        "--backend",
+        help="run it on this backend (thread, subprocess, huey) instead of the configured one",
+    )
+    @argument("-t", "--timeout", type=float, help="stop the job after this many seconds")
+    @argument("-q", "--queue", help="the queue to send it to, where the backend has queues")
+    @line_magic
+    def submit_notebook(self, line: str) -> Job:
+        """Run a whole notebook as a background job (jobnb.submit_notebook): the
+        prompt comes back at once and the Job (its live widget) is the cell's value.
+
+        Its progress counts cells; its log holds what the cells print; job.result() is
+        a dict of the values the notebook gave to jobnb.record(name, value).
+
+        Examples::
+
+            job = %submit_notebook analysis.ipynb -p lr=0.1 -p region=north
+            %submit_notebook report.ipynb -p day=$today -o reports/ -b huey
+        """
+        from . import notebooks
+
+        # split as a shell does (IPython's own split keeps quotes and breaks
+        # greeting="good day" in two), so paths and values may hold spaces
+        args = self.submit_notebook.parser.parse_args(arg_split(line, posix=True))
+        try:
+            parameters = dict(notebooks.parse_parameter(p) for p in args.parameter)
+            parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
+            return _submitter(args.name, args).submit_notebook(
+                args.notebook, parameters, args.output, args.kernel
+            )
+        except (NotebookError, PayloadError) as exc:
+            raise UsageError(str(exc)) from None
+
     # --- pulling finished cells ----------------------------------------------------------
     def pull_finished(self, info: Any = None) -> None:
         """``pre_run_cell`` handler: write the outputs of the cell jobs that have ended."""
@@ -231,9 +296,11 @@ class JobMagics(Magics):
     def pull(self, line: str) -> list[str]:
         """Write the variables a finished %%submit cell assigned into the notebook now."""
         job = _get(parse_argstring(self.pull, line).job)
-        if job.record().kind != "cell":
+        kind = job.record().kind
+        if kind != "cell":
+            what = "a notebook" if kind == "notebook" else "a function"
             raise UsageError(
-                f"job {job.id} ({job.name}) ran a function, not a %%submit cell: "
+                f"job {job.id} ({job.name}) ran {what}, not a %%submit cell: "
                 "its value is job.result()"
             )
         if not job.done():

@@ -11,6 +11,7 @@ import pickle
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import cloudpickle
@@ -22,14 +23,21 @@ _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
 
+#: between the input and the output in a notebook job's description
+NOTEBOOK_ARROW = " -> "
+
 
 @dataclass
 class Payload:
-    """One unit of work: a function call, or a notebook cell with its input values.
+    """One unit of work: a function call, a notebook cell with its input values, or a
+    whole notebook.
 
     kind "call": ``fn(*args, **kwargs)``; the outcome's value is the return value.
     kind "cell": ``source`` executed in a namespace made of ``inputs``; the outcome's
     value is a dict of the names in ``outputs`` that the cell bound.
+    kind "notebook": ``notebook`` (read and parameterized at submit, see notebooks.py)
+    executed with nbclient in a new ``kernel_name`` kernel started in ``cwd``, written
+    to ``output``; the outcome's value is a dict of what it ``jobnb.record``-ed.
     """
 
     kind: str = "call"
@@ -39,6 +47,19 @@ class Payload:
     source: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
+    #: the id the job will have, when the payload needs it before it is submitted
+    #: (a notebook's default output name); None: the backend chooses one
+    job_id: str | None = None
+    # --- kind "notebook": absolute paths, resolved in the kernel at submit time
+    notebook: dict[str, Any] | None = None  # nbformat v4, parameters already injected
+    path: str | None = None  # the input notebook
+    output: str | None = None  # where the executed notebook is written
+    kernel_name: str | None = None
+    cwd: str | None = None  # the kernel's working directory: the input's folder
+    parameters: dict[str, Any] = field(default_factory=dict)  # as given, for describe()
+    #: index of the cell jobnb inserted for the parameters (None: none inserted), so
+    #: that an error can count the cells of the input notebook
+    injected_at: int | None = None
 
     @classmethod
     def call(cls, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Payload:
@@ -53,12 +74,19 @@ class Payload:
     def default_name(self) -> str:
         if self.kind == "call":
             return getattr(self.fn, "__name__", None) or type(self.fn).__name__
+        if self.kind == "notebook":
+            return PurePath(self.path or "notebook").stem
         return "cell"
 
     def describe(self) -> str:
-        """A short human text: ``train(0.1, epochs=3)`` or the cell's source."""
+        """A short human text: ``train(0.1, epochs=3)``, the cell's source, or
+        ``notebook /in.ipynb (lr=0.1) -> /out.ipynb``."""
         if self.kind == "cell":
             return self.source or ""
+        if self.kind == "notebook":
+            given = ", ".join(f"{k}={_short.repr(v)}" for k, v in self.parameters.items())
+            given = f" ({given})" if given else ""
+            return f"notebook {self.path}{given}{NOTEBOOK_ARROW}{self.output}"
         parts = [_short.repr(a) for a in self.args]
         parts += [f"{k}={_short.repr(v)}" for k, v in self.kwargs.items()]
         return f"{self.default_name()}({', '.join(parts)})"
@@ -67,6 +95,10 @@ class Payload:
         """Every value that travels, labelled for an error message."""
         if self.kind == "cell":
             return [(f"variable `{k}`", v) for k, v in self.inputs.items()]
+        if self.kind == "notebook":
+            return [("the notebook", self.notebook)] + [
+                (f"parameter `{k}`", v) for k, v in self.parameters.items()
+            ]
         labelled = [("the function", self.fn)]
         labelled += [(f"argument {i} (positional)", a) for i, a in enumerate(self.args)]
         labelled += [(f"keyword argument `{k}`", v) for k, v in self.kwargs.items()]
@@ -203,6 +235,13 @@ def loads_outcome(data: bytes) -> Outcome:
     if status is JobStatus.FAILED and exception is None:
         exception = JobFailed(f"the job failed: {last_line(error, 'no traceback')}", error)
     return Outcome(status, value, exception, error, warnings=tuple(warnings))
+
+
+def notebook_output(kind: str, description: str) -> str | None:
+    """The output notebook's path, from a notebook job's record (its description)."""
+    if kind != "notebook" or NOTEBOOK_ARROW not in description:
+        return None
+    return description.rpartition(NOTEBOOK_ARROW)[2]
 
 
 def last_line(text: str | None, default: str = "") -> str:

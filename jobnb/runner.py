@@ -13,12 +13,20 @@ import sys
 import traceback
 from typing import Any, Protocol
 
+from .exceptions import NotebookError
 from .job import JobStatus
 from .payload import Outcome, Payload, loads
 
 
 class Reporter(Protocol):
-    """Where a running job's output and progress go (a backend provides one per job)."""
+    """Where a running job's output and progress go (a backend provides one per job).
+
+    A reporter may also have ``adopt(pid)``: the job started process ``pid`` in a
+    session of its own (a notebook job's kernel), which must be killed with the job's
+    process when the job is cancelled or timed out. Reporters of jobs that run in a
+    process killed to stop them implement it (subprocess_worker.PipeReporter); the
+    others need not: the job stops that process itself when it is interrupted.
+    """
 
     def log(self, stream: str, text: str) -> None: ...
 
@@ -110,10 +118,16 @@ def run(payload: Payload | bytes, reporter: Reporter, job_id: str = "job") -> Ou
     try:
         if isinstance(payload, bytes):
             payload = loads(payload)
-        value = _execute(payload, job_id)
-        return Outcome(JobStatus.FINISHED, value, named_outputs=payload.kind == "cell")
+        value = _execute(payload, job_id, reporter)
+        # a dict of names (a cell's outputs, a notebook's records): one that cannot
+        # travel back is dropped alone
+        named = payload.kind in ("cell", "notebook")
+        return Outcome(JobStatus.FINISHED, value, named_outputs=named)
     except Interrupted as exc:
         return interrupted_outcome(exc)
+    except NotebookError as exc:  # the notebook's traceback, not jobnb's frames
+        error = exc.traceback or f"{type(exc).__name__}: {exc}\n"
+        return Outcome(JobStatus.FAILED, exception=exc, error=error)
     except BaseException as exc:  # the job's own error, SystemExit included: keep it
         return Outcome(JobStatus.FAILED, exception=exc, error=_format(exc))
     finally:
@@ -127,11 +141,15 @@ def interrupted_outcome(exc: Interrupted) -> Outcome:
     return Outcome.timed_out(None, _format(exc))
 
 
-def _execute(payload: Payload, job_id: str) -> Any:
+def _execute(payload: Payload, job_id: str, reporter: Reporter) -> Any:
     if payload.kind == "call":
         return payload.fn(*payload.args, **payload.kwargs)
     if payload.kind == "cell":
         return _execute_cell(payload, job_id)
+    if payload.kind == "notebook":
+        from . import notebook_runner  # nbclient: imported by notebook jobs only
+
+        return notebook_runner.execute(payload, reporter)
     raise ValueError(f"unknown payload kind {payload.kind!r}")
 
 

@@ -26,6 +26,8 @@ def test_one_exception_root():
         "JobTimeout",
         "JobLost",
         "ResultTimeout",
+        "NotebookError",
+        "NotebookCellError",
     ):
         assert issubclass(getattr(jobnb, name), jobnb.JobnbError), name
 

@@ -45,9 +45,10 @@ def new_job_id() -> str:
 
 
 def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord:
-    """The record of a job just submitted: queued, named, described."""
+    """The record of a job just submitted: queued, named, described; its id is the
+    one the payload was made for, if any (a notebook's default output name has it)."""
     return JobRecord(
-        id=new_job_id(),
+        id=payload.job_id or new_job_id(),
         name=options.name or payload.default_name(),
         backend=backend,
         kind=payload.kind,

@@ -31,6 +31,9 @@ class ChildProcess:
         self.outbox: Connection | None = None  # child -> parent
         self.doomed = False  # killed: replace it before the next job, even if not yet reaped
         self._context: tuple | None = None
+        #: process groups the running job started apart (a notebook's kernel): killed
+        #: with the worker, forgotten when the job ends
+        self.adopted: set[int] = set()
 
     @property
     def pid(self) -> int | None:
@@ -75,10 +78,9 @@ class ChildProcess:
         if self.proc is None:
             return
         self.doomed = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for pgid in (self.proc.pid, *self.adopted):
+            _kill_group(pgid)
+        self.adopted.clear()
 
     def close(self) -> None:
         for conn in (self.inbox, self.outbox):
@@ -124,12 +126,18 @@ class ChildProcess:
                 message = self.outbox.recv_bytes()
                 tag = message[:1]
                 if tag == b"R":
+                    self.adopted.clear()
                     return _load(self.outbox.recv_bytes())
                 if tag == b"P":
                     reporter.progress(*pickle.loads(message[1:]))
+                elif tag == b"K":
+                    self.adopted.add(int(message[1:]))
                 else:
                     reporter.log("stdout" if tag == b"O" else "stderr", message[1:].decode())
         except (EOFError, OSError):
+            for pgid in self.adopted:  # the worker died: what its job started goes too
+                _kill_group(pgid)
+            self.adopted.clear()
             if was_cancelled():
                 return Outcome.cancelled("while running")
             return Outcome.lost(self._death_reason())
@@ -145,6 +153,13 @@ class ChildProcess:
         else:
             how = f"exited with code {code}"
         return f"the worker process (pid {self.proc.pid}) {how} while running the job"
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _widen_pipe(fd: int) -> None:

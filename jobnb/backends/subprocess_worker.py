@@ -6,6 +6,8 @@ byte says what they are:
 
     b"O" + text     the job wrote to stdout      b"E" + text   ... to stderr
     b"P" + pickle   progress (done, total, message)
+    b"K" + pid      the job started process ``pid`` in a session of its own (a notebook's
+                    kernel): kill its process group too when killing this worker
     b"R", then the serialized Outcome (two messages, so a large result is not copied)
 
 and a message to it that starts with b"C" (a pickle, never: those start with 0x80)
@@ -60,6 +62,12 @@ class PipeReporter:
             self._flush_locked()
             self.outbox.send_bytes(b"P" + data)
 
+    def adopt(self, pid: int) -> None:
+        """The job started ``pid`` in a session of its own: it dies with this worker."""
+        adopted.add(pid)
+        with self.lock:
+            self.outbox.send_bytes(b"K" + str(pid).encode())
+
     def flush(self) -> None:
         with self.lock:
             self._flush_locked()
@@ -80,11 +88,20 @@ class PipeReporter:
             self.outbox.send_bytes(blob)
 
 
+#: process groups of their own that the running job started (a notebook's kernel)
+adopted: set[int] = set()
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """End this worker, and whatever its job started, when the kernel is gone."""
     while True:
         time.sleep(0.5)
         if os.getppid() != parent_pid:
+            for pid in list(adopted):
+                try:
+                    os.killpg(pid, 9)
+                except OSError:
+                    pass
             os.killpg(0, 9)
 
 
@@ -112,6 +129,7 @@ def main(argv: list[str]) -> None:
             _enter(*pickle.loads(data[1:]))
             continue
         outcome = runner.run(data, reporter)
+        adopted.clear()  # the job ended: what it started has ended with it
         reporter.send_outcome(dumps_outcome(outcome))
 
 

@@ -18,6 +18,7 @@ import ipywidgets as w
 from .. import api
 from ..backends.base import Backend
 from ..job import JobRecord, JobStatus
+from ..payload import notebook_output
 from .job import _badge
 
 ALL = "all"
@@ -53,11 +54,13 @@ class JobRow(w.HBox):
     def set(self, backend: Backend, record: JobRecord) -> None:
         self.backend, self.record = backend, record
         progress = record.progress.fraction
+        output = notebook_output(record.kind, record.description)
         self.summary.value = (
             f"<code>{html.escape(record.id)}</code> <b>{html.escape(record.name)}</b> "
             f"{_badge(record.status)} {html.escape(record.backend)} "
             f"submitted {_when(record.submitted)} {_duration(record)}"
             + (f" {progress:.0%}" if progress is not None and not record.status.is_done else "")
+            + (f" &rarr; <code>{html.escape(output)}</code>" if output else "")
         )
         self.cancel_button.disabled = record.status.is_done
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from ..job import Job, JobRecord, JobStatus
-from ..payload import last_line
+from ..payload import NOTEBOOK_ARROW, last_line, notebook_output
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar
 
@@ -58,6 +58,9 @@ def ending_of(job: Job, record: JobRecord) -> str:
     if record.kind == "cell" and isinstance(value, dict):
         names = ", ".join(value) or "nothing"
         return f"outputs: {names} (pulled into the notebook before the next cell runs)"
+    if record.kind == "notebook" and isinstance(value, dict):
+        names = ", ".join(value) or "nothing (jobnb.record(name, value) in the notebook)"
+        return f"recorded: {names} (job.result())"
     return f"result: {_short.repr(value)}"
 
 
@@ -78,14 +81,16 @@ def _elapsed(record: JobRecord, now: float | None = None) -> str:
 
 
 class JobWidget(w.VBox):
-    """Name, backend, status badge, elapsed time, progress, log tail, cancel; at the end
-    the duration and the outputs or result, or the traceback (collapsed)."""
+    """Name, backend, status badge, elapsed time, (a notebook job's input and output
+    notebook,) progress, log tail, cancel; at the end the duration and the outputs,
+    records or result, or the traceback (collapsed)."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="40%"))
         self.message = w.HTML()
+        self.notebook_view = w.HTML()  # notebook jobs: where the executed notebook goes
         self.log_view = w.HTML()
         self.ending_view = w.HTML()
         self.traceback_view = w.HTML()
@@ -128,6 +133,14 @@ class JobWidget(w.VBox):
             f"<pre style='margin:0'>{html.escape(rec.error)}</pre>" if rec.error else ""
         )
         children: list[w.Widget] = [self.header]
+        output = notebook_output(rec.kind, rec.description)
+        if output is not None:
+            source = rec.description.removeprefix("notebook ").rpartition(NOTEBOOK_ARROW)[0]
+            self.notebook_view.value = (
+                f"notebook <code>{html.escape(source)}</code> &rarr; output "
+                f"<code>{html.escape(output)}</code>"
+            )
+            children.append(self.notebook_view)
         if rec.progress.total or rec.progress.message:
             children.append(w.HBox([self.bar, self.message]))
         if tail:
