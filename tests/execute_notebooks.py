@@ -32,6 +32,9 @@ def execute(path: Path, folder: Path, timeout: int = 120) -> nbformat.NotebookNo
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / path.name
     shutil.copy(path, copy)
+    for sub in ("examples",):  # what the tutorials open (notebooks/06 runs one)
+        if (path.parent / sub).is_dir():
+            shutil.copytree(path.parent / sub, folder / sub, dirs_exist_ok=True)
     notebook = nbformat.read(copy, as_version=4)
     client = NotebookClient(
         notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": folder}}

@@ -13,6 +13,13 @@ SHOWS = {
     "03-dashboard": ["<JobStatus.FAILED: 'failed'>: 6", "ValueError: seed"],
     "04-persistence": ["[0, 1, 4, 9, 16]", "squaring", "a worker serves"],
     "05-redis-scale-out": ["RQ worker(s)", "(idle; gpu)", "finished; pulled socket, ran_on"],
+    "06-notebook-jobs": [
+        "five thousand: drew 5000 values",
+        "'histogram': [",
+        "# Parameters",
+        "n = 5000",
+        "recorded mean",
+    ],
 }
 
 
