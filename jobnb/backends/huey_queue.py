@@ -136,18 +136,23 @@ class HueyBackend(RecordsBackend):
         self.huey = make_huey(self.home, self.redis_url)
         self.records_store = open_records(self.home, self.redis_url, result_ttl)
         self._task = self.huey.jobnb_task
-        self._looked_for_workers = False
 
     def queue_ids(self, records: list[JobRecord]) -> None:
-        from .huey_worker import ensure_worker, warn_if_no_worker
+        from .huey_worker import ensure_worker
 
         enqueue_all(self.huey, [self._task.s(rec.id) for rec in records])
-        if self.redis_url:
-            if not self._looked_for_workers:  # once per backend: a round trip
-                self._looked_for_workers = True
-                warn_if_no_worker(self.records_store, self.redis_url)
-        else:
-            ensure_worker(self.home, self.workers)
+        if not self.redis_url:
+            ensure_worker(self.home, self.workers)  # the embedded default starts its own
+
+    def unserved(self, records: list[JobRecord]) -> str | None:
+        if not self.redis_url or self.records_store.live_workers():
+            return None
+        url = redacted(self.redis_url)
+        return (
+            f"no jobnb worker serves the Redis queue at {url} yet: the job waits until one "
+            f"does. Start one with `jobnb worker --backend huey --url {url}` (on this "
+            "machine or any other that reaches the server)."
+        )
 
     def stats(self) -> dict[str, object]:
         from .huey_worker import worker_pid

@@ -167,25 +167,6 @@ def _say_alive(records, name: str) -> None:
         time.sleep(WORKER_BEAT)
 
 
-def warn_if_no_worker(records, redis_url: str) -> None:
-    """Jobs on a Redis queue wait for a worker someone started: say so when none has
-    been heard from."""
-    if records.live_workers():
-        return
-    import warnings
-
-    from ..exceptions import JobnbWarning
-    from .redis_connection import redacted
-
-    warnings.warn(
-        f"no jobnb worker serves the Redis queue at {redacted(redis_url)} yet: the job "
-        f"waits until one does. Start one with `jobnb worker --backend huey --url "
-        f"{redacted(redis_url)}` (on this machine or any other that reaches the server).",
-        JobnbWarning,
-        stacklevel=5,
-    )
-
-
 def _exit_when_idle(records, idle_exit: float) -> None:
     idle_since = time.monotonic()
     while True:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 
-from ..exceptions import JobNotFound
+from ..exceptions import JobnbWarning, JobNotFound
 from ..job import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions, new_job_id, new_record
@@ -31,16 +32,31 @@ class RecordsBackend(Backend):
         records = [new_record(self.name, p, options) for p in payloads]
         return self._enqueue(records, blobs)
 
+    _looked_for_workers = False
+
     def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
+        self.store_and_queue(records, blobs)
+        if not self._looked_for_workers:  # once per backend: it costs a round trip
+            self._looked_for_workers = True
+            message = self.unserved(records)
+            if message:
+                warnings.warn(message, JobnbWarning, stacklevel=5)  # at the submit call
+        return [rec.id for rec in records]
+
+    def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
         """Write the records and payloads (with where the submitter is: the job runs
         there), then queue their ids."""
         self.records_store.add(records, blobs, cwd=os.getcwd(), sys_path=sys.path)
         self.queue_ids(records)
-        return [rec.id for rec in records]
 
     def queue_ids(self, records: list[JobRecord]) -> None:
         """Hand the ids of these recorded jobs to the queue's workers."""
         raise NotImplementedError
+
+    def unserved(self, records: list[JobRecord]) -> str | None:
+        """Where workers are started by hand: what to say when no worker serves these
+        jobs' queue (how to start one), else None."""
+        return None
 
     def record(self, job_id: str) -> JobRecord:
         return self.records_store.record(job_id)

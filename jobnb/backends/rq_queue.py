@@ -23,9 +23,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-import warnings
 
-from ..exceptions import JobnbWarning
 from ..job import JobRecord, JobStatus
 from .base import new_job_id
 from .records_backend import RecordsBackend
@@ -60,7 +58,6 @@ class RqBackend(RecordsBackend):
         self._rq_ttl = KEEP_FOREVER if result_ttl is None else math.ceil(result_ttl)
         self.redis = self.records_store.redis
         self._queues: dict[str, object] = {}
-        self._looked_for_workers = False
         self._workers_seen: dict[str, tuple[int, float]] = {}
 
     def queue(self, name: str | None):
@@ -72,9 +69,9 @@ class RqBackend(RecordsBackend):
             queue = self._queues[name] = Queue(name, connection=self.redis)
         return queue
 
-    def _enqueue(self, records: list[JobRecord], blobs: list[bytes]) -> list[str]:
-        """Records, payloads and RQ jobs written in one MULTI: one round trip (after the
-        sequence numbers'), and never a queued id without its record."""
+    def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
+        """Records, payloads and RQ jobs written in one MULTI: one round trip, and never
+        a queued id without its record."""
         import redis
 
         try:
@@ -86,10 +83,6 @@ class RqBackend(RecordsBackend):
                 pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self.url, exc) from None
-        if not self._looked_for_workers:  # once per backend: a round trip
-            self._looked_for_workers = True
-            self._warn_if_no_worker({rec.queue or DEFAULT_QUEUE for rec in records})
-        return [rec.id for rec in records]
 
     def _queue_on(self, pipe, records: list[JobRecord]) -> None:
         from rq import Queue
@@ -137,21 +130,21 @@ class RqBackend(RecordsBackend):
             seen = self._workers_seen[queue_name] = (count, time.monotonic())
         return seen[0]
 
-    def _warn_if_no_worker(self, queue_names: set[str]) -> None:
+    def unserved(self, records: list[JobRecord]) -> str | None:
         from rq import Worker
 
+        wanted = {rec.queue or DEFAULT_QUEUE for rec in records}
         serving = {q for w in Worker.all(connection=self.redis) for q in w.queue_names()}
-        missing = sorted(queue_names - serving)
-        if missing:
-            names = ", ".join(missing)
-            warnings.warn(
-                f"no RQ worker serves the queue(s) {names} at {redacted(self.url)} yet: "
-                f"the job waits until one does. Start one with `jobnb worker --backend rq "
-                f"--url {redacted(self.url)} -q {' -q '.join(missing)}` (on this machine or "
-                "any other that reaches the server).",
-                JobnbWarning,
-                stacklevel=5,
-            )
+        missing = sorted(wanted - serving)
+        if not missing:
+            return None
+        url = redacted(self.url)
+        return (
+            f"no RQ worker serves the queue(s) {', '.join(missing)} at {url} yet: the job "
+            f"waits until one does. Start one with `jobnb worker --backend rq --url {url} "
+            f"-q {' -q '.join(missing)}` (on this machine or any other that reaches the "
+            "server)."
+        )
 
     def forget_queued(self, job_id: str) -> None:
         """Take a cancelled job out of its RQ queue (into RQ's canceled registry)."""
