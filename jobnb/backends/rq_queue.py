@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 
 from ..job import JobRecord, JobStatus
 from .base import new_job_id
@@ -120,8 +121,6 @@ class RqBackend(RecordsBackend):
     def _workers_serving(self, queue_name: str) -> int:
         """How many RQ workers serve ``queue_name`` (RQ's registry; counted at most every
         few seconds)."""
-        import time
-
         from rq import Worker
 
         seen = self._workers_seen.get(queue_name)
