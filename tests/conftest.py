@@ -165,6 +165,22 @@ def process_backend(request, monkeypatch, tmp_path) -> Iterator[str]:
     yield from _configured(request, monkeypatch, tmp_path)
 
 
+def kill_and_see_lost(job, pid: int) -> None:
+    """SIGKILL the worker ``pid`` while ``job`` runs: the job must show ``lost`` within
+    30 s (its heartbeats stop), say why, and raise JobLost from ``result()``."""
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    job.wait(timeout=40)
+    assert job.status is jobnb.JobStatus.LOST
+    assert time.monotonic() - killed <= 31
+    assert "stopped sending heartbeats" in job.error
+    with pytest.raises(jobnb.JobLost):
+        job.result()
+
+
 def eventually(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02):
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

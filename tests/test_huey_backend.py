@@ -4,15 +4,12 @@ submitted them, many submitters at once lose nothing, a killed worker's job is l
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 
-import pytest
-from conftest import eventually
+from conftest import eventually, kill_and_see_lost
 
 import jobnb
 from jobnb import JobStatus
@@ -65,15 +62,7 @@ def test_a_job_whose_worker_is_killed_is_lost_within_30_s(tmp_path):
     jobnb.configure("huey")
     job = jobnb.submit(time.sleep, 120)
     eventually(lambda: job.status is JobStatus.RUNNING, timeout=30)
-    pid = worker_pid(tmp_path / ".jobnb")
-    os.kill(pid, signal.SIGKILL)
-    killed = time.monotonic()
-    job.wait(timeout=40)
-    assert job.status is JobStatus.LOST
-    assert time.monotonic() - killed <= 31
-    assert "stopped sending heartbeats" in job.error
-    with pytest.raises(jobnb.JobLost):
-        job.result()
+    kill_and_see_lost(job, worker_pid(tmp_path / ".jobnb"))
 
 
 def test_the_worker_command_status_and_stop(tmp_path):
