@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from ..exceptions import JobNotFound
 from ..job import JobRecord, JobStatus, Progress
 from .redis_connection import connect, unreachable
-from .sqlite_records import LOST_AFTER
+from .sqlite_records import LOST_AFTER, LostLook
 
 _FIELDS = (
     "name",
@@ -243,8 +243,7 @@ class RedisRecords:
         self.redis = client if client is not None else connect(url)
         self.prefix = f"jobnb:{namespace}:" + (f"{name}:" if name else "")
         self.lost_after = lost_after
-        self._look_for_lost_every = min(1.0, lost_after / 10)
-        self._looked_for_lost = -float("inf")
+        self._lost_look = LostLook(lost_after)
         self._finish = self.redis.register_script(_FINISH)
         self._cancel = self.redis.register_script(_CANCEL)
         self._mark_lost_script = self.redis.register_script(_MARK_LOST)
@@ -469,9 +468,7 @@ class RedisRecords:
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so (at most
         once a second: a waiting kernel reads every few milliseconds)."""
-        now = time.monotonic()
-        if now - self._looked_for_lost < self._look_for_lost_every:
+        if not self._lost_look.due():
             return
-        self._looked_for_lost = now
         now = time.time()
         self._mark_lost_script(args=[self.prefix, now - self.lost_after, _LOST_ERROR, now])

@@ -81,6 +81,24 @@ CREATE TRIGGER IF NOT EXISTS count_delete AFTER DELETE ON jobs BEGIN
 END;
 """
 
+
+class LostLook:
+    """When a reader next looks for lost jobs: looking is a query, so at most every
+    ``lost_after / 10`` s, and at most once a second (a waiting kernel reads a status
+    every millisecond; a job is lost after 30 s, not 30 ms). Both stores use it."""
+
+    def __init__(self, lost_after: float) -> None:
+        self.every = min(1.0, lost_after / 10)
+        self.last = -float("inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
 _RECORD_COLUMNS = (
     "id, name, backend, status, kind, description, queue, timeout, submitted, started, "
     "finished, progress_done, progress_total, progress_message, worker, heartbeat, error"
@@ -150,10 +168,7 @@ class SqliteRecords:
     def __init__(self, path: str | os.PathLike, lost_after: float = LOST_AFTER) -> None:
         self.path = Path(path)
         self.lost_after = lost_after
-        # looking for lost jobs is a query: do it at most this often (a waiting kernel
-        # reads a status every millisecond; a job is lost after 30 s, not 30 ms)
-        self._look_for_lost_every = min(1.0, lost_after / 10)
-        self._looked_for_lost = -float("inf")
+        self._lost_look = LostLook(lost_after)
         self._local = threading.local()
         create_private_file(self.path)  # it holds pickles, which run code when loaded
         db = self._connection()
@@ -394,10 +409,8 @@ class SqliteRecords:
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so."""
-        now = time.monotonic()
-        if now - self._looked_for_lost < self._look_for_lost_every:
+        if not self._lost_look.due():
             return
-        self._looked_for_lost = now
         cutoff = time.time() - self.lost_after
         db = self._connection()
         # a read first: an UPDATE would take the write lock even when it changes nothing
