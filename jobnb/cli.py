@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the quick start headless: submit jobs, watch them, read results"
     )
     demo.add_argument("-b", "--backend", help="backend to run it on (default: the configured one)")
-    demo.add_argument("-w", "--workers", type=int, help="number of workers")
+    demo.add_argument("-w", "--workers", type=_at_least_one, help="number of workers")
     run = commands.add_parser(
         "run",
         help="run a notebook as a job, with parameters; show its progress; say where its output is",
@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="huey (default; SQLite under --home, or Redis with --url) or rq (= redis)",
     )
     worker.add_argument(
-        "-w", "--workers", type=int, default=2, help="worker threads or processes (default 2)"
+        "-w",
+        "--workers",
+        type=_at_least_one,
+        default=2,
+        help="worker threads or processes, at least 1 (default 2)",
     )
     worker.add_argument(
         "-k",
@@ -116,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--status", action="store_true", help="say whether a worker is alive")
     worker.add_argument("--stop", action="store_true", help="stop the running worker")
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    """``-w``: a worker with no threads would hold the home's lock and serve nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1, not {value}: with no worker threads nothing would run the "
+            "jobs (and this process would keep any other worker from starting)"
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

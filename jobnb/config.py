@@ -110,7 +110,24 @@ def from_toml(path: Path) -> dict[str, Any]:
 
 def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
-    return {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
+    found = {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
+    if "workers" in found:  # named as the user wrote it: the variable, not the setting
+        found["workers"] = checked_workers(found["workers"], "JOBNB_WORKERS")
+    return found
+
+
+def checked_workers(value: Any, name: str) -> int:
+    """``value`` as a number of workers, else a ConfigError naming ``name`` and the value:
+    with no worker, a queue backend would hold its home and run nothing."""
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if workers < 1:
+        raise ConfigError(
+            f"{name} must be at least 1, not {workers}: with no worker no job would ever run"
+        )
+    return workers
 
 
 def sources_key() -> tuple:
@@ -148,14 +165,7 @@ def _checked(values: dict[str, Any]) -> Settings:
     if "backend" in values:
         values["backend"] = canonical_name(values["backend"])
     if "workers" in values:
-        try:
-            values["workers"] = int(values["workers"])
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"workers must be a whole number, not {values['workers']!r}"
-            ) from None
-        if values["workers"] < 1:
-            raise ConfigError(f"workers must be at least 1, not {values['workers']}")
+        values["workers"] = checked_workers(values["workers"], "workers")
     if values.get("result_ttl") is not None:
         try:
             values["result_ttl"] = float(values["result_ttl"])
