@@ -160,6 +160,20 @@ return #ids
 """
 )
 
+# A running job back to queued (its worker stopped before it ended), with why in its log.
+_REQUEUE = """
+local p, id, text = ARGV[1], ARGV[2], ARGV[3]
+local job = p .. 'job:' .. id
+if redis.call('HGET', job, 'status') ~= 'running' then return 0 end
+redis.call('HSET', job, 'status', 'queued')
+redis.call('HDEL', job, 'started', 'worker')
+redis.call('ZREM', p .. 'status:running', id)
+redis.call('ZADD', p .. 'status:queued', redis.call('HGET', job, 'seq'), id)
+redis.call('ZREM', p .. 'beats', id)
+redis.call('APPEND', p .. 'log:' .. id, text)
+return 1
+"""
+
 WORKER_BEAT = 5.0  # seconds between two "still here" of a worker
 
 _LOST_ERROR = (
@@ -351,6 +365,12 @@ class RedisRecords:
         args = [self.prefix, job_id, status.value, error or "", outcome, time.time()]
         return bool(self._finish(args=args))
 
+    def requeue(self, job_id: str, reason: str) -> bool:
+        """Put a running job back in the queued state (its worker stopped before it
+        ended), saying ``reason`` in its log; False if it was no longer running. The
+        caller queues it again."""
+        return bool(self.redis.eval(_REQUEUE, 0, self.prefix, job_id, f"jobnb: {reason}\n"))
+
     def request_cancel(self, job_id: str) -> JobStatus:
         """Ask for a cancel; returns the status the job had (a queued job is cancelled
         here and now; a running one is stopped by its worker, which watches the flag)."""
@@ -434,6 +454,11 @@ class RedisRecords:
         for status in JobStatus:
             pipe.zcard(f"{self.prefix}status:{status.value}")
         return dict(zip(JobStatus, pipe.execute(), strict=True))
+
+    def queued_ids(self) -> list[str]:
+        """The ids of the queued jobs, oldest first (what the queue's repair compares
+        with the messages waiting)."""
+        return [raw.decode() for raw in self.redis.zrange(f"{self.prefix}status:queued", 0, -1)]
 
     def logs(self, job_id: str) -> str:
         value = self.redis.get(f"{self.prefix}log:{job_id}")

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..exceptions import JobNotFound
@@ -200,9 +200,12 @@ class SqliteRecords:
         payloads: Iterable[bytes],
         cwd: str | None = None,
         sys_path: list[str] | None = None,
+        within: Callable[[sqlite3.Connection], object] | None = None,
     ) -> None:
         """Insert queued jobs with their serialized payloads, in one transaction, with
-        where the submitter was (``cwd``, ``sys_path``): the job runs there."""
+        where the submitter was (``cwd``, ``sys_path``): the job runs there. ``within(db)``
+        runs inside that transaction (the huey backend queues the jobs' messages there:
+        a submitter killed halfway leaves both or neither)."""
         path_text = json.dumps(sys_path) if sys_path is not None else None
         rows = [
             (
@@ -231,6 +234,8 @@ class SqliteRecords:
                 rows,
             )
             db.executemany("INSERT INTO payloads (id, data) VALUES (?, ?)", blobs)
+            if within is not None:
+                within(db)
 
     def start(
         self, job_id: str, worker: str
@@ -288,6 +293,37 @@ class SqliteRecords:
             if done:
                 db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
         return bool(done)
+
+    def requeue(self, job_id: str, reason: str) -> bool:
+        """Put a running job back in the queued state (its worker stopped before it
+        ended), saying ``reason`` in its log; False if it was no longer running. The
+        caller queues its message again."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
+                "UPDATE jobs SET status = 'queued', started = NULL, worker = NULL "
+                "WHERE id = ? AND status = 'running'",
+                (job_id,),
+            ).rowcount
+            if done:
+                db.execute(
+                    "INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, f"jobnb: {reason}\n")
+                )
+        return bool(done)
+
+    def lose_running(self, reason: str) -> list[str]:
+        """Mark every running job lost, ``reason`` as its error: what the worker that takes
+        over a home does (it holds the home's lock, so the worker that ran them is gone)."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "UPDATE jobs SET status = 'lost', finished = ?, error = ? "
+                "WHERE status = 'running' RETURNING id",
+                (time.time(), f"JobLost: {reason}\n"),
+            ).fetchall()
+        return [job_id for (job_id,) in rows]
 
     def request_cancel(self, job_id: str) -> JobStatus:
         """Ask for a cancel; returns the status the job had (a queued job is cancelled
@@ -378,6 +414,14 @@ class SqliteRecords:
         for status, n in self._connection().execute("SELECT status, n FROM counts"):
             found[JobStatus(status)] = n
         return found
+
+    def queued_ids(self) -> list[str]:
+        """The ids of the queued jobs, oldest first (what the queue's repair compares
+        with the messages waiting)."""
+        rows = self._connection().execute(
+            "SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid"
+        )
+        return [job_id for (job_id,) in rows]
 
     def logs(self, job_id: str) -> str:
         rows = (
