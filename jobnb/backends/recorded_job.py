@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 
+from ..job import JobStatus
 from ..payload import Outcome, dumps_outcome
 from .child import ChildProcess
 
@@ -31,6 +32,21 @@ class RecordsReporter:
 
 
 _children = threading.local()  # one clean child process per worker thread
+_running: dict[str, ChildProcess] = {}  # job id -> the child running it, in this process
+_stopped: set[str] = set()  # jobs whose child stop_running killed: the stopper requeues them
+
+
+def stop_running() -> list[str]:
+    """A worker stopping past its grace period: kill the children still running jobs
+    here; returns those jobs' ids, which the caller requeues (their threads record no
+    end for them)."""
+    stopped = list(_running)
+    _stopped.update(stopped)
+    for job_id in stopped:
+        child = _running.get(job_id)
+        if child is not None:
+            child.kill()
+    return stopped
 
 
 def run_recorded_job(records, job_id: str) -> Outcome | None:
@@ -45,13 +61,22 @@ def run_recorded_job(records, job_id: str) -> Outcome | None:
     if started is None:
         return None
     payload, timeout, cwd, sys_path = started
-    outcome = child.run(
-        payload,
-        RecordsReporter(records, job_id),
-        timeout,
-        check_cancel=lambda: records.heartbeat(job_id),
-        tick=BEAT_SECONDS,
-        context=(cwd, sys_path),
-    )
+    _running[job_id] = child
+    try:
+        outcome = child.run(
+            payload,
+            RecordsReporter(records, job_id),
+            timeout,
+            check_cancel=lambda: records.heartbeat(job_id),
+            tick=BEAT_SECONDS,
+            context=(cwd, sys_path),
+        )
+    except BaseException:  # (its store gone, a stop): the child may still hold the job
+        child.kill()
+        raise
+    finally:
+        del _running[job_id]
+    if job_id in _stopped and outcome.status is JobStatus.LOST:
+        return None  # killed by stop_running: requeued, not ended
     records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome))
     return outcome
