@@ -117,8 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="exit after this long with nothing queued or running",
     )
+    worker.add_argument(
+        "--grace",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="huey: when stopped (--stop, SIGTERM, Ctrl-C), jobs still running get this long "
+        "to finish; then they are stopped and requeued, to run on the next worker (default 30)",
+    )
     worker.add_argument("--status", action="store_true", help="say whether a worker is alive")
-    worker.add_argument("--stop", action="store_true", help="stop the running worker")
+    worker.add_argument(
+        "--stop",
+        action="store_true",
+        help="stop the running worker (with --grace: its running jobs' time to finish) and "
+        "wait for it",
+    )
     return parser
 
 
@@ -133,6 +146,16 @@ def _at_least_one(text: str) -> int:
             f"must be at least 1, not {value}: with no worker threads nothing would run the "
             "jobs (and this process would keep any other worker from starting)"
         )
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
     return value
 
 
@@ -256,10 +279,10 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"a worker serves {home} (pid {pid})" if pid else f"no worker serves {home}")
         return 0 if pid else 1
     if args.stop:
-        pid = huey_worker.stop_worker(home)
+        pid = huey_worker.stop_worker(home, args.grace)
         print(f"stopped the worker of {home} (pid {pid})" if pid else f"no worker serves {home}")
         return 0
-    return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit)
+    return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit, grace=args.grace)
 
 
 def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
@@ -296,7 +319,9 @@ def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:
             file=sys.stderr,
         )
         return 2
-    return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit, redis_url=url)
+    return huey_worker.run_worker(
+        home, args.workers, args.kind, args.idle_exit, redis_url=url, grace=args.grace
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,7 +36,7 @@ def clean_jobnb(tmp_path, monkeypatch):
     api.shutdown()
     from jobnb.backends.huey_worker import stop_worker
 
-    stop_worker(tmp_path / ".jobnb")  # a huey worker the test started, if any
+    stop_worker(tmp_path / ".jobnb", grace=0)  # a huey worker the test started, if any
 
 
 def free_port() -> int:
@@ -165,9 +165,9 @@ def process_backend(request, monkeypatch, tmp_path) -> Iterator[str]:
     yield from _configured(request, monkeypatch, tmp_path)
 
 
-def kill_and_see_lost(job, pid: int) -> None:
+def kill_and_see_lost(job, pid: int, reason: str = "stopped sending heartbeats") -> None:
     """SIGKILL the worker ``pid`` while ``job`` runs: the job must show ``lost`` within
-    30 s (its heartbeats stop), say why, and raise JobLost from ``result()``."""
+    30 s (its heartbeats stop), say why (``reason``), and raise JobLost from ``result()``."""
     import os
     import signal
 
@@ -176,7 +176,7 @@ def kill_and_see_lost(job, pid: int) -> None:
     job.wait(timeout=40)
     assert job.status is jobnb.JobStatus.LOST
     assert time.monotonic() - killed <= 31
-    assert "stopped sending heartbeats" in job.error
+    assert reason in job.error
     with pytest.raises(jobnb.JobLost):
         job.result()
 

@@ -62,7 +62,9 @@ def test_a_job_whose_worker_is_killed_is_lost_within_30_s(tmp_path):
     jobnb.configure("huey")
     job = jobnb.submit(time.sleep, 120)
     eventually(lambda: job.status is JobStatus.RUNNING, timeout=30)
-    kill_and_see_lost(job, worker_pid(tmp_path / ".jobnb"))
+    pid = worker_pid(tmp_path / ".jobnb")
+    # (waiting starts a new worker, which finds the job lost at once)
+    kill_and_see_lost(job, pid, reason=f"its worker (pid {pid}) ended while running it")
 
 
 def test_the_worker_command_status_and_stop(tmp_path):

@@ -1,5 +1,6 @@
-"""The ``huey`` backend: a SQLite queue (Huey) and job records beside it, under
-``JOBNB_HOME`` (default ``./.jobnb/``), so jobs outlive the kernel that submitted them.
+"""The ``huey`` backend: a SQLite queue (Huey) and job records in one file under
+``JOBNB_HOME`` (default ``./.jobnb/jobs.db``), so jobs outlive the kernel that submitted
+them, and a job's record and its queue message are written in one transaction.
 
 The queue carries only job ids: the serialized payload is written once, into the
 records, and the one registered Huey task (``jobnb.run``) reads it there, so
@@ -12,33 +13,45 @@ kinds, and the worker beats a heartbeat into the records while the child runs.
 from __future__ import annotations
 
 import os
+import sys
+import time
+import warnings
 from pathlib import Path
 
-from huey import Huey, RedisHuey
+from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
+from ..exceptions import BackendUnavailable, JobnbWarning
 from ..job import JobRecord, JobStatus
+from ..payload import Outcome, dumps_outcome
+from .huey_messages import insert_messages, messages
 from .recorded_job import run_recorded_job
 from .records_backend import RecordsBackend
-from .redis_connection import check_url, connect, redacted
-from .redis_records import RedisRecords
+from .redis_connection import check_url, connect, redacted, unreachable, where
+from .redis_records import WORKER_BEAT, RedisRecords
 from .sqlite_records import SqliteRecords, create_private_file
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
 DEFAULT_HOME = ".jobnb"
+WAIT_SLICE = 2.0  # seconds a waiting kernel waits between two looks for a worker
+WORKER_SILENT_FOR = 3 * WORKER_BEAT  # no word from any worker for so long: none is alive
 
 
-def paths(home: str | os.PathLike) -> tuple[Path, Path]:
-    """The queue file and the records file of a jobnb home."""
-    home = Path(home)
-    return home / "queue.db", home / "jobs.db"
+def records_path(home: str | os.PathLike) -> Path:
+    """The SQLite file of a jobnb home: the job records and the queue's messages."""
+    return Path(home) / "jobs.db"
 
 
 class QueueStorage(SqliteStorage):
-    """Huey's SQLite storage with ``synchronous=NORMAL``, as the records file has: in WAL
-    mode a crash still cannot corrupt the queue, and a commit (one per job taken) no
-    longer waits for an fsync, which Huey's default (FULL) makes it do."""
+    """Huey's SQLite storage in the records' file, with ``synchronous=NORMAL`` as the
+    records have: in WAL mode a crash still cannot corrupt the queue, and a commit (one
+    per job taken) no longer waits for an fsync, which Huey's default (FULL) makes it
+    do. It waits for the file's lock as long as the records do (30 s, not Huey's 5)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("timeout", 30)
+        super().__init__(*args, **kwargs)
 
     def _create_connection(self):
         conn = super()._create_connection()
@@ -46,18 +59,37 @@ class QueueStorage(SqliteStorage):
         return conn
 
 
+class PatientRedisStorage(RedisStorage):
+    """Huey's Redis storage whose workers wait out a server restart: a read that cannot
+    reach the server waits until it answers (saying so in the worker's log), where
+    Huey's would log a traceback and retry at once, a hundred times a second."""
+
+    def __init__(self, *args, url: str | None = None, **kwargs) -> None:
+        super().__init__(*args, url=url, **kwargs)
+        self.url = url
+
+    def dequeue(self):
+        from .redis_outage import CONNECTION_ERRORS, wait_for_server
+
+        try:
+            return super().dequeue()
+        except CONNECTION_ERRORS:
+            wait_for_server(self.conn, self.url)
+            return None
+
+
 def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
     """The Huey of a jobnb home (or of a Redis server, when ``redis_url`` is given), with
     its one task registered: kernel and worker alike."""
     if redis_url:
         connect(redis_url)  # a clear error, now, if no server answers there
-        huey = RedisHuey(name=QUEUE_NAME, url=redis_url, results=False)
-    else:
-        queue_path, _ = paths(home)
-        create_private_file(queue_path)  # it holds task messages
         huey = Huey(
-            name=QUEUE_NAME, storage_class=QueueStorage, filename=str(queue_path), results=False
+            name=QUEUE_NAME, storage_class=PatientRedisStorage, url=redis_url, results=False
         )
+    else:
+        path = records_path(home)
+        create_private_file(path)  # it holds pickles, which run code when loaded
+        huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, filename=str(path), results=False)
     place = (str(Path(home).resolve()), redis_url)
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
@@ -78,33 +110,28 @@ def open_records(
         if redis_url:
             records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl)
         else:
-            records = SqliteRecords(paths(home)[1])
+            records = SqliteRecords(records_path(home))
         records = _records.setdefault(place, records)
     return records
 
 
-def enqueue_all(huey: Huey, tasks: list) -> None:
-    """Queue Huey tasks in one write (one SQLite transaction, one Redis LPUSH) where
-    ``huey.enqueue`` would make one per task: submitting 2,000 jobs is then one write."""
-    messages = [huey.serialize_task(task) for task in tasks]
-    storage = huey.storage
-    if isinstance(storage, SqliteStorage):
-        with storage.db(commit=True) as cursor:
-            cursor.executemany(
-                "INSERT INTO task (queue, data, priority) VALUES (?, ?, 0)",
-                [(storage.name, storage.to_blob(message)) for message in messages],
-            )
-    elif isinstance(storage, RedisStorage):
-        storage.conn.lpush(storage.queue_key, *messages)  # LPUSH a b: a is popped first
-    else:
-        for message in messages:
-            storage.enqueue(message)
-
-
 # --- worker side -------------------------------------------------------------------------
 def execute_job(place: tuple[str, str | None], job_id: str) -> None:
-    """The Huey task: run the job in this worker thread's child process."""
-    run_recorded_job(open_records(*place), job_id)
+    """The Huey task: run the job in this worker thread's child process. A Redis that
+    goes away meanwhile is waited for; then the job ends lost, saying why."""
+    records = open_records(*place)
+    redis_url = place[1]
+    try:
+        run_recorded_job(records, job_id)
+    except BackendUnavailable:
+        if not redis_url:
+            raise
+        from .redis_outage import wait_for_server
+
+        wait_for_server(records.redis, redis_url)
+        reason = f"its worker lost Redis at {where(redis_url)} while running it"
+        outcome = Outcome.lost(reason)
+        records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome))
 
 
 # --- kernel side ---------------------------------------------------------------------------
@@ -135,14 +162,64 @@ class HueyBackend(RecordsBackend):
         self.workers = workers
         self.huey = make_huey(self.home, self.redis_url)
         self.records_store = open_records(self.home, self.redis_url, result_ttl)
-        self._task = self.huey.jobnb_task
 
-    def queue_ids(self, records: list[JobRecord]) -> None:
+    def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
+        """Records, payloads and queue messages in one transaction (SQLite) or one MULTI
+        (Redis): a submitter killed halfway leaves no job queued that nothing will run."""
+        data = messages(self.huey, [rec.id for rec in records])  # before: the lock is short
+        where = {"cwd": os.getcwd(), "sys_path": sys.path}
+        if self.redis_url:
+            self._store_and_push(records, blobs, data, where)
+            return
+        self.records_store.add(
+            records, blobs, **where, within=lambda db: insert_messages(db, self.huey, data)
+        )
+        self.ensure_worker()
+
+    def _store_and_push(self, records, blobs, data: list[bytes], where: dict) -> None:
+        import redis
+
+        try:
+            with self.records_store.redis.pipeline(transaction=True) as pipe:
+                self.records_store.add(records, blobs, **where, pipeline=pipe)
+                # LPUSH a b: a is popped first (huey's workers pop from the right)
+                pipe.lpush(self.huey.storage.queue_key, *data)
+                pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise unreachable(self.redis_url, exc) from None
+
+    def ensure_worker(self) -> None:
+        """The embedded default (SQLite) starts its own worker when none is alive."""
         from .huey_worker import ensure_worker
 
-        enqueue_all(self.huey, [self._task.s(rec.id) for rec in records])
         if not self.redis_url:
-            ensure_worker(self.home, self.workers)  # the embedded default starts its own
+            ensure_worker(self.home, self.workers)
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """Wait in slices; between two, while the job is not done, look for a worker: on
+        SQLite start one if the last one died (a kernel that only waits would otherwise
+        wait for ever), on Redis warn once if none has been heard from."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_SLICE if deadline is None else max(0.0, deadline - time.monotonic())
+            if self.records_store.wait(job_id, min(WAIT_SLICE, left)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not self.redis_url:
+                self.ensure_worker()
+            elif not self._warned_unserved and not self.records_store.live_workers():
+                self._warned_unserved = True
+                url = redacted(self.redis_url)
+                warnings.warn(
+                    f"job {job_id} waits, but no jobnb worker has been heard from at {url} "
+                    f"for {WORKER_SILENT_FOR:g} s: start one with `jobnb worker --backend huey "
+                    f"--url {url}` (on this machine or any other that reaches the server)",
+                    JobnbWarning,
+                    stacklevel=4,  # at the user's wait() or result() call
+                )
+
+    _warned_unserved = False
 
     def unserved(self, records: list[JobRecord]) -> str | None:
         if not self.redis_url or self.records_store.live_workers():

@@ -19,9 +19,14 @@ import threading
 import time
 from pathlib import Path
 
+from huey.consumer import Consumer
+
 from ..job import JobStatus
 
 DEFAULT_IDLE_EXIT = 600.0
+DEFAULT_GRACE = 30.0  # seconds a stopped worker's running jobs get to finish
+STOP_MARGIN = 10.0  # seconds `stop_worker` waits past the grace period before SIGKILL
+REPAIR_EVERY = 10.0  # seconds between two looks for queued jobs with no queue message
 _spawned: dict[Path, tuple[subprocess.Popen, float]] = {}
 _checked: dict[Path, float] = {}
 _held_locks: list = []  # a worker's lock file, open (so held) until it exits
@@ -93,21 +98,32 @@ def run_worker(
     kind: str = "thread",
     idle_exit: float | None = None,
     redis_url: str | None = None,
+    grace: float = DEFAULT_GRACE,
 ) -> int:
     """Serve ``home``'s queue (or the Redis queue at ``redis_url``) until stopped
-    (SIGINT/SIGTERM) or idle for ``idle_exit`` s."""
+    (SIGINT/SIGTERM: running jobs get ``grace`` seconds to finish, the rest are
+    requeued) or idle for ``idle_exit`` s."""
+    from .huey_messages import MessageRepair
     from .huey_queue import make_huey, open_records
 
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not redis_url and not _take_lock(home):
-        return 1
+    if not redis_url:
+        taken, previous = _take_lock(home)
+        if not taken:
+            return 1
     huey = make_huey(home, redis_url)
     records = open_records(home, redis_url)
+    repair = MessageRepair(huey, records)
+    if not redis_url:
+        _take_over(huey, records, home, previous, repair)
     # poll the queue every few ms at most: a job submitted after a long idle time
     # starts at once, where Huey's defaults back off to 10 s between polls (a Redis
     # queue is not polled: its worker waits in BRPOP)
-    consumer = huey.create_consumer(
+    consumer = GracefulConsumer(
+        huey,
+        grace=grace,
+        stop_request=lambda: _requested_grace(home),
         workers=workers,
         worker_type=kind,
         periodic=False,
@@ -117,11 +133,12 @@ def run_worker(
     )
     if idle_exit:
         threading.Thread(target=_exit_when_idle, args=(records, idle_exit), daemon=True).start()
+    name = f"{socket.gethostname()} pid {os.getpid()}"
+    upkeep = (repair, records, name if redis_url else None, redis_url)
+    threading.Thread(target=_upkeep, args=upkeep, daemon=True).start()
     if redis_url:
         from .redis_connection import redacted
 
-        name = f"{socket.gethostname()} pid {os.getpid()}"
-        threading.Thread(target=_say_alive, args=(records, name), daemon=True).start()
         serving = redacted(redis_url)
     else:
         serving = str(home)
@@ -131,14 +148,60 @@ def run_worker(
     )
     try:
         consumer.run()
+        _requeue_the_rest(huey, records, consumer.shutdown_timeout, whole_home=not redis_url)
     finally:
         if redis_url:
             records.worker_gone(name)
     return 0
 
 
-def _take_lock(home: Path) -> bool:
-    """Hold ``HOME/worker.lock`` for this process's life: one worker per queue file."""
+class GracefulConsumer(Consumer):
+    """Huey's consumer, stopped alike by SIGINT and SIGTERM (a service manager's stop):
+    it takes no new job and gives the running ones ``grace`` seconds to finish (or what
+    ``stop_request()`` asks, if anything; ``jobnb worker --stop --grace``); then its
+    ``run`` returns, and the worker requeues the jobs still running."""
+
+    def __init__(self, huey, grace: float, stop_request, **options) -> None:
+        super().__init__(huey, shutdown_timeout=grace, **options)
+        # (restart, graceful) per signal: Huey's SIGTERM stops at once, abandoning jobs
+        self._signal_actions[self._interrupt_sig] = (False, True)
+        self._stop_request = stop_request
+
+    def stop(self, graceful: bool = False) -> None:
+        asked = self._stop_request()
+        if asked is not None:
+            self.shutdown_timeout = asked
+        if graceful:
+            print(
+                f"jobnb worker: stopping (jobs still running get {self.shutdown_timeout:g} s "
+                "to finish, then are requeued)",
+                flush=True,
+            )
+        super().stop(graceful)
+
+
+def _requeue_the_rest(huey, records, grace: float, whole_home: bool) -> None:
+    """After the grace period: stop the jobs still running and queue them again, first
+    in line, saying why in their log. ``whole_home``: every running job of the records
+    is this worker's (a SQLite home has one worker), also those of forked workers."""
+    from .huey_messages import queue_messages
+    from .recorded_job import stop_running
+
+    running = stop_running()
+    if whole_home:
+        running += [rec.id for rec in records.records(JobStatus.RUNNING) if rec.id not in running]
+    reason = (
+        f"requeued: worker pid {os.getpid()} was stopped; it ran past the {grace:g} s grace period"
+    )
+    requeued = [job_id for job_id in running if records.requeue(job_id, reason)]
+    queue_messages(huey, requeued, first=True)
+    for job_id in requeued:
+        print(f"jobnb worker: job {job_id} {reason}", flush=True)
+
+
+def _take_lock(home: Path) -> tuple[bool, int | None]:
+    """Hold ``HOME/worker.lock`` for this process's life: one worker per queue file.
+    Returns whether it was taken, and the pid of the worker that held it last."""
     lock = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's life
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -147,24 +210,71 @@ def _take_lock(home: Path) -> bool:
             f"jobnb worker: a worker already serves {home} (pid {worker_pid(home)})",
             file=sys.stderr,
         )
-        return False
+        return False, None
+    lock.seek(0)
+    text = lock.read().strip()
     lock.seek(0)
     lock.truncate()
     lock.write(str(os.getpid()))
     lock.flush()
     _held_locks.append(lock)
-    return True
+    return True, int(text) if text.isdigit() else None
 
 
-def _say_alive(records, name: str) -> None:
+def _take_over(huey, records, home: Path, previous: int | None, repair) -> None:
+    """What the worker that takes a SQLite home finds left by the one before (it holds
+    the lock, so that one is gone): the jobs it was running are lost, now rather than
+    after 30 s without heartbeats; jobs queued without a message are queued again; an
+    old home's ``queue.db`` is moved into ``jobs.db``."""
+    from .huey_messages import move_old_queue
+
+    moved = move_old_queue(huey, home)
+    if moved:
+        print(f"jobnb worker: moved {moved} queued job(s) from {home}/queue.db", flush=True)
+    who = f"its worker (pid {previous})" if previous else "its worker"
+    lost = records.lose_running(f"{who} ended while running it")
+    if lost:
+        print(f"jobnb worker: {len(lost)} job(s) lost: {who} ended while running them")
+    _say_repaired(repair.sweep(at_once=True))
+
+
+def _say_repaired(job_ids: list[str]) -> None:
+    if job_ids:
+        shown = ", ".join(job_ids[:5]) + (", ..." if len(job_ids) > 5 else "")
+        print(
+            f"jobnb worker: queued again {len(job_ids)} job(s) recorded as queued that had "
+            f"no queue message ({shown})",
+            flush=True,
+        )
+
+
+def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
+    """Every few seconds: say this worker is alive (``name``, on Redis), and queue again
+    the jobs recorded as queued that no message will run; wait out a Redis restart."""
     from .redis_records import WORKER_BEAT
 
+    last_sweep = time.monotonic()
     while True:
         try:
-            records.worker_alive(name)
-        except Exception as exc:  # Redis away for a moment: say so, go on
-            print(f"jobnb worker: cannot reach Redis: {exc}", file=sys.stderr, flush=True)
-        time.sleep(WORKER_BEAT)
+            if name is not None:
+                records.worker_alive(name)
+            if time.monotonic() - last_sweep >= REPAIR_EVERY - 0.1:
+                last_sweep = time.monotonic()
+                _say_repaired(repair.sweep())
+        except Exception as exc:  # the store away for a moment: say so, go on
+            if redis_url and _is_outage(exc):
+                from .redis_outage import wait_for_server
+
+                wait_for_server(records.redis, redis_url)
+            else:
+                print(f"jobnb worker: cannot check the queue: {exc}", file=sys.stderr, flush=True)
+        time.sleep(WORKER_BEAT if redis_url else REPAIR_EVERY)
+
+
+def _is_outage(exc: Exception) -> bool:
+    from .redis_outage import CONNECTION_ERRORS
+
+    return isinstance(exc, CONNECTION_ERRORS)
 
 
 def _exit_when_idle(records, idle_exit: float) -> None:
@@ -180,15 +290,34 @@ def _exit_when_idle(records, idle_exit: float) -> None:
             return
 
 
-def stop_worker(home: str | os.PathLike, timeout: float = 10.0) -> int | None:
-    """Stop the worker of ``home``; returns its pid, or None if there was none."""
+def stop_worker(home: str | os.PathLike, grace: float = DEFAULT_GRACE) -> int | None:
+    """Stop the worker of ``home``: it takes no new job, its running jobs get ``grace``
+    seconds to finish, the rest are requeued. Waits for that (killing the worker if it
+    has not ended ``STOP_MARGIN`` s later); returns its pid, or None if there was none."""
     pid = worker_pid(home)
     if pid is None or pid < 0:
         return None
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + timeout
+    _stop_request_path(home).write_text(f"{pid} {grace:g}")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace + STOP_MARGIN
     while worker_pid(home) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     if worker_pid(home) is not None:
         os.kill(pid, signal.SIGKILL)
     return pid
+
+
+def _stop_request_path(home: str | os.PathLike) -> Path:
+    return Path(home) / "worker.stop"
+
+
+def _requested_grace(home: Path) -> float | None:
+    """The grace period ``stop_worker`` asked of this worker, if it did (a request left
+    for an earlier worker of the home is not this one's)."""
+    path = _stop_request_path(home)
+    try:
+        pid, grace = path.read_text().split()
+    except (OSError, ValueError):
+        return None
+    path.unlink(missing_ok=True)
+    return float(grace) if int(pid) == os.getpid() else None
