@@ -8,11 +8,11 @@ beside RQ's job hash (RQ zlib-compresses its job data: a 50 MB argument would co
 seconds). Records, progress, logs and heartbeats are RedisRecords under ``jobnb:rq:``;
 RQ's job hashes, queues and registries stay true too, so ``rq info`` sees the jobs.
 
-Jobs submitted together (``jobnb.map``, ``submit_many``) go as a batch: their ids in
-one Redis list, and one RQ job per worker serving the queue, plus one in reserve,
-each draining the list (``rq_worker.drain_batch``). The workers share the batch as
-they would share a queue, but RQ's own bookkeeping (a dozen Redis commands a job)
-is paid per worker, not per job. A single submit is one RQ job, with jobnb's id.
+Jobs submitted together (``jobnb.map``, ``submit_many``) go as a batch (rq_batches):
+their ids in one Redis list, drained by runners, one per worker serving the queue plus
+a spare to start with; the batch keeps a spare runner waiting while it has jobs left,
+so workers that join later share it and a worker's crash strands nothing. A single
+submit is one RQ job, with jobnb's id.
 
 Defaults that suit notebook jobs: no job timeout unless asked for (RQ's is 180 s),
 and records and results kept until deleted (RQ drops a finished job after 500 s).
@@ -26,16 +26,13 @@ import sys
 import time
 
 from ..job import JobRecord, JobStatus
-from .base import new_job_id
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
 from .redis_records import RedisRecords
+from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
-JOB_TARGET = "jobnb.backends.rq_worker.execute_job"
-BATCH_TARGET = "jobnb.backends.rq_worker.drain_batch"
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
 DEFAULT_QUEUE = "default"  # RQ's own default queue name
-KEEP_FOREVER = -1  # RQ's result_ttl / failure_ttl for "never expire"
 
 
 class RqBackend(RecordsBackend):
@@ -92,31 +89,17 @@ class RqBackend(RecordsBackend):
         for rec in records:
             by_queue.setdefault(rec.queue or DEFAULT_QUEUE, []).append(rec)
         for name, recs in by_queue.items():
-            if len(recs) == 1:
-                rec = recs[0]
-                jobs = [
-                    Queue.prepare_data(
-                        JOB_TARGET, (rec.id,), job_id=rec.id, **self._rq_options(rec.description)
-                    )
-                ]
-            else:
-                batch_id = new_job_id()
-                pipe.rpush(self.records_store.batch_key(batch_id), *[rec.id for rec in recs])
+            if len(recs) > 1:
                 runners = min(len(recs), self._workers_serving(name) + 1)
-                description = f"jobnb batch {batch_id}: {len(recs)} jobs ({recs[0].name}, ...)"
-                jobs = [
-                    Queue.prepare_data(BATCH_TARGET, (batch_id,), **self._rq_options(description))
-                    for _ in range(runners)
-                ]
-            self.queue(name).enqueue_many(jobs, pipeline=pipe)
-
-    def _rq_options(self, description: str) -> dict[str, object]:
-        return {
-            "timeout": -1,  # no timeout of RQ's: jobnb's own, if asked for, per job
-            "result_ttl": self._rq_ttl,
-            "failure_ttl": self._rq_ttl,
-            "description": description,
-        }
+                ids = [rec.id for rec in recs]
+                prefix = self.records_store.prefix
+                start_batch(pipe, prefix, self.queue(name), ids, runners, self._rq_ttl)
+                continue
+            rec = recs[0]
+            options = rq_options(rec.description, self._rq_ttl, job_id=rec.id)
+            self.queue(name).enqueue_many(
+                [Queue.prepare_data(JOB_TARGET, (rec.id,), **options)], pipeline=pipe
+            )
 
     def _workers_serving(self, queue_name: str) -> int:
         """How many RQ workers serve ``queue_name`` (RQ's registry; counted at most every
