@@ -45,17 +45,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_redis_server(folder, *options: str) -> tuple[subprocess.Popen, str]:
-    """A redis-server of our own on a free port, once it answers; and its URL."""
+def start_redis_server(
+    folder, *options: str, port: int | None = None
+) -> tuple[subprocess.Popen, str]:
+    """A redis-server of our own on a free port (or ``port``: a server restarted where
+    it was), once it answers; and its URL."""
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.fail("redis-server is not installed: `apt-get install redis-server` (CI does)")
-    port = free_port()
+    port = port or free_port()
     server = subprocess.Popen(
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         + list(options),
         cwd=folder,
-        stdout=open(folder / "redis.log", "wb"),  # noqa: SIM115 - the server's, till it ends
+        stdout=open(folder / "redis.log", "ab"),  # noqa: SIM115 - the server's, till it ends
         stderr=subprocess.STDOUT,
     )
     import redis

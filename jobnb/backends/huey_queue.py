@@ -77,6 +77,16 @@ class PatientRedisStorage(RedisStorage):
             wait_for_server(self.conn, self.url)
             return None
 
+    def read_schedule(self, timestamp):
+        """(Huey's scheduler reads it every second, even with nothing scheduled: jobnb
+        schedules nothing there; a server away for a moment is said by the workers.)"""
+        from .redis_outage import CONNECTION_ERRORS
+
+        try:
+            return super().read_schedule(timestamp)
+        except CONNECTION_ERRORS:
+            return []
+
 
 def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
     """The Huey of a jobnb home (or of a Redis server, when ``redis_url`` is given), with
@@ -126,12 +136,13 @@ def execute_job(place: tuple[str, str | None], job_id: str) -> None:
     except BackendUnavailable:
         if not redis_url:
             raise
-        from .redis_outage import wait_for_server
+        from .redis_outage import say, wait_for_server
 
         wait_for_server(records.redis, redis_url)
         reason = f"its worker lost Redis at {where(redis_url)} while running it"
         outcome = Outcome.lost(reason)
-        records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome))
+        if records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome)):
+            say(f"job {job_id} lost: {reason}")
 
 
 # --- kernel side ---------------------------------------------------------------------------

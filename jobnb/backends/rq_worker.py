@@ -7,42 +7,67 @@ process it can kill (backends/recorded_job.py): cancel and timeout work, and the
 worker beats the job's heartbeat meanwhile. ``-w N`` starts N such worker processes
 and restarts one that dies. Plain ``rq worker`` runs jobnb's jobs too (its forking
 worker: slower, same results).
+
+A worker rides out a Redis restart: where RQ's worker quits (a lost connection while
+a job runs), it waits for the server with back-off, saying so in its log, ends the
+job that was running as lost (saying why), registers again and goes on serving. Each
+worker also sweeps now and then for batches and jobs that no runner is left to run
+(rq_batches).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from ..exceptions import JobFailed
 from ..job import JobStatus
+from ..payload import Outcome, dumps_outcome
+from . import rq_batches
 from .recorded_job import run_recorded_job
-from .redis_connection import connect, redacted
+from .redis_connection import connect, redacted, where
+from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 
+RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords
+_interrupted: list[str] = []  # jobs whose run the server's going away cut short
 
 
 def execute_job(job_id: str) -> None:
     """RQ's job target: run the recorded job ``job_id``. A job that did not finish
     raises here too, so that RQ files it among its failed jobs."""
-    outcome = run_recorded_job(_records_here(), job_id)
+    outcome = _run(_records_here(), job_id)
     if outcome is not None and outcome.status is not JobStatus.FINISHED:
         raise JobFailed(f"jobnb job {job_id} {outcome.status.value}", outcome.error)
 
 
 def drain_batch(batch_id: str) -> int:
-    """RQ's target for a batch of jobs (rq_queue): take the batch's next job id and run
-    it, until none is left; other workers drain the same batch meanwhile. A job that
-    fails is recorded as failed; the batch goes on. Returns how many jobs ran here."""
+    """RQ's target for a batch of jobs (rq_batches): take the batch's next job id and
+    run it, until none is left; other workers drain the same batch meanwhile. A job
+    that fails is recorded as failed; the batch goes on. Returns how many jobs ran here."""
+    from rq import get_current_job
+
     records = _records_here()
+    queue_name = get_current_job().origin
     ran = 0
-    while (job_id := records.take_from_batch(batch_id)) is not None:
-        if run_recorded_job(records, job_id) is not None:
+    while job_id := rq_batches.take(records.redis, records.prefix, batch_id, queue_name):
+        if _run(records, job_id) is not None:
             ran += 1
     return ran
+
+
+def _run(records, job_id: str):
+    try:
+        return run_recorded_job(records, job_id)
+    except CONNECTION_ERRORS:
+        _interrupted.append(job_id)  # ended (lost) once the server answers again
+        raise
 
 
 def _records_here():
@@ -61,22 +86,71 @@ def _records_here():
     return _records
 
 
+class RedisLost(Exception):
+    """The worker lost its Redis server: its work loop ends, to start again once the
+    server answers (a StopRequested to RQ, so that it ends quietly)."""
+
+
+@functools.cache
 def worker_class():
     """RQ's SimpleWorker, with its own heartbeat (which keeps its key alive in Redis for
     ``worker_ttl``, 420 s) sent at most once a second when sent alone: RQ sends it
     before and after every dequeue, six round trips a job that change nothing when jobs
-    come faster than that. Heartbeats sent within a pipeline, with a job, go as RQ says."""
-    from rq import SimpleWorker
+    come faster than that. Heartbeats sent within a pipeline, with a job, go as RQ says.
+    A lost connection ends its work loop (RedisLost) wherever it happens: RQ retries it
+    only while idle, and quits when it happens during a job."""
+    from rq import Queue, SimpleWorker
+    from rq.exceptions import StopRequested
+
+    class Lost(RedisLost, StopRequested):
+        pass
+
+    def lost(worker, exc: BaseException) -> Lost:
+        worker.lost = True
+        return Lost(str(exc))
+
+    class JobnbQueue(Queue):
+        @classmethod
+        def dequeue_any(cls, *args, **kwargs):
+            try:
+                return super().dequeue_any(*args, **kwargs)
+            except CONNECTION_ERRORS as exc:  # (RQ would retry it: the worker does)
+                raise Lost(str(exc)) from None
 
     class JobnbWorker(SimpleWorker):
         _beaten_at = -float("inf")
+        queue_class = JobnbQueue
+        stop_asked = False  # SIGINT, SIGTERM, `jobnb worker --stop`: ends for good
+        lost = False  # the server went away: ends, to start again once it answers
 
         def heartbeat(self, timeout=None, pipeline=None):
             if pipeline is None and timeout is None:
                 if time.monotonic() - self._beaten_at < 1.0:
                     return
                 self._beaten_at = time.monotonic()
-            super().heartbeat(timeout, pipeline)
+            try:
+                super().heartbeat(timeout, pipeline)
+            except CONNECTION_ERRORS as exc:
+                raise lost(self, exc) from None
+
+        def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
+            try:
+                return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+            except RedisLost:  # (from JobnbQueue.dequeue_any)
+                self.lost = True
+                raise
+
+        def execute_job(self, job, queue):
+            try:
+                super().execute_job(job, queue)
+            except CONNECTION_ERRORS as exc:
+                raise lost(self, exc) from None
+            if _interrupted:  # the job's run lost the server, RQ's bookkeeping did not
+                raise lost(self, RedisLost("the server went away during the job"))
+
+        def request_stop(self, signum, frame):
+            self.stop_asked = True
+            super().request_stop(signum, frame)
 
     return JobnbWorker
 
@@ -90,22 +164,81 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     from .redis_records import RedisRecords
 
     _records = RedisRecords(url, name=None, namespace="rq", client=client)
-    worker = worker_class()(queues, connection=client, name=f"{os.uname().nodename}.{os.getpid()}")
-    print(
-        f"jobnb worker: serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})",
-        flush=True,
-    )
-    worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
-    return 0
+    name = f"{os.uname().nodename}.{os.getpid()}"
+    threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
+    serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
+    print(f"jobnb worker: {serving}", flush=True)
+    for incarnation in itertools.count():
+        # a new name each time: the server may still hold the last one, never unregistered
+        suffix = f".{incarnation}" if incarnation else ""
+        worker = worker_class()(queues, connection=client, name=name + suffix)
+        try:
+            worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+        except CONNECTION_ERRORS:  # its last words to the server could not be said
+            worker.lost = True
+        if worker.stop_asked or (burst and not worker.lost):
+            return 0
+        if not worker.lost:  # RQ quit on an error of its own (it logged it): start again
+            say(f"RQ's work loop ended; starting it again in {RESTART_PAUSE:g} s")
+            time.sleep(RESTART_PAUSE)
+        # (RQ's signal handlers need the server: till it answers, a stop ends at once)
+        signal.signal(signal.SIGINT, _exit_now)
+        signal.signal(signal.SIGTERM, _exit_now)
+        wait_for_server(client, url, lost=worker.lost)
+        _end_interrupted(url)
+        _forget(worker)
+        say(serving)
+    return 1  # (never reached)
+
+
+def _exit_now(signum, _frame) -> None:
+    say(f"stopped ({signal.Signals(signum).name}) while waiting for Redis")
+    sys.exit(0)
+
+
+def _end_interrupted(url: str) -> None:
+    """The jobs a lost server cut short end lost, saying why (if the server still has
+    their records: one restarted without persistence has none)."""
+    reason = f"its worker lost Redis at {where(url)} while running it"
+    outcome = Outcome.lost(reason)
+    while _interrupted:
+        job_id = _interrupted.pop()
+        if _records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome)):
+            say(f"job {job_id} lost: {reason}")
+
+
+def _forget(worker) -> None:
+    """Take a worker that lost its server out of RQ's registry (where it is left if the
+    server kept its data), so that ``rq info`` and the kernels count the live ones."""
+    try:
+        worker.register_death()
+    except CONNECTION_ERRORS:
+        pass
+
+
+def _sweep_now_and_then(client, name: str) -> None:
+    """Every few seconds, if no other worker did lately: mend the batches and jobs no
+    runner is left to run (rq_batches.sweep)."""
+    while True:
+        time.sleep(rq_batches.SWEEP_EVERY)
+        try:
+            repaired = rq_batches.sweep(client, _records.prefix, name)
+        except CONNECTION_ERRORS:
+            continue  # the work loop says so, and waits for the server
+        if repaired:
+            shown = ", ".join(repaired[:5]) + (", ..." if len(repaired) > 5 else "")
+            say(f"queued again {len(repaired)} job(s) that nothing held ({shown})")
 
 
 def _supervise(url: str, queues: list[str], workers: int) -> int:
     """Start ``workers`` single worker processes; restart one that dies; stop them all
     on SIGINT/SIGTERM (RQ's warm shutdown: a running job finishes first)."""
-    command = [sys.executable, "-m", "jobnb.cli", "worker", "--backend", "rq", "--url", url]
+    # the URL goes in the environment: a command line is for all to see (ps), a
+    # password in it too
+    command = [sys.executable, "-m", "jobnb.cli", "worker", "--backend", "rq", "-w", "1"]
     for name in queues:
         command += ["-q", name]
-    command += ["-w", "1"]
+    environment = {**os.environ, "JOBNB_REDIS_URL": url}
     stopping = False
 
     def stop(signum, _frame) -> None:
@@ -115,7 +248,7 @@ def _supervise(url: str, queues: list[str], workers: int) -> int:
             if proc.poll() is None:
                 proc.send_signal(signum)
 
-    procs = [subprocess.Popen(command) for _ in range(workers)]
+    procs = [subprocess.Popen(command, env=environment) for _ in range(workers)]
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while not stopping:
@@ -127,7 +260,7 @@ def _supervise(url: str, queues: list[str], workers: int) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                procs[index] = subprocess.Popen(command)
+                procs[index] = subprocess.Popen(command, env=environment)
         time.sleep(0.5)
     for proc in procs:
         proc.wait()
