@@ -5,6 +5,12 @@ A worker holds an exclusive lock on ``HOME/worker.lock`` for its whole life, so 
 kernels submitting at once never leave two workers on one queue: the second one
 finds the lock taken and exits. An automatically started worker exits by itself
 after ``idle_exit`` seconds with nothing queued or running.
+
+The worker that takes the lock finds what the one before left: the jobs it was
+running are lost (it is gone), jobs recorded as queued with no queue message are
+queued again (huey_messages; also looked for every few seconds after). A stopped
+worker (``--stop``, SIGTERM, Ctrl-C) takes no new job, gives the running ones a grace
+period, then stops and requeues the rest, saying why in their log.
 """
 
 from __future__ import annotations

@@ -36,17 +36,19 @@ def answers(client) -> bool:
     return True
 
 
-def wait_for_server(client, url: str) -> None:
+def wait_for_server(client, url: str, lost: bool = False) -> None:
     """Block until the server at ``url`` answers ``client`` again, with back-off, saying
     in the log "lost Redis at host H port P (db N), retrying in S s" and then
-    "reconnected to Redis at ..."; returns at once if it answers now."""
+    "reconnected to Redis at ...". Returns at once if it answers now, unless ``lost``
+    (the caller knows it went away: it says so, and waits once)."""
     with _one_waiter:
+        if not lost and answers(client):
+            return
         pause = FIRST_PAUSE
-        lost = False
-        while not answers(client):
-            lost = True
+        while True:
             say(f"lost Redis at {where(url)}, retrying in {pause:g} s")
             time.sleep(pause)
+            if answers(client):
+                break
             pause = min(pause * 2, LONGEST_PAUSE)
-        if lost:
-            say(f"reconnected to Redis at {where(url)}")
+        say(f"reconnected to Redis at {where(url)}")

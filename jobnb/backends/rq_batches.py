@@ -78,6 +78,9 @@ return claim(batch .. ':spare', ARGV[3])
 )
 
 
+_take_script = None  # _TAKE, registered (once per process)
+
+
 def queue_key(queue_name: str) -> str:
     from rq import Queue
 
@@ -119,9 +122,11 @@ def start_batch(pipe, prefix: str, queue, job_ids: list[str], runners: int, ttl:
 def take(client, prefix: str, batch_id: str, queue_name: str) -> str | None:
     """The next job id of the batch (None: drained); queues a spare runner first when
     the batch has more and no spare waits."""
-    job_id, spare_needed = client.eval(
-        _TAKE, 0, prefix, batch_id, queue_key(queue_name), PENDING_FOR
-    )
+    global _take_script
+    if _take_script is None:  # (EVALSHA: the script's text is not sent each time)
+        _take_script = client.register_script(_TAKE)
+    args = [prefix, batch_id, queue_key(queue_name), PENDING_FOR]
+    job_id, spare_needed = _take_script(args=args, client=client)
     if spare_needed:
         add_spare(client, prefix, batch_id)
     return None if job_id is None else job_id.decode()
