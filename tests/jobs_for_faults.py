@@ -85,3 +85,22 @@ def start_sessions_and_sleep(pid_file: str) -> None:
     Path(pid_file + ".tmp").write_text(f"{direct.pid}\n{grandchild}\n{daemon}\n")
     os.replace(pid_file + ".tmp", pid_file)  # whole, at once: the test reads it
     time.sleep(300)
+
+
+_SHORT_DAEMON = (
+    "import os, time\n"
+    "if os.fork(): os._exit(0)\n"
+    "os.setsid()\n"
+    "if os.fork(): os._exit(0)\n"
+    "time.sleep(0.2)\n"
+)
+
+
+def orphan_and_exit_status(code: int) -> tuple[int, int]:
+    """Leaves an orphan that ends 0.2 s later (a double-forked daemon), and starts a
+    child of its own that exits with ``code`` at once, asked for its status 1.5 s later
+    only: returns the exit status it saw and the pid of the worker process that ran it."""
+    subprocess.run([sys.executable, "-c", _SHORT_DAEMON], check=True)
+    child = subprocess.Popen(["sh", "-c", f"exit {code}"])
+    time.sleep(1.5)
+    return child.wait(), os.getpid()

@@ -1,6 +1,8 @@
 """Cancel stops everything a job started, also what it started in a session of its own
 (``start_new_session=True``, ``setsid``, a double-forked daemon): those escape a kill
-of the worker's process group, and must not escape the cancel."""
+of the worker's process group, and must not escape the cancel. The worker process
+adopts such orphans to that end, and reaps them when they end, without taking the exit
+status of a job's own child processes."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import signal
 import time
 
 from conftest import eventually
-from jobs_for_faults import start_sessions_and_sleep, times_ten
+from jobs_for_faults import orphan_and_exit_status, start_sessions_and_sleep, times_ten
 
 import jobnb
 from jobnb import JobStatus
@@ -46,3 +48,24 @@ def test_cancel_kills_what_the_job_started_in_new_sessions(process_backend, tmp_
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _zombies_of(pid: int) -> list[int]:
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[-1].split()
+        except FileNotFoundError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(int(name))
+    return found
+
+
+def test_orphans_a_job_leaves_are_reaped_and_its_own_exit_statuses_kept():
+    jobnb.configure("subprocess", workers=1)
+    status, worker = jobnb.submit(orphan_and_exit_status, 3).result(timeout=60)
+    assert status == 3  # the job's own child: its status was not taken by the reaper
+    eventually(lambda: not _zombies_of(worker), timeout=5)
+    assert jobnb.submit(times_ten, 2).result(timeout=60) == 20

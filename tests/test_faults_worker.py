@@ -28,7 +28,9 @@ from jobs_for_faults import chatty_until, times_ten
 
 import jobnb
 from jobnb import JobStatus
+from jobnb.backends.child import ChildProcess
 from jobnb.backends.huey_worker import stop_worker
+from jobnb.payload import Payload, dumps_payload
 
 TESTS = Path(__file__).parent
 
@@ -45,6 +47,49 @@ def _complete_log(log: str, name: str) -> bool:
         return False
     expected = [f"{name} line {n}" for n in range(int(ended.group(1)))]
     return log.splitlines() == [*expected, ended.group(0)]
+
+
+# --- an error in the middle of a job --------------------------------------------------
+class _StoreGone:
+    """A reporter whose records store is gone: every write raises, as a store's did."""
+
+    def log(self, stream: str, text: str) -> None:
+        raise jobnb.BackendUnavailable("cannot reach the records store")
+
+    def progress(self, done, total, message) -> None:
+        raise jobnb.BackendUnavailable("cannot reach the records store")
+
+
+class _Kept:
+    def __init__(self) -> None:
+        self.output: list[str] = []
+
+    def log(self, stream: str, text: str) -> None:
+        self.output.append(text)
+
+    def progress(self, done, total, message) -> None:
+        pass
+
+
+def test_an_error_in_the_middle_of_a_job_never_hands_its_outcome_to_the_next(tmp_path):
+    """Whatever raises inside ChildProcess.run (here its reporter, as a failing store's
+    writes did), the child does not keep the job: the next job gets its own outcome."""
+    release = tmp_path / "release"
+    child = ChildProcess()
+    try:
+        child.ready()
+        first = dumps_payload(Payload.call(chatty_until, (str(release), "A")))
+        with pytest.raises(jobnb.BackendUnavailable):
+            child.run(first, _StoreGone())
+        release.touch()  # a child still running A would now send A's outcome
+        child.ready()
+        kept = _Kept()
+        outcome = child.run(dumps_payload(Payload.call(times_ten, (7,))), kept, timeout=60)
+        assert (outcome.status, outcome.value) == (JobStatus.FINISHED, 70)
+        assert not any("A " in text for text in kept.output)
+    finally:
+        child.kill()
+        child.close()
 
 
 # --- a SQLite home whose disk fills up ---------------------------------------------------
