@@ -199,7 +199,7 @@ def test_huey_redis_jobs_keep_their_own_results_after_the_server_restarted(
             assert job.status is JobStatus.FINISHED
             assert _complete_log(job.logs(), "A")
         else:  # the server forgot everything: the job is gone, and says so
-            time.sleep(1)
+            time.sleep(1)  # time for the worker to end A (released) and try to record it
             with pytest.raises(jobnb.JobNotFound):
                 job.status  # noqa: B018
         assert _own_results() == [0, 10, 20, 30, 40]
