@@ -23,8 +23,9 @@ from pathlib import Path
 from ..exceptions import JobNotFound
 from ..job import JobRecord, JobStatus, Progress
 
-#: seconds without a heartbeat after which a running job is lost
-LOST_AFTER = 30.0
+#: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
+#: in tests; read by the kernels and workers alike, when jobnb is imported)
+LOST_AFTER = float(os.environ.get("JOBNB_LOST_AFTER") or 30.0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
