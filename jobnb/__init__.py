@@ -23,10 +23,12 @@ from .exceptions import (
     JobnbWarning,
     JobNotFound,
     JobTimeout,
+    NotCallable,
     NotebookCellError,
     NotebookError,
     PayloadError,
     ResultTimeout,
+    StoreUnavailable,
 )
 from .job import Job, JobStatus, Progress
 from .notebook_runner import record
@@ -46,11 +48,13 @@ __all__ = [
     "JobTimeout",
     "JobnbError",
     "JobnbWarning",
+    "NotCallable",
     "NotebookCellError",
     "NotebookError",
     "PayloadError",
     "Progress",
     "ResultTimeout",
+    "StoreUnavailable",
     "configure",
     "dashboard",
     "get",
