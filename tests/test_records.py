@@ -3,6 +3,7 @@ behaviour): real files, a real redis-server, real processes."""
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from jobnb.backends.memory import new_job_id
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.job import JobRecord, JobStatus, Progress
 
 
@@ -110,6 +112,7 @@ def test_the_files_are_for_their_owner_only(tmp_path):
 WRITER = """
 import sys, time
 from jobnb.backends.memory import new_job_id
+from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
 from jobnb.job import JobRecord
@@ -139,3 +142,54 @@ def test_four_processes_adding_250_each_lose_and_duplicate_nothing(kind, tmp_pat
     assert len(names) == 1000
     assert set(names) == {f"w{n}-{i}" for n in range(4) for i in range(250)}
     assert open_store().counts()[JobStatus.QUEUED] == 1000  # the counts kept up
+
+
+def test_an_ended_job_is_forgotten_with_every_trace(store):
+    ended, other, waiting = queued("ended"), queued("other"), queued("waiting")
+    store.add([ended, other, waiting], [b"payload"] * 3)
+    for rec in (ended, other):
+        store.start(rec.id, "w")
+        store.log(rec.id, "a line\n")
+        store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+    store.forget(ended.id)
+    with pytest.raises(JobNotFound):
+        store.record(ended.id)
+    with pytest.raises(JobNotFound):
+        store.outcome(ended.id)
+    assert store.logs(ended.id) == ""
+    assert [r.name for r in store.records()] == ["waiting", "other"]
+    assert store.records(JobStatus.FINISHED, limit=5) == [store.record(other.id)]
+    counts = store.counts()
+    assert (counts[JobStatus.FINISHED], counts[JobStatus.QUEUED]) == (1, 1)
+    assert store.logs(other.id) == "a line\n" and store.outcome(other.id) == b"outcome"
+    with pytest.raises(JobnbError, match=f"job {waiting.id} is queued: only an ended job"):
+        store.forget(waiting.id)
+    assert store.record(waiting.id).status is JobStatus.QUEUED
+    with pytest.raises(JobNotFound):
+        store.forget(ended.id)
+
+
+def test_ended_jobs_are_forgotten_after_their_result_ttl(make_store):
+    short, kept = make_store(result_ttl=0.5), make_store()
+    brief, lasting = queued("brief"), queued("lasting")
+    short.add([brief], [b""])
+    kept.add([lasting], [b""])
+    for rec in (brief, lasting):
+        kept.start(rec.id, "w")  # whoever ends it: the ttl goes with the job
+        kept.finish(rec.id, JobStatus.FINISHED, None, b"")
+    time.sleep(1.6)  # past the ttl, and a look (at most once a second)
+    assert [r.name for r in kept.records()] == ["lasting"]
+    assert kept.counts()[JobStatus.FINISHED] == 1
+
+
+def test_a_heartbeat_from_another_boot_means_lost(tmp_path):
+    store = SqliteRecords(tmp_path / "jobs.db")
+    rec = queued()
+    store.add([rec], [b""])
+    store.start(rec.id, "w")
+    store.heartbeat(rec.id)
+    assert store.record(rec.id).status is JobStatus.RUNNING
+    with sqlite3.connect(store.path) as db:  # as if the machine had restarted since
+        db.execute("UPDATE jobs SET boot_id = 'a boot before this one'")
+    time.sleep(1.1)  # the next look
+    assert store.record(rec.id).status is JobStatus.LOST
