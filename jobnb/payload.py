@@ -65,9 +65,9 @@ class Payload:
     def call(cls, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Payload:
         if not callable(fn):
             raise NotCallable(
-                f"{_short.repr(fn)} is not callable: jobnb runs a function (or any callable) "
-                "with arguments. Pass the function itself and its arguments apart, "
-                "jobnb.submit(f, x), not the result of calling it, jobnb.submit(f(x))."
+                f"{_short.repr(fn)} is not callable: jobnb needs a callable (a function) and "
+                "its arguments apart, as in jobnb.submit(f, x), not the result of calling it, "
+                "as in jobnb.submit(f(x))."
             )
         return cls(kind="call", fn=fn, args=tuple(args), kwargs=dict(kwargs or {}))
 
