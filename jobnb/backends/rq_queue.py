@@ -155,6 +155,17 @@ class RqBackend(RecordsBackend):
         except (NoSuchJobError, InvalidJobOperation):
             pass  # already taken by a worker: it finds the record cancelled and skips it
 
+    def forget(self, job_id: str) -> None:
+        """Forget the ended job, and RQ's own copy of it (its hash, its registries)."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job as RqJob
+
+        super().forget(job_id)  # refuses a job that has not ended, first
+        try:
+            RqJob.fetch(job_id, connection=self.redis).delete()
+        except NoSuchJobError:
+            pass  # one of a map's batch (RQ knows only the batch), or already expired
+
     def stats(self) -> dict[str, object]:
         from rq import Worker
 
