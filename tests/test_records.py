@@ -193,3 +193,59 @@ def test_a_heartbeat_from_another_boot_means_lost(tmp_path):
         db.execute("UPDATE jobs SET boot_id = 'a boot before this one'")
     time.sleep(1.1)  # the next look
     assert store.record(rec.id).status is JobStatus.LOST
+
+
+# A records file as jobnb 0.1.0 wrote it (schema of 23dd804): no auto_vacuum, no boot id,
+# no result_ttl; a running job whose worker (an older jobnb) beats on the wall clock.
+OLD_FILE = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE jobs (id TEXT PRIMARY KEY, name TEXT NOT NULL, backend TEXT NOT NULL,
+    status TEXT NOT NULL, kind TEXT NOT NULL, description TEXT NOT NULL, queue TEXT,
+    timeout REAL, submitted REAL NOT NULL, started REAL, finished REAL,
+    progress_done REAL NOT NULL DEFAULT 0, progress_total REAL, progress_message TEXT,
+    worker TEXT, heartbeat REAL, error TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,
+    cwd TEXT, sys_path TEXT);
+CREATE TABLE payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE INDEX jobs_status ON jobs (status);
+CREATE TABLE logs (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX logs_job ON logs (job_id, seq);
+CREATE TABLE counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER count_update AFTER UPDATE OF status ON jobs WHEN OLD.status != NEW.status BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+END;
+INSERT INTO jobs (id, name, backend, status, kind, description, submitted, finished)
+    VALUES ('0ld0ld0ld0ld', 'big', 'huey', 'finished', 'call', 'big()', 1, 2);
+INSERT INTO outcomes VALUES ('0ld0ld0ld0ld', zeroblob(20000000));
+INSERT INTO jobs (id, name, backend, status, kind, description, submitted, started, heartbeat)
+    VALUES ('5ti11running', 'long', 'huey', 'running', 'call', 'long()', 1, 1, :now);
+"""
+
+
+def test_a_records_file_from_before_keeps_working(tmp_path):
+    path = tmp_path / "jobs.db"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_FILE.replace(":now", repr(time.time())))
+    old.close()
+    store = SqliteRecords(path, lost_after=1.0)
+    assert store.record("5ti11running").status is JobStatus.RUNNING  # beating when written
+    assert store.counts()[JobStatus.FINISHED] == 1
+    rec = queued()  # new jobs go in beside the old ones
+    store.add([rec], [b"payload"])
+    store.start(rec.id, "w")
+    assert store.record(rec.id).status is JobStatus.RUNNING
+    size = path.stat().st_size
+    assert size > 20_000_000
+    store.forget("0ld0ld0ld0ld")  # the file was switched to give pages back
+    assert path.stat().st_size < size - 19_000_000
+    time.sleep(1.2)  # the old worker's last beat is now past lost_after, on the wall clock
+    store.heartbeat(rec.id)
+    assert store.record("5ti11running").status is JobStatus.LOST
+    assert store.record(rec.id).status is JobStatus.RUNNING
