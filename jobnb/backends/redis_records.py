@@ -416,8 +416,9 @@ class RedisRecords:
         return bool(self._heartbeat(args=[self.prefix, job_id]))
 
     def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        total = None if total is None else float(total)  # (a numpy number is one too)
         fields = json.dumps({"progress_total": total, "progress_message": message})
-        self._progress(args=[self.prefix, job_id, done, fields])
+        self._progress(args=[self.prefix, job_id, float(done), fields])
 
     def log(self, job_id: str, text: str) -> None:
         self.redis.append(f"{self.prefix}log:{job_id}", text.encode())

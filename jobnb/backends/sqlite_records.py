@@ -423,7 +423,15 @@ class SqliteRecords:
         self._connection().execute(
             "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?, "
             "heartbeat = ?, beat_monotonic = ?, boot_id = ? WHERE id = ?",
-            (done, total, message, time.time(), time.monotonic(), BOOT_ID, job_id),
+            (
+                float(done),  # (a numpy number is one too: sqlite3 binds floats only)
+                None if total is None else float(total),
+                message,
+                time.time(),
+                time.monotonic(),
+                BOOT_ID,
+                job_id,
+            ),
         )
 
     def log(self, job_id: str, text: str) -> None:
