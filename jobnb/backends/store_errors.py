@@ -17,14 +17,15 @@ from ..exceptions import JobnbError, StoreUnavailable
 
 # SQLite's primary result codes (an extended code keeps them in its low byte)
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
-#: what a SQLite store translates; other sqlite3 errors (a constraint, a misuse) are bugs
-SQLITE_FAULTS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
-_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+#: what a SQLite store translates; of these, a constraint or a misuse is a bug: raised as is
+SQLITE_FAULTS = (sqlite3.DatabaseError, OSError)
+_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError)
 
 
 def said_clearly(catch: tuple[type[BaseException], ...], translate: Callable) -> Callable:
     """A class decorator: every public method of the class, and ``__init__``, raises
-    ``translate(self, exc)`` (a JobnbError) in place of an error of ``catch``."""
+    ``translate(self, exc)`` (a JobnbError) in place of an error of ``catch``; where
+    ``translate`` gives ``exc`` back (a bug, not a fault), ``exc`` goes on as it is."""
 
     def wrap(method):
         @functools.wraps(method)
