@@ -7,8 +7,9 @@ import time
 
 import pytest
 import redis
-from conftest import eventually
+from conftest import eventually, start_redis_worker, stop_process
 from jobs_for_tests import add, fail, wait_for
+from rq import Worker
 from rq.job import Job as RqJob
 
 import jobnb
@@ -33,6 +34,24 @@ def test_an_ended_job_is_forgotten_and_only_it(backend, request):
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
         assert RqJob.exists(kept.id, connection=client)
         assert not RqJob.exists(gone.id, connection=client)
+
+
+def test_rq_forgets_its_own_copy_for_good(redis_url, tmp_path):
+    """jobnb's record of an rq job ends inside RQ's job target, and RQ files the job a
+    moment later: a job forgotten at once must not come back when RQ does."""
+    client = redis.Redis.from_url(redis_url)
+    jobnb.configure("rq", redis_url=redis_url)
+    worker = start_redis_worker(redis_url, tmp_path, "-w", "1", backend="rq")
+    try:
+        for _ in range(5):
+            job = jobnb.submit(fail, "forget me at once")
+            job.wait(30)
+            job.forget()
+            eventually(lambda: Worker.all(connection=client)[0].get_state() == "idle")
+            assert not RqJob.exists(job.id, connection=client)
+            assert client.zcard("rq:failed:default") == 0
+    finally:
+        stop_process(worker)
 
 
 def test_a_queued_or_running_job_is_not_forgotten(backend, tmp_path):

@@ -436,15 +436,16 @@ class RedisRecords:
             raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
         return JobStatus(old.decode())
 
-    def forget(self, job_id: str) -> None:
-        """Delete an ended job: its record, payload, outcome and logs. A queued or
-        running job is refused (cancel it first, or wait)."""
+    def forget(self, job_id: str) -> JobStatus:
+        """Delete an ended job: its record, payload, outcome and logs; returns how it had
+        ended. A queued or running job is refused (cancel it first, or wait)."""
         status = self._forget(args=[self.prefix, job_id])
         if status is None:
             raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
         status = JobStatus(status.decode())
         if not status.is_done:
             raise refuse_to_forget(job_id, status)
+        return status
 
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:

@@ -476,19 +476,22 @@ class SqliteRecords:
                 db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
         return status
 
-    def forget(self, job_id: str) -> None:
-        """Delete an ended job: its record, payload, outcome and logs; the file gives the
-        pages back. A queued or running job is refused (cancel it first, or wait)."""
+    def forget(self, job_id: str) -> JobStatus:
+        """Delete an ended job: its record, payload, outcome and logs (the file gives the
+        pages back); returns how it had ended. A queued or running job is refused
+        (cancel it first, or wait)."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise JobNotFound(f"no job {job_id!r} in {self.path}")
-            if not JobStatus(row[0]).is_done:
-                raise refuse_to_forget(job_id, JobStatus(row[0]))
+            status = JobStatus(row[0])
+            if not status.is_done:
+                raise refuse_to_forget(job_id, status)
             _delete(db, [job_id])
         _shrink(db)
+        return status
 
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
