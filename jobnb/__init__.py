@@ -6,13 +6,25 @@
     job = jobnb.submit(train, lr=0.1)
     job.status, job.progress, job.logs()
     job.result()
+    job.forget()  # or jobnb.forget(job, "a job id", "a job name"): gone, with its result
 
     job = jobnb.submit_notebook("analysis.ipynb", parameters={"lr": 0.1})
 """
 
 from __future__ import annotations
 
-from .api import configure, get, jobs, jobs_df, map, options, settings, submit, submit_notebook
+from .api import (
+    configure,
+    forget,
+    get,
+    jobs,
+    jobs_df,
+    map,
+    options,
+    settings,
+    submit,
+    submit_notebook,
+)
 from .exceptions import (
     BackendUnavailable,
     ConfigError,
@@ -23,10 +35,12 @@ from .exceptions import (
     JobnbWarning,
     JobNotFound,
     JobTimeout,
+    NotCallable,
     NotebookCellError,
     NotebookError,
     PayloadError,
     ResultTimeout,
+    StoreUnavailable,
 )
 from .job import Job, JobStatus, Progress
 from .notebook_runner import record
@@ -46,13 +60,16 @@ __all__ = [
     "JobTimeout",
     "JobnbError",
     "JobnbWarning",
+    "NotCallable",
     "NotebookCellError",
     "NotebookError",
     "PayloadError",
     "Progress",
     "ResultTimeout",
+    "StoreUnavailable",
     "configure",
     "dashboard",
+    "forget",
     "get",
     "jobs",
     "jobs_df",

@@ -1,4 +1,4 @@
-"""The Python API: configure, submit, submit_notebook, map, get, jobs, jobs_df.
+"""The Python API: configure, submit, submit_notebook, map, get, forget, jobs, jobs_df.
 
 Backends are created on first use and kept for the life of the process, one per
 (name, options): a job keeps working through its own backend after ``configure``
@@ -19,7 +19,7 @@ from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .exceptions import JobNotFound
-from .job import Job, JobRecord, JobStatus
+from .job import Job, JobRecord, JobStatus, refuse_to_forget
 from .payload import Payload
 
 if TYPE_CHECKING:
@@ -212,6 +212,23 @@ def get(job_id_or_name: str) -> Job:
     if newest is None:
         raise JobNotFound(f"no job has the id or name {key!r}")
     return Job(newest[1], newest[2])
+
+
+def forget(*jobs: Job | str) -> list[str]:
+    """Delete ended jobs with what they ran, their results and their logs; returns their
+    ids. Each is a Job, an id, or a name (the newest job of that name, as :func:`get`).
+
+    Nothing is deleted when one of them is not found or has not ended (JobnbError: cancel
+    it first, or wait for it).
+    """
+    found = [get(job) for job in jobs]
+    for job in found:
+        status = job.status
+        if not status.is_done:
+            raise refuse_to_forget(job.id, status)
+    for job in found:
+        job.forget()
+    return [job.id for job in found]
 
 
 def _records(status: str | JobStatus | None) -> list[tuple[Backend, JobRecord]]:

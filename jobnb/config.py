@@ -40,7 +40,7 @@ class Settings:
     workers: int = 2
     redis_url: str | None = None
     home: str = ".jobnb"
-    #: seconds an ended job (record, logs, result) is kept on Redis; None: until deleted
+    #: seconds an ended job (record, logs, result) is kept by huey and rq; None: until forgotten
     result_ttl: float | None = None
 
     def __repr__(self) -> str:  # the password of a Redis URL never shows

@@ -5,12 +5,14 @@
     JobnbError
     ├── ConfigError              a setting is wrong (unknown backend, bad value)
     ├── PayloadError             something cannot travel to a worker (names it)
+    │   └── NotCallable          what was submitted is not a function (also a TypeError)
     ├── BackendUnavailable       the queue backend cannot be reached
+    │   └── StoreUnavailable     a file of a jobnb home cannot be used (full, read-only, ...)
     ├── JobNotFound              no job with that id or name
     ├── JobFailed                the job raised and its exception cannot be rebuilt here
-    ├── JobCancelled             the job was cancelled
-    ├── JobTimeout               the job ran past its timeout
-    ├── JobLost                  the worker died while running the job
+    │   ├── JobCancelled         the job was cancelled
+    │   ├── JobTimeout           the job ran past its timeout
+    │   └── JobLost              the worker died while running the job
     ├── NotebookError            a notebook job cannot run its notebook (no such kernel, ...)
     │   └── NotebookCellError    a cell of a notebook job raised (names the cell)
     └── ResultTimeout            ``job.result(timeout=...)`` ran out of time (also a TimeoutError)
@@ -31,8 +33,19 @@ class PayloadError(JobnbError):
     """A value cannot be serialized to travel to a worker; the message names it."""
 
 
+class NotCallable(PayloadError, TypeError):
+    """``jobnb.submit(x)`` or ``jobnb.map(x, ...)`` where ``x`` is not callable."""
+
+
 class BackendUnavailable(JobnbError):
     """The queue backend (a Redis server, a SQLite file) cannot be reached."""
+
+
+class StoreUnavailable(BackendUnavailable):
+    """A file of a jobnb home (its records) cannot be read or written: its file system is
+    full or read-only, another process holds its lock, it cannot be created. The message
+    names the file and what to do; the next call tries again, so the home works again
+    by itself once the cause is gone."""
 
 
 class JobNotFound(JobnbError, LookupError):

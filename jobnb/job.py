@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .exceptions import JobCancelled, JobFailed, JobLost, JobnbWarning, ResultTimeout
+from .exceptions import (
+    JobCancelled,
+    JobFailed,
+    JobLost,
+    JobnbError,
+    JobnbWarning,
+    ResultTimeout,
+)
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -30,6 +37,14 @@ class JobStatus(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def refuse_to_forget(job_id: str, status: JobStatus) -> JobnbError:
+    """The error for forgetting a job that has not ended (every backend says the same)."""
+    return JobnbError(
+        f"job {job_id} is {status.value}: only an ended job can be forgotten. Cancel it "
+        "first (job.cancel(), then job.wait()), or wait for it to end (job.wait())."
+    )
 
 
 class Progress(NamedTuple):
@@ -187,10 +202,16 @@ class Job:
         """
         return self._backend.cancel(self.id)
 
+    def forget(self) -> None:
+        """Delete the ended job from its backend: its record, what it ran, its result and
+        its logs (a persistent home gives the space back). From then on it is not found.
+
+        Raises JobnbError for a queued or running job: cancel it first, or wait.
+        """
+        self._backend.forget(self.id)
+
     def pull(self) -> list[str]:
         """Assign a finished cell job's outputs into the notebook's namespace now."""
-        from .exceptions import JobnbError
-
         if self.namespace is None:
             raise JobnbError(f"job {self.id} is not a %%submit cell job: nothing to pull")
         outputs = self.result()

@@ -16,7 +16,7 @@ from typing import Any
 
 import cloudpickle
 
-from .exceptions import JobFailed, JobLost, JobTimeout, PayloadError
+from .exceptions import JobFailed, JobLost, JobTimeout, NotCallable, PayloadError
 from .job import JobStatus
 
 _short = reprlib.Repr()
@@ -64,7 +64,11 @@ class Payload:
     @classmethod
     def call(cls, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Payload:
         if not callable(fn):
-            raise TypeError(f"jobnb.submit needs a callable, not {type(fn).__name__}: {fn!r}")
+            raise NotCallable(
+                f"{_short.repr(fn)} is not callable: jobnb needs a callable (a function) and "
+                "its arguments apart, as in jobnb.submit(f, x), not the result of calling it, "
+                "as in jobnb.submit(f(x))."
+            )
         return cls(kind="call", fn=fn, args=tuple(args), kwargs=dict(kwargs or {}))
 
     @classmethod

@@ -97,9 +97,11 @@ def redis_url(redis_server) -> Iterator[str]:
     redis.Redis.from_url(redis_server).flushdb()  # ours: started by this session
 
 
-def start_redis_worker(url: str, cwd, *extra: str, backend: str = "huey") -> subprocess.Popen:
+def start_redis_worker(
+    url: str, cwd, *extra: str, backend: str = "huey", python: list[str] | None = None
+) -> subprocess.Popen:
     """A ``jobnb worker --backend huey|rq --url URL`` process, once its workers (``-w``,
-    default 2) say they are alive."""
+    default 2) say they are alive; run by ``python`` (a command, default this Python)."""
     if backend == "rq":
         import redis
         from rq import Worker
@@ -107,7 +109,8 @@ def start_redis_worker(url: str, cwd, *extra: str, backend: str = "huey") -> sub
         client = redis.Redis.from_url(url)
         before = len(Worker.all(connection=client))
     worker = subprocess.Popen(
-        [sys.executable, "-m", "jobnb.cli", "worker", "--backend", backend, "--url", url, *extra],
+        [*(python or [sys.executable]), "-m", "jobnb.cli", "worker", "--backend", backend]
+        + ["--url", url, *extra],
         cwd=cwd,
     )
     if backend == "rq":

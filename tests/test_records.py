@@ -3,6 +3,7 @@ behaviour): real files, a real redis-server, real processes."""
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from jobnb.backends.memory import new_job_id
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.job import JobRecord, JobStatus, Progress
 
 
@@ -110,6 +112,7 @@ def test_the_files_are_for_their_owner_only(tmp_path):
 WRITER = """
 import sys, time
 from jobnb.backends.memory import new_job_id
+from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
 from jobnb.job import JobRecord
@@ -139,3 +142,110 @@ def test_four_processes_adding_250_each_lose_and_duplicate_nothing(kind, tmp_pat
     assert len(names) == 1000
     assert set(names) == {f"w{n}-{i}" for n in range(4) for i in range(250)}
     assert open_store().counts()[JobStatus.QUEUED] == 1000  # the counts kept up
+
+
+def test_an_ended_job_is_forgotten_with_every_trace(store):
+    ended, other, waiting = queued("ended"), queued("other"), queued("waiting")
+    store.add([ended, other, waiting], [b"payload"] * 3)
+    for rec in (ended, other):
+        store.start(rec.id, "w")
+        store.log(rec.id, "a line\n")
+        store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+    store.forget(ended.id)
+    with pytest.raises(JobNotFound):
+        store.record(ended.id)
+    with pytest.raises(JobNotFound):
+        store.outcome(ended.id)
+    assert store.logs(ended.id) == ""
+    assert [r.name for r in store.records()] == ["waiting", "other"]
+    assert store.records(JobStatus.FINISHED, limit=5) == [store.record(other.id)]
+    counts = store.counts()
+    assert (counts[JobStatus.FINISHED], counts[JobStatus.QUEUED]) == (1, 1)
+    assert store.logs(other.id) == "a line\n" and store.outcome(other.id) == b"outcome"
+    with pytest.raises(JobnbError, match=f"job {waiting.id} is queued: only an ended job"):
+        store.forget(waiting.id)
+    assert store.record(waiting.id).status is JobStatus.QUEUED
+    with pytest.raises(JobNotFound):
+        store.forget(ended.id)
+
+
+def test_ended_jobs_are_forgotten_after_their_result_ttl(make_store):
+    short, kept = make_store(result_ttl=0.5), make_store()
+    brief, lasting = queued("brief"), queued("lasting")
+    short.add([brief], [b""])
+    kept.add([lasting], [b""])
+    for rec in (brief, lasting):
+        kept.start(rec.id, "w")  # whoever ends it: the ttl goes with the job
+        kept.finish(rec.id, JobStatus.FINISHED, None, b"")
+    time.sleep(1.6)  # past the ttl, and a look (at most once a second)
+    assert [r.name for r in kept.records()] == ["lasting"]
+    assert kept.counts()[JobStatus.FINISHED] == 1
+
+
+def test_a_heartbeat_from_another_boot_means_lost(tmp_path):
+    store = SqliteRecords(tmp_path / "jobs.db")
+    rec = queued()
+    store.add([rec], [b""])
+    store.start(rec.id, "w")
+    store.heartbeat(rec.id)
+    assert store.record(rec.id).status is JobStatus.RUNNING
+    with sqlite3.connect(store.path) as db:  # as if the machine had restarted since
+        db.execute("UPDATE jobs SET boot_id = 'a boot before this one'")
+    time.sleep(1.1)  # the next look
+    assert store.record(rec.id).status is JobStatus.LOST
+
+
+# A records file as jobnb 0.1.0 wrote it (schema of 23dd804): no auto_vacuum, no boot id,
+# no result_ttl; a running job whose worker (an older jobnb) beats on the wall clock.
+OLD_FILE = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE jobs (id TEXT PRIMARY KEY, name TEXT NOT NULL, backend TEXT NOT NULL,
+    status TEXT NOT NULL, kind TEXT NOT NULL, description TEXT NOT NULL, queue TEXT,
+    timeout REAL, submitted REAL NOT NULL, started REAL, finished REAL,
+    progress_done REAL NOT NULL DEFAULT 0, progress_total REAL, progress_message TEXT,
+    worker TEXT, heartbeat REAL, error TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,
+    cwd TEXT, sys_path TEXT);
+CREATE TABLE payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE INDEX jobs_status ON jobs (status);
+CREATE TABLE logs (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX logs_job ON logs (job_id, seq);
+CREATE TABLE counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER count_update AFTER UPDATE OF status ON jobs WHEN OLD.status != NEW.status BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+END;
+INSERT INTO jobs (id, name, backend, status, kind, description, submitted, finished)
+    VALUES ('0ld0ld0ld0ld', 'big', 'huey', 'finished', 'call', 'big()', 1, 2);
+INSERT INTO outcomes VALUES ('0ld0ld0ld0ld', zeroblob(20000000));
+INSERT INTO jobs (id, name, backend, status, kind, description, submitted, started, heartbeat)
+    VALUES ('5ti11running', 'long', 'huey', 'running', 'call', 'long()', 1, 1, :now);
+"""
+
+
+def test_a_records_file_from_before_keeps_working(tmp_path):
+    path = tmp_path / "jobs.db"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_FILE.replace(":now", repr(time.time())))
+    old.close()
+    store = SqliteRecords(path, lost_after=1.0)
+    assert store.record("5ti11running").status is JobStatus.RUNNING  # beating when written
+    assert store.counts()[JobStatus.FINISHED] == 1
+    rec = queued()  # new jobs go in beside the old ones
+    store.add([rec], [b"payload"])
+    store.start(rec.id, "w")
+    assert store.record(rec.id).status is JobStatus.RUNNING
+    size = path.stat().st_size
+    assert size > 20_000_000
+    store.forget("0ld0ld0ld0ld")  # the file was switched to give pages back
+    assert path.stat().st_size < size - 19_000_000
+    time.sleep(1.2)  # the old worker's last beat is now past lost_after, on the wall clock
+    store.heartbeat(rec.id)
+    assert store.record("5ti11running").status is JobStatus.LOST
+    assert store.record(rec.id).status is JobStatus.RUNNING

@@ -83,7 +83,8 @@ def test_defaults_suit_notebook_jobs(workers, redis_url):
     client = redis.Redis.from_url(redis_url)
     rq_job = RqJob.fetch(job.id, connection=client)
     assert rq_job.timeout == -1  # no 180 s limit of RQ's
-    assert rq_job.get_status() == "finished"
+    # (RQ files its job a moment after the job's target has recorded jobnb's outcome)
+    eventually(lambda: rq_job.get_status(refresh=True) == "finished", timeout=5)
     assert client.ttl(rq_job.key) == -1  # kept, where RQ keeps a finished job 500 s
     assert client.ttl(f"jobnb:rq:job:{job.id}") == -1
     assert b"zlib" not in client.hget(f"jobnb:rq:job:{job.id}", "payload")[:2]  # as is

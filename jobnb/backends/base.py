@@ -132,6 +132,11 @@ class Backend:
     def cancel(self, job_id: str) -> bool:
         raise NotImplementedError("The 'cancel' method must be implemented.")
 
+    def forget(self, job_id: str) -> None:
+        """Delete an ended job: record, payload, outcome, logs. A queued or running job
+        is refused with ``job.refuse_to_forget``'s error; JobNotFound if there is none."""
+        raise NotImplementedError("The 'forget' method must be implemented.")
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop this backend's workers owned by this process (if any)."""
 

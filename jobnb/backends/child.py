@@ -1,9 +1,13 @@
 """A worker process started clean (``python -m jobnb.backends.subprocess_worker``) that
 runs one job at a time and can be killed, its whole process tree with it.
 
-The ``subprocess`` backend keeps one per pool slot; a ``huey`` worker keeps one per
-worker thread, so a job can be cancelled or timed out on both worker kinds without
-forking a process that has threads.
+The ``subprocess`` backend keeps one per pool slot; a ``huey`` or ``rq`` worker keeps
+one per worker thread, so a job can be cancelled or timed out on every worker kind
+without forking a process that has threads.
+
+A job's outcome is only ever its own: each job sent carries a token that the child
+echoes with the outcome, and a child left by an error in the middle of a job is
+killed, never handed the next job.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from multiprocessing.connection import Connection
 from ..job import JobStatus
 from ..payload import Outcome, loads_outcome
 from ..runner import Reporter
+from .process_tree import kill_tree
 
 
 class ChildProcess:
@@ -31,6 +36,7 @@ class ChildProcess:
         self.outbox: Connection | None = None  # child -> parent
         self.doomed = False  # killed: replace it before the next job, even if not yet reaped
         self._context: tuple | None = None
+        self._sent = 0  # jobs sent to it: the token of the next job is the next number
         #: process groups the running job started apart (a notebook's kernel): killed
         #: with the worker, forgotten when the job ends
         self.adopted: set[int] = set()
@@ -74,12 +80,16 @@ class ChildProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """Stop the process and every process it started."""
+        """Stop the process and every process it started, also those that left its
+        process group (process_tree.py; on Linux)."""
         if self.proc is None:
             return
         self.doomed = True
-        for pgid in (self.proc.pid, *self.adopted):
-            _kill_group(pgid)
+        if self.proc.returncode is None:  # (else reaped: its pid may be another's now)
+            kill_tree(self.proc.pid, (self.proc.pid, *self.adopted))
+        else:
+            for pgid in self.adopted:
+                _kill_group(pgid)
         self.adopted.clear()
 
     def close(self) -> None:
@@ -101,46 +111,96 @@ class ChildProcess:
         context: tuple[str | None, list[str]] | None = None,
     ) -> Outcome:
         """Run the serialized payload ``blob``; stream its output and progress to
-        ``reporter``. ``check_cancel`` is called every ``tick`` seconds (a True kills the
-        job); ``was_cancelled`` tells, when the process dies, whether someone killed it
-        to cancel. ``context`` is the (cwd, sys_path) to run in."""
+        ``reporter``. ``check_cancel`` is called every ``tick`` seconds, however much the
+        job prints (a True kills the job); ``was_cancelled`` tells, when the process
+        dies, whether someone killed it to cancel. ``context`` is the (cwd, sys_path) to
+        run in.
+
+        Whatever this raises (an error of the reporter or of ``check_cancel``, an
+        interrupt), the process is killed first: it never keeps a job it was given
+        past this call, so the next job can never read this one's outcome."""
+        self._sent += 1
+        token = str(self._sent).encode()
         deadline = time.monotonic() + timeout if timeout else None
         try:
-            if context is not None and context != self._context:
-                self.inbox.send_bytes(b"C" + pickle.dumps(context))
-                self._context = context
-            self.inbox.send_bytes(blob)
-            while True:
-                wait = tick if check_cancel is not None else None
-                if deadline is not None:
-                    left = max(0.0, deadline - time.monotonic())
-                    wait = left if wait is None else min(wait, left)
-                if not self.outbox.poll(wait):
-                    if deadline is not None and time.monotonic() >= deadline:
-                        self.kill()
-                        return Outcome.timed_out(timeout)
-                    if check_cancel is not None and check_cancel():
-                        self.kill()
-                        return Outcome.cancelled("while running")
-                    continue
-                message = self.outbox.recv_bytes()
-                tag = message[:1]
-                if tag == b"R":
-                    self.adopted.clear()
-                    return _load(self.outbox.recv_bytes())
-                if tag == b"P":
-                    reporter.progress(*pickle.loads(message[1:]))
-                elif tag == b"K":
-                    self.adopted.add(int(message[1:]))
-                else:
-                    reporter.log("stdout" if tag == b"O" else "stderr", message[1:].decode())
-        except (EOFError, OSError):
+            return self._run(blob, token, reporter, deadline, timeout, check_cancel, tick, context)
+        except _ChildGone:
             for pgid in self.adopted:  # the worker died: what its job started goes too
                 _kill_group(pgid)
             self.adopted.clear()
             if was_cancelled():
                 return Outcome.cancelled("while running")
             return Outcome.lost(self._death_reason())
+        except BaseException:
+            self.kill()
+            raise
+
+    def _run(
+        self,
+        blob: bytes,
+        token: bytes,
+        reporter: Reporter,
+        deadline: float | None,
+        timeout: float | None,
+        check_cancel: Callable[[], bool] | None,
+        tick: float,
+        context: tuple[str | None, list[str]] | None,
+    ) -> Outcome:
+        if context is not None and context != self._context:
+            self._send(b"C" + pickle.dumps(context))
+            self._context = context
+        self._send(b"J" + token)
+        self._send(blob)
+        ours = False  # what comes before the child says it started this job is not its own
+        # by the clock, not when the child falls silent: a job printing all along still
+        # beats its heartbeat and sees its cancel
+        next_tick = time.monotonic() + tick if check_cancel is not None else None
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self.kill()
+                return Outcome.timed_out(timeout)
+            if next_tick is not None and now >= next_tick:
+                if check_cancel():
+                    self.kill()
+                    return Outcome.cancelled("while running")
+                next_tick = time.monotonic() + tick  # after it: a slow store adds no ticks
+            message = self._receive(_earliest(next_tick, deadline))
+            if message is None:
+                continue
+            tag, rest = message[:1], message[1:]
+            if tag == b"K":  # whichever job started it: it dies with the worker
+                self.adopted.add(int(rest))
+            elif tag == b"S":
+                ours = rest == token
+            elif tag == b"R":
+                result = self._receive(None)
+                if rest == token:
+                    self.adopted.clear()
+                    return _load(result)
+                # an older job's outcome (never this job's): dropped
+            elif not ours:
+                continue
+            elif tag == b"P":
+                reporter.progress(*pickle.loads(rest))
+            else:
+                reporter.log("stdout" if tag == b"O" else "stderr", rest.decode())
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.inbox.send_bytes(data)
+        except OSError:
+            raise _ChildGone from None
+
+    def _receive(self, until: float | None) -> bytes | None:
+        """The child's next message; None if there is none by the monotonic time
+        ``until`` (None: wait as long as it takes)."""
+        try:
+            if until is not None and not self.outbox.poll(max(0.0, until - time.monotonic())):
+                return None
+            return self.outbox.recv_bytes()
+        except (EOFError, OSError):
+            raise _ChildGone from None
 
     def _death_reason(self) -> str:
         try:
@@ -153,6 +213,15 @@ class ChildProcess:
         else:
             how = f"exited with code {code}"
         return f"the worker process (pid {self.proc.pid}) {how} while running the job"
+
+
+class _ChildGone(Exception):
+    """A pipe to the child process broke: the process died, or was killed."""
+
+
+def _earliest(*times: float | None) -> float | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 def _kill_group(pgid: int) -> None:

@@ -111,8 +111,8 @@ _records: dict[tuple, SqliteRecords | RedisRecords] = {}
 def open_records(
     home: str | os.PathLike, redis_url: str | None = None, result_ttl: float | None = None
 ):
-    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis (where the
-    jobs added are forgotten ``result_ttl`` s after they end, if given). Opened once per
+    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis; the jobs
+    added are forgotten ``result_ttl`` s after they end, if given. Opened once per
     process (each keeps a connection per thread, or a pool)."""
     place = (str(Path(home).resolve()), redis_url, result_ttl)
     records = _records.get(place)
@@ -120,7 +120,7 @@ def open_records(
         if redis_url:
             records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl)
         else:
-            records = SqliteRecords(records_path(home))
+            records = SqliteRecords(records_path(home), result_ttl=result_ttl)
         records = _records.setdefault(place, records)
     return records
 

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..exceptions import JobnbError, JobNotFound
-from ..job import JobRecord, JobStatus, Progress
+from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload
 from .base import Backend, JobOptions, new_job_id, new_record
 
@@ -143,6 +143,15 @@ class MemoryStore:
         self.finish(entry, Outcome.cancelled("before it started"))
         return True
 
+    def forget(self, job_id: str) -> None:
+        """Drop an ended job's entry (what it ran, its outcome and output with it)."""
+        with self.lock:
+            record = self.get(job_id).record
+            if not record.status.is_done:
+                raise refuse_to_forget(job_id, record.status)
+            del self._entries[job_id]
+            self._counts[record.status] -= 1
+
     def wait(self, job_id: str, timeout: float | None) -> bool:
         return self.get(job_id).done.wait(timeout)
 
@@ -202,6 +211,9 @@ class MemoryBackend(Backend):
 
     def logs(self, job_id: str) -> str:
         return self.store.logs(job_id)
+
+    def forget(self, job_id: str) -> None:
+        self.store.forget(job_id)
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.name, "workers": self.workers}

@@ -97,6 +97,9 @@ class RecordsBackend(Backend):
             return True
         return status is JobStatus.RUNNING  # its worker stops it at its next heartbeat
 
+    def forget(self, job_id: str) -> None:
+        self.records_store.forget(job_id)
+
     def forget_queued(self, job_id: str) -> None:
         """A queued job was cancelled: its worker will skip it (its record says so);
         a queue that can drop it now does so here."""

@@ -17,19 +17,26 @@ backend, which keeps its records the same way beside RQ's own job hashes)::
 Every change of status goes through one Lua script (atomic: a job is taken once, a
 cancelled job never starts, a lost one stays lost), and every read is one or two
 round trips, pipelined, whatever the history size.
+
+Liveness is judged on the Redis server's clock alone (``TIME``, read inside the scripts
+that write a heartbeat or look for lost jobs and workers), never on a worker's or a
+reader's: workers and kernels on machines whose clocks disagree see the same thing.
+The times shown (submitted, started, finished) are their writers' wall clocks.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Iterable
 
+import redis
+
 from ..exceptions import JobNotFound
-from ..job import JobRecord, JobStatus, Progress
+from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
 from .redis_connection import connect, unreachable
 from .sqlite_records import LOST_AFTER, LostLook
+from .store_errors import said_clearly
 
 _FIELDS = (
     "name",
@@ -49,10 +56,22 @@ _FIELDS = (
     "error",
 )
 
+# The server's clock, in seconds: what heartbeats, the lost cutoff, worker liveness and
+# result_ttl are measured on (Redis >= 5 replicates a script's effects, so a script may
+# read TIME before it writes).
+_SERVER_NOW = """
+local function server_now()
+    local time = redis.call('TIME')
+    return tonumber(time[1]) + tonumber(time[2]) / 1000000
+end
+"""
+
 # Moves a job from one status's set to another's (and out of the heartbeats when it
 # stops running): the prelude of every script that changes a status.
-_MOVE = """
-local function move(p, id, job, old, new, now)
+_MOVE = (
+    _SERVER_NOW
+    + """
+local function move(p, id, job, old, new)
     local seq = redis.call('HGET', job, 'seq')
     redis.call('HSET', job, 'status', new)
     redis.call('ZREM', p .. 'status:' .. old, id)
@@ -62,7 +81,7 @@ local function move(p, id, job, old, new, now)
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
         local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
-            local expires_at = tonumber(now) + ttl
+            local expires_at = server_now() + ttl
             redis.call('ZADD', p .. 'expires', expires_at, id)
             redis.call('EXPIREAT', job, math.ceil(expires_at))
             redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
@@ -70,6 +89,7 @@ local function move(p, id, job, old, new, now)
     end
 end
 """
+)
 
 _START = (
     _MOVE
@@ -78,8 +98,9 @@ local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local job = p .. 'job:' .. id
 if redis.call('HGET', job, 'status') ~= 'queued' then return false end
 move(p, id, job, 'queued', 'running')
-redis.call('HSET', job, 'started', now, 'heartbeat', now, 'worker', worker)
-redis.call('ZADD', p .. 'beats', now, id)
+local beat = server_now()
+redis.call('HSET', job, 'started', now, 'heartbeat', beat, 'worker', worker)
+redis.call('ZADD', p .. 'beats', beat, id)
 return {1, redis.call('HMGET', job, 'timeout', 'cwd', 'sys_path')}
 """
 )
@@ -106,7 +127,7 @@ local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if old ~= 'queued' and old ~= 'running' then return 0 end
-move(p, id, job, old, status, now)
+move(p, id, job, old, status)
 redis.call('HSET', job, 'outcome', outcome, 'finished', now)
 if err ~= '' then redis.call('HSET', job, 'error', err) end
 local total = redis.call('HGET', job, 'progress_total')
@@ -123,7 +144,7 @@ local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if not old then return false end
 if old == 'queued' then
-    move(p, id, job, 'queued', 'cancelled', now)
+    move(p, id, job, 'queued', 'cancelled')
     redis.call('HSET', job, 'finished', now,
                'error', 'JobCancelled: the job was cancelled before it started\\n')
 elseif old == 'running' then
@@ -133,24 +154,44 @@ return old
 """
 )
 
-_MARK_LOST = (
-    _MOVE
-    + """
-local p, cutoff, err, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(gone) do  -- past their result_ttl
+# Every trace of an ended job: its hash (record, payload, outcome), its log, its place in
+# the pages (under any ended status: a hash past its EXPIREAT no longer says which).
+_DROP = """
+local function drop(p, id)
+    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
     redis.call('ZREM', p .. 'all', id)
+    redis.call('ZREM', p .. 'expires', id)
     for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
         redis.call('ZREM', p .. 'status:' .. status, id)
     end
-    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
-    redis.call('ZREM', p .. 'expires', id)
 end
-local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. cutoff)
+"""
+
+_FORGET = (
+    _DROP
+    + """
+local p, id = ARGV[1], ARGV[2]
+local status = redis.call('HGET', p .. 'job:' .. id, 'status')
+if status and status ~= 'queued' and status ~= 'running' then drop(p, id) end
+return status
+"""
+)
+
+_MARK_LOST = (
+    _MOVE
+    + _DROP
+    + """
+local p, lost_after, err = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now = server_now()
+local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(gone) do  -- past their result_ttl
+    drop(p, id)
+end
+local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost_after))
 for _, id in ipairs(ids) do
     local job = p .. 'job:' .. id
     if redis.call('HGET', job, 'status') == 'running' then
-        move(p, id, job, 'running', 'lost', now)
+        move(p, id, job, 'running', 'lost')
         redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
     else
         redis.call('ZREM', p .. 'beats', id)
@@ -174,7 +215,65 @@ redis.call('APPEND', p .. 'log:' .. id, text)
 return 1
 """
 
+# A running job's heartbeat: one round trip, which also brings back a cancel request.
+# A job forgotten meanwhile (lost, then forgotten, while its worker still ran) is not
+# made again by its beats.
+_HEARTBEAT = (
+    _SERVER_NOW
+    + """
+local p, id = ARGV[1], ARGV[2]
+local job = p .. 'job:' .. id
+if redis.call('EXISTS', job) == 0 then return false end
+local now = server_now()
+redis.call('HSET', job, 'heartbeat', now)
+redis.call('ZADD', p .. 'beats', 'XX', now, id)  -- only while running
+return redis.call('HGET', job, 'cancel_requested')
+"""
+)
+
+# Progress, which is a heartbeat too; ARGV[4] holds the fields as JSON (a null deletes
+# its field: it reads as None).
+_PROGRESS = (
+    _SERVER_NOW
+    + """
+local p, id, done = ARGV[1], ARGV[2], ARGV[3]
+local job = p .. 'job:' .. id
+if redis.call('EXISTS', job) == 0 then return 0 end
+local now = server_now()
+redis.call('HSET', job, 'progress_done', done, 'heartbeat', now)
+for name, value in pairs(cjson.decode(ARGV[4])) do
+    if value == cjson.null then
+        redis.call('HDEL', job, name)
+    else
+        redis.call('HSET', job, name, value)
+    end
+end
+redis.call('ZADD', p .. 'beats', 'XX', now, id)
+return 1
+"""
+)
+
 WORKER_BEAT = 5.0  # seconds between two "still here" of a worker
+
+_WORKER_ALIVE = (
+    _SERVER_NOW
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], server_now())
+"""
+)
+
+# The workers heard from in the last ARGV[1] seconds, by the server's clock.
+_LIVE_WORKERS = (
+    _SERVER_NOW
+    + """
+local since, alive = server_now() - tonumber(ARGV[1]), {}
+local seen = redis.call('HGETALL', KEYS[1])
+for i = 1, #seen, 2 do
+    if tonumber(seen[i + 1]) >= since then table.insert(alive, seen[i]) end
+end
+return alive
+"""
+)
 
 _LOST_ERROR = (
     "JobLost: its worker stopped sending heartbeats (killed, out of memory, or its "
@@ -215,29 +314,14 @@ def _record(job_id: str, values: list) -> JobRecord:
     )
 
 
-def _said_clearly(cls):
-    """Wrap every public method of ``cls`` so that a server gone away mid-session raises
-    the same BackendUnavailable as one never reached (which host and port, how to start
-    one: what the dashboard's banner shows), not the client's bare ConnectionError."""
-    import redis
-
-    def wrap(method):
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                raise unreachable(self.url, exc) from None
-
-        return wrapper
-
-    for name, value in list(vars(cls).items()):
-        if callable(value) and not name.startswith("_"):
-            setattr(cls, name, wrap(value))
-    return cls
+def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
+    """A server gone away mid-session raises the same BackendUnavailable as one never
+    reached (which host and port, how to start one: what the dashboard's banner shows),
+    not the client's bare ConnectionError."""
+    return unreachable(store.url, exc)
 
 
-@_said_clearly
+@said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
 class RedisRecords:
     """The records of one queue in the Redis server at ``url``."""
 
@@ -261,6 +345,11 @@ class RedisRecords:
         self._finish = self.redis.register_script(_FINISH)
         self._cancel = self.redis.register_script(_CANCEL)
         self._mark_lost_script = self.redis.register_script(_MARK_LOST)
+        self._forget = self.redis.register_script(_FORGET)
+        self._heartbeat = self.redis.register_script(_HEARTBEAT)
+        self._progress = self.redis.register_script(_PROGRESS)
+        self._worker_alive = self.redis.register_script(_WORKER_ALIVE)
+        self._live_workers = self.redis.register_script(_LIVE_WORKERS)
 
     def _job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -336,26 +425,14 @@ class RedisRecords:
         return f"{self.prefix}batch:{batch_id}"
 
     def heartbeat(self, job_id: str) -> bool:
-        """Say the job is alive; returns whether a cancel was asked for."""
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(self._job(job_id), "heartbeat", now)
-        pipe.zadd(f"{self.prefix}beats", {job_id: now}, xx=True)  # only while running
-        pipe.hget(self._job(job_id), "cancel_requested")
-        return bool(pipe.execute()[-1])
+        """Say the job is alive (at the server's time); returns whether a cancel was
+        asked for."""
+        return bool(self._heartbeat(args=[self.prefix, job_id]))
 
     def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        fields = {"progress_done": done, "heartbeat": now}
-        for name, value in (("progress_total", total), ("progress_message", message)):
-            if value is None:
-                pipe.hdel(self._job(job_id), name)  # a field left out reads as None
-            else:
-                fields[name] = value
-        pipe.hset(self._job(job_id), mapping=fields)
-        pipe.zadd(f"{self.prefix}beats", {job_id: now}, xx=True)
-        pipe.execute()
+        total = None if total is None else float(total)  # (a numpy number is one too)
+        fields = json.dumps({"progress_total": total, "progress_message": message})
+        self._progress(args=[self.prefix, job_id, float(done), fields])
 
     def log(self, job_id: str, text: str) -> None:
         self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
@@ -378,6 +455,17 @@ class RedisRecords:
         if old is None:
             raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
         return JobStatus(old.decode())
+
+    def forget(self, job_id: str) -> JobStatus:
+        """Delete an ended job: its record, payload, outcome and logs; returns how it had
+        ended. A queued or running job is refused (cancel it first, or wait)."""
+        status = self._forget(args=[self.prefix, job_id])
+        if status is None:
+            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+        status = JobStatus(status.decode())
+        if not status.is_done:
+            raise refuse_to_forget(job_id, status)
+        return status
 
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
@@ -479,21 +567,20 @@ class RedisRecords:
     # --- workers ---------------------------------------------------------------------------
     def worker_alive(self, worker: str) -> None:
         """Say a worker is serving this queue (every WORKER_BEAT seconds while it runs)."""
-        self.redis.hset(f"{self.prefix}workers", worker, time.time())
+        self._worker_alive(keys=[f"{self.prefix}workers"], args=[worker])
 
     def worker_gone(self, worker: str) -> None:
         self.redis.hdel(f"{self.prefix}workers", worker)
 
     def live_workers(self) -> list[str]:
         """The workers heard from lately, on any machine."""
-        cutoff = time.time() - 3 * WORKER_BEAT
-        seen = self.redis.hgetall(f"{self.prefix}workers")
-        return sorted(name.decode() for name, when in seen.items() if float(when) >= cutoff)
+        alive = self._live_workers(keys=[f"{self.prefix}workers"], args=[3 * WORKER_BEAT])
+        return sorted(name.decode() for name in alive)
 
     def _mark_lost(self) -> None:
-        """Whoever reads finds the jobs whose worker stopped beating, and says so (at most
-        once a second: a waiting kernel reads every few milliseconds)."""
+        """Whoever reads finds the jobs whose worker stopped beating, and says so, and
+        forgets the ended jobs past their result_ttl (at most once a second: a waiting
+        kernel reads every few milliseconds)."""
         if not self._lost_look.due():
             return
-        now = time.time()
-        self._mark_lost_script(args=[self.prefix, now - self.lost_after, _LOST_ERROR, now])
+        self._mark_lost_script(args=[self.prefix, self.lost_after, _LOST_ERROR])

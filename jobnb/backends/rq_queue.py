@@ -33,6 +33,7 @@ from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
 DEFAULT_QUEUE = "default"  # RQ's own default queue name
+RQ_FILES_WITHIN = 2.0  # seconds RQ takes at most to file a job whose target returned
 
 
 class RqBackend(RecordsBackend):
@@ -137,6 +138,29 @@ class RqBackend(RecordsBackend):
             RqJob.fetch(job_id, connection=self.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass  # already taken by a worker: it finds the record cancelled and skips it
+
+    def forget(self, job_id: str) -> None:
+        """Forget the ended job, and RQ's own copy of it (its hash, its registries)."""
+        from rq.exceptions import InvalidJobOperation, NoSuchJobError
+        from rq.job import Job as RqJob
+        from rq.job import JobStatus as RqStatus
+
+        ended_as = self.records_store.forget(job_id)  # refuses a job that has not ended
+        try:
+            rq_job = RqJob.fetch(job_id, connection=self.redis)
+            # jobnb's record ends inside RQ's job target; RQ files the job a moment later,
+            # writing its hash again if it was deleted before: wait for that (unless the
+            # job was lost: its worker is gone, and RQ will not file it)
+            deadline = time.monotonic() + RQ_FILES_WITHIN
+            while (
+                ended_as is not JobStatus.LOST
+                and rq_job.get_status(refresh=True) == RqStatus.STARTED
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
+            rq_job.delete()
+        except (NoSuchJobError, InvalidJobOperation):
+            pass  # one of a map's batch (RQ knows only the batch), or already expired
 
     def stats(self) -> dict[str, object]:
         from rq import Worker

@@ -7,13 +7,23 @@ dashboard, ``jobnb jobs``. Every method opens nothing new: one connection per th
 
 A running job's runner writes a heartbeat; a reader that finds a ``running`` job
 whose heartbeat is older than ``LOST_AFTER`` seconds marks it ``lost``, so a job
-whose worker was SIGKILLed never stays ``running``.
+whose worker was SIGKILLed never stays ``running``. Heartbeats are judged on the
+machine's monotonic clock (the same for every process of one boot, whatever the wall
+clock says), stamped with the boot they came from: a heartbeat from another boot is a
+lost job. Worker and readers are always on one machine: WAL needs shared memory.
+
+An error of the file (full, read-only, locked, deleted) is a StoreUnavailable naming
+it and what to do; the thread's connection is dropped, so the next call opens the file
+again and works once the cause is gone (a deleted file is made again, empty).
+Forgotten jobs give their pages back to the file system (``auto_vacuum=INCREMENTAL``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -21,10 +31,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..exceptions import JobNotFound
-from ..job import JobRecord, JobStatus, Progress
+from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
+from .store_errors import SQLITE_FAULTS, said_clearly, sqlite_error
 
-#: seconds without a heartbeat after which a running job is lost
-LOST_AFTER = 30.0
+#: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
+#: in tests; read by the kernels and workers alike, when jobnb is imported)
+LOST_AFTER = float(os.environ.get("JOBNB_LOST_AFTER") or 30.0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,7 +59,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     cwd TEXT,
-    sys_path TEXT
+    sys_path TEXT,
+    beat_monotonic REAL,
+    boot_id TEXT,
+    result_ttl REAL,
+    expires REAL
 );
 -- Serialized payloads and outcomes live apart from the jobs: SQLite rewrites a whole
 -- row on any UPDATE, and a job's row is updated at every heartbeat (a 50 MB argument
@@ -62,6 +78,18 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
 """
+
+# Columns added since the first records files: added to an older file when it is opened.
+_ADDED_COLUMNS = {
+    "beat_monotonic": "REAL",  # the last heartbeat on the machine's monotonic clock
+    "boot_id": "TEXT",  # ... and the boot that clock counts from
+    "result_ttl": "REAL",  # seconds the job is kept once ended (NULL: until forgotten)
+    "expires": "REAL",  # when it is forgotten (wall clock), once ended
+}
+# made once those columns are there: the readers' sweep of ended jobs reads only these
+_EXPIRES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires) WHERE expires IS NOT NULL"
+)
 
 # How many jobs are in each status, kept by triggers as statuses change, so counting
 # (each dashboard refresh) reads a handful of rows, not the history.
@@ -82,6 +110,10 @@ END;
 """
 
 
+#: the tables, indexes and triggers of a file that is up to date
+_SCHEMA_NAMES = set(re.findall(r"IF NOT EXISTS (\w+)", _SCHEMA + _COUNTS + _EXPIRES_INDEX))
+
+
 class LostLook:
     """When a reader next looks for lost jobs: looking is a query, so at most every
     ``lost_after / 10`` s, and at most once a second (a waiting kernel reads a status
@@ -99,6 +131,14 @@ class LostLook:
         return True
 
 
+# A running job whose worker stopped beating: its last heartbeat is older than the cutoff
+# on this machine's monotonic clock, or is from another boot. (A heartbeat without a
+# boot id was written by an older jobnb: judged on the wall clock, as it was then.)
+_LOST = (
+    "status = 'running' AND (boot_id IS NOT NULL AND (boot_id != :boot "
+    "OR beat_monotonic < :cutoff) OR boot_id IS NULL AND heartbeat < :wall_cutoff)"
+)
+
 _RECORD_COLUMNS = (
     "id, name, backend, status, kind, description, queue, timeout, submitted, started, "
     "finished, progress_done, progress_total, progress_message, worker, heartbeat, error"
@@ -108,9 +148,39 @@ _RECORD_COLUMNS = (
 def create_private_file(path: Path) -> None:
     """Create ``path`` readable and writable by its owner only, in a folder only its
     owner can enter (created if need be). An existing file is left as it is."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:  # a home on a read-only or full file system, or not ours
+        raise sqlite_error(path, exc, 0) from None
+
+
+def _boot_id() -> str:
+    """Which boot of this machine the monotonic clock counts from: Linux's random id of
+    the boot (elsewhere one constant, and a reboot is seen only once the new boot's
+    clock has passed the old heartbeat by ``lost_after``)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:
+            return file.read().strip()
+    except OSError:
+        return "this boot"
+
+
+BOOT_ID = _boot_id()
+
+#: what a WAL is cut back to once checkpointed (SQLite's default checkpoint: ~4 MB)
+WAL_KEPT_BYTES = 4 * 2**20
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """Which file is at ``path`` now (None: none). An open connection keeps its file's
+    inode in use, so a new file there never has the same one."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _split(script: str) -> list[str]:
@@ -162,36 +232,120 @@ def _record(row: tuple) -> JobRecord:
     )
 
 
-class SqliteRecords:
-    """The records of one jobnb home (``JOBNB_HOME``), in ``path``."""
+def _up_to_date(db: sqlite3.Connection) -> bool:
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    incremental = db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    return _SCHEMA_NAMES <= names and _ADDED_COLUMNS.keys() <= columns and incremental
 
-    def __init__(self, path: str | os.PathLike, lost_after: float = LOST_AFTER) -> None:
+
+def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
+    """What to raise for a fault of the file; the thread's connection is dropped first,
+    so that the next call opens the file again (remounted, freed, unlocked, re-made)."""
+    store._drop_connection()
+    return sqlite_error(store.path, exc, store.busy_timeout)
+
+
+@said_clearly(SQLITE_FAULTS, _failed)
+class SqliteRecords:
+    """The records of one jobnb home (``JOBNB_HOME``), in ``path``: jobs added here are
+    forgotten ``result_ttl`` seconds after they end (None: kept until forgotten); a
+    write waits up to ``busy_timeout`` seconds for another process's lock."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        lost_after: float = LOST_AFTER,
+        result_ttl: float | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
         self.path = Path(path)
+        self._file = os.fspath(self.path)  # (a str: os.stat takes it without converting)
         self.lost_after = lost_after
+        self.result_ttl = result_ttl
+        self.busy_timeout = busy_timeout
         self._lost_look = LostLook(lost_after)
         self._local = threading.local()
-        create_private_file(self.path)  # it holds pickles, which run code when loaded
-        db = self._connection()
+        self._connection()  # made, with its tables, if need be: an error shows here
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, to the file at ``path`` now: one stat a call finds a
+        file deleted or replaced under an open connection (which would go on, unaware,
+        with the old one) and opens the new one, or makes it again."""
+        local = self._local
+        db = getattr(local, "db", None)
+        if db is not None and _identity(self._file) == local.identity:
+            # SQLite opens a file it cannot write read-only, and it stays so: once the
+            # file can be written (remounted, permissions mended), open it again
+            if local.writable or not os.access(self.path, os.W_OK):
+                return db
+        self._drop_connection()
+        local.identity = self._make_if_missing()
+        local.writable = os.access(self.path, os.W_OK)
+        db = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        local.db = db
+        if self.path.stat().st_size == 0:  # new: its pages go back as jobs are forgotten
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # (before WAL writes a header)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent on a crash
+        # a WAL that held a 500 MB result is cut back to this once checkpointed
+        db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+        self._prepare(db)
+        return db
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+
+    def _make_if_missing(self) -> tuple[int, int]:
+        """Create the file if it is missing, with a lock on its folder (several processes
+        may find it gone at once); return its identity. A missing file's WAL and index
+        are an older file's: left there, they would be read as the new one's."""
+        if _identity(self.path) is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # gone too?
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(folder, fcntl.LOCK_EX)
+                if _identity(self.path) is None:
+                    for suffix in ("-wal", "-shm", "-journal"):
+                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                    create_private_file(self.path)  # it holds pickles, which run code
+            finally:
+                os.close(folder)  # (and the lock with it)
+        return _identity(self.path)
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """Make the tables, or bring a file from an older jobnb up to date; only reads
+        when all is in place (so that a read-only home can be read)."""
+        if _up_to_date(db):
+            return
         db.execute("BEGIN IMMEDIATE")  # one process creates the tables, the others wait
         try:
             has_counts = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts'").fetchone()
             for statement in _split(_SCHEMA + ("" if has_counts else _COUNTS)):
                 db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            db.execute(_EXPIRES_INDEX)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent on a crash
-            self._local.db = db
-        return db
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # a file from before
+            try:
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                db.execute("VACUUM")  # once: the file is rewritten in that mode
+            except sqlite3.OperationalError:
+                pass  # no room for the copy, or busy: it works as it is; next time, then
 
     # --- writing -------------------------------------------------------------------------
     def add(
@@ -220,6 +374,7 @@ class SqliteRecords:
                 r.submitted,
                 cwd,
                 path_text,
+                self.result_ttl,
             )
             for r in records
         ]
@@ -229,8 +384,8 @@ class SqliteRecords:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, cwd, sys_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timeout, submitted, cwd, sys_path, result_ttl) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             db.executemany("INSERT INTO payloads (id, data) VALUES (?, ?)", blobs)
@@ -247,9 +402,10 @@ class SqliteRecords:
         with db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
-                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ? "
+                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, "
+                "beat_monotonic = ?, boot_id = ?, worker = ? "
                 "WHERE id = ? AND status = 'queued' RETURNING timeout, cwd, sys_path",
-                (now, now, worker, job_id),
+                (now, now, time.monotonic(), BOOT_ID, worker, job_id),
             ).fetchone()
             if row is None:
                 return None
@@ -261,8 +417,9 @@ class SqliteRecords:
         row = (
             self._connection()
             .execute(
-                "UPDATE jobs SET heartbeat = ? WHERE id = ? RETURNING cancel_requested",
-                (time.time(), job_id),
+                "UPDATE jobs SET heartbeat = ?, beat_monotonic = ?, boot_id = ? WHERE id = ? "
+                "RETURNING cancel_requested",
+                (time.time(), time.monotonic(), BOOT_ID, job_id),
             )
             .fetchone()
         )
@@ -271,8 +428,16 @@ class SqliteRecords:
     def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
         self._connection().execute(
             "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?, "
-            "heartbeat = ? WHERE id = ?",
-            (done, total, message, time.time(), job_id),
+            "heartbeat = ?, beat_monotonic = ?, boot_id = ? WHERE id = ?",
+            (
+                float(done),  # (a numpy number is one too: sqlite3 binds floats only)
+                None if total is None else float(total),
+                message,
+                time.time(),
+                time.monotonic(),
+                BOOT_ID,
+                job_id,
+            ),
         )
 
     def log(self, job_id: str, text: str) -> None:
@@ -280,15 +445,16 @@ class SqliteRecords:
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
         """Record how the job ended, unless it had already ended (e.g. found lost)."""
+        now = time.time()
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             done = db.execute(
-                "UPDATE jobs SET status = ?, error = ?, finished = ?, "
+                "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
                 "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
                 "THEN progress_total ELSE progress_done END "
                 "WHERE id = ? AND status IN ('queued', 'running')",
-                (status.value, error, time.time(), status.value, job_id),
+                (status.value, error, now, now, status.value, job_id),
             ).rowcount
             if done:
                 db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
@@ -319,9 +485,9 @@ class SqliteRecords:
         with db:
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
-                "UPDATE jobs SET status = 'lost', finished = ?, error = ? "
-                "WHERE status = 'running' RETURNING id",
-                (time.time(), f"JobLost: {reason}\n"),
+                "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
+                "error = :error WHERE status = 'running' RETURNING id",
+                {"now": time.time(), "error": f"JobLost: {reason}\n"},
             ).fetchall()
         return [job_id for (job_id,) in rows]
 
@@ -336,14 +502,32 @@ class SqliteRecords:
                 raise JobNotFound(f"no job {job_id!r} in {self.path}")
             status = JobStatus(row[0])
             if status is JobStatus.QUEUED:
+                now = time.time()
                 db.execute(
-                    "UPDATE jobs SET status = 'cancelled', finished = ?, "
+                    "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
                     "error = 'JobCancelled: the job was cancelled before it started\n'"
                     " WHERE id = ?",
-                    (time.time(), job_id),
+                    (now, now, job_id),
                 )
             elif status is JobStatus.RUNNING:
                 db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        return status
+
+    def forget(self, job_id: str) -> JobStatus:
+        """Delete an ended job: its record, payload, outcome and logs (the file gives the
+        pages back); returns how it had ended. A queued or running job is refused
+        (cancel it first, or wait)."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r} in {self.path}")
+            status = JobStatus(row[0])
+            if not status.is_done:
+                raise refuse_to_forget(job_id, status)
+            _delete(db, [job_id])
+        _shrink(db)
         return status
 
     # --- reading ---------------------------------------------------------------------------
@@ -452,23 +636,66 @@ class SqliteRecords:
         return row[0]
 
     def _mark_lost(self) -> None:
-        """Whoever reads finds the jobs whose worker stopped beating, and says so."""
+        """Whoever reads finds the jobs whose worker stopped beating, and says so; and
+        forgets the ended jobs past their result_ttl. Both are chores of a read: when the
+        file cannot be written (full, read-only, locked), the read goes on without them,
+        and the next look tries again."""
         if not self._lost_look.due():
             return
-        cutoff = time.time() - self.lost_after
         db = self._connection()
+        try:
+            self._find_lost(db)
+            self._forget_expired(db)
+        except sqlite3.OperationalError:
+            pass
+
+    def _find_lost(self, db: sqlite3.Connection) -> None:
+        now = time.monotonic()
+        args = {
+            "boot": BOOT_ID,
+            "cutoff": now - self.lost_after,
+            "wall_cutoff": time.time() - self.lost_after,
+        }
         # a read first: an UPDATE would take the write lock even when it changes nothing
-        if (
-            db.execute(
-                "SELECT 1 FROM jobs WHERE status = 'running' AND heartbeat < ? LIMIT 1", (cutoff,)
-            ).fetchone()
-            is None
-        ):
+        if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
             return
         db.execute(
-            "UPDATE jobs SET status = 'lost', finished = heartbeat, error = "
+            "UPDATE jobs SET status = 'lost', finished = heartbeat, "
+            "expires = heartbeat + result_ttl, error = "
             "'JobLost: its worker stopped sending heartbeats (killed, out of memory, or its "
             "machine is gone) while running the job\n' "
-            "WHERE status = 'running' AND heartbeat < ?",
-            (cutoff,),
+            f"WHERE {_LOST}",
+            args,
         )
+
+    def _forget_expired(self, db: sqlite3.Connection) -> None:
+        now = time.time()
+        if db.execute("SELECT 1 FROM jobs WHERE expires < ? LIMIT 1", (now,)).fetchone() is None:
+            return
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            expired = db.execute("SELECT id FROM jobs WHERE expires < ? LIMIT 1000", (now,))
+            _delete(db, [job_id for (job_id,) in expired.fetchall()])
+        _shrink(db)
+
+
+def _delete(db: sqlite3.Connection, job_ids: list[str]) -> None:
+    """Every trace of these jobs, in the caller's transaction (the counts follow, by
+    their trigger)."""
+    rows = [(job_id,) for job_id in job_ids]
+    for table in ("payloads", "outcomes"):
+        db.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
+    db.executemany("DELETE FROM logs WHERE job_id = ?", rows)
+    db.executemany("DELETE FROM jobs WHERE id = ?", rows)
+
+
+def _shrink(db: sqlite3.Connection) -> None:
+    """Give the pages that deletes freed back to the file system, and checkpoint, so that
+    the file is smaller at once. Best effort: pages left free are reused by the next
+    writes, and the next delete tries again."""
+    try:
+        # a script, which SQLite runs to its end: execute() would free one page only
+        db.executescript("PRAGMA incremental_vacuum;")
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.OperationalError:
+        pass

@@ -1,17 +1,25 @@
 """The worker process of the ``subprocess`` backend (``python -m`` this module).
 
-It reads serialized payloads from one pipe, runs them with ``runner.run`` one at a
-time, and writes back through another pipe, as length-prefixed messages whose first
-byte says what they are:
+It reads jobs from one pipe, runs them with ``runner.run`` one at a time, and writes
+back through another pipe. A job comes as two messages, b"J" + token, then the
+serialized payload (not copied into one); a message b"C" + pickle carries the working
+directory and sys.path of the jobs that follow. What it writes back are
+length-prefixed messages whose first byte says what they are:
 
+    b"S" + token    the job with this token starts: what follows is its own
     b"O" + text     the job wrote to stdout      b"E" + text   ... to stderr
     b"P" + pickle   progress (done, total, message)
     b"K" + pid      the job started process ``pid`` in a session of its own (a notebook's
                     kernel): kill its process group too when killing this worker
-    b"R", then the serialized Outcome (two messages, so a large result is not copied)
+    b"R" + token, then the serialized Outcome of the job with this token (two messages,
+                    so a large result is not copied)
 
-and a message to it that starts with b"C" (a pickle, never: those start with 0x80)
-carries the working directory and sys.path of the jobs that follow.
+The token (a sequence number the parent chose) comes back with the outcome, so that
+the parent never takes one job's outcome for another's.
+
+The process is a child subreaper (process_tree.py): what its jobs start stays among
+its descendants, so that killing it kills them all, also those in sessions of their
+own; it reaps the ones that end, while no job runs.
 """
 
 from __future__ import annotations
@@ -25,35 +33,56 @@ from multiprocessing.connection import Connection
 
 from .. import runner
 from ..payload import dumps_outcome
+from .process_tree import become_subreaper, kill_tree, reap_zombies
 
-_FLUSH_BYTES = 8192
-_FLUSH_SECONDS = 0.1
+_FLUSH_BYTES = 65536  # output is sent at once past this much ...
+_FLUSH_SECONDS = 0.05  # ... and at the latest this long after it was printed
+_BURST = 16  # lines sent at once within _FLUSH_SECONDS; more wait for the next send
 
 
 class PipeReporter:
     """runner.Reporter that streams a job's output and progress to the kernel.
 
-    Output is sent per line (or every 8 KiB, or 0.1 s), so ``job.logs()`` shows it
-    while the job runs without one message per ``print`` fragment.
+    Lines are sent at once, up to a burst of 16 every 0.05 s; past that (a job printing
+    without pause), its output is gathered and sent every 0.05 s (or 64 KiB), so a
+    200 MB log is a few thousand messages, not one per line. A partial line is sent
+    within 0.05 s too (by a thread of its own), and the two streams keep their order.
     """
 
     def __init__(self, outbox: Connection) -> None:
         self.outbox = outbox
-        self.lock = threading.Lock()  # the job's own threads may print too
-        self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self.lock = threading.Condition()  # the job's own threads may print too
+        self._pending: list[tuple[bytes, str]] = []  # (b"O" or b"E", text), in order
         self._size = 0
-        self._last_send = time.monotonic()
+        self._pending_since = 0.0
+        self._window_start = -float("inf")  # a burst of lines sent at once began then
+        self._sent_at_once = 0
+        threading.Thread(target=self._send_late, name="jobnb-output", daemon=True).start()
 
     def log(self, stream: str, text: str) -> None:
         with self.lock:
-            self._pending[stream].append(text)
+            self._pending.append((b"O" if stream == "stdout" else b"E", text))
             self._size += len(text)
-            if (
-                "\n" in text
-                or "\r" in text
-                or self._size >= _FLUSH_BYTES
-                or time.monotonic() - self._last_send > _FLUSH_SECONDS
-            ):
+            now = time.monotonic()
+            if "\n" in text and now - self._window_start >= _FLUSH_SECONDS:
+                self._window_start, self._sent_at_once = now, 0
+            if self._size >= _FLUSH_BYTES or ("\n" in text and self._sent_at_once < _BURST):
+                self._sent_at_once += 1
+                self._flush_locked()
+            elif len(self._pending) == 1:
+                self._pending_since = now
+                self.lock.notify()  # _send_late sends it within _FLUSH_SECONDS
+
+    def _send_late(self) -> None:
+        with self.lock:
+            while True:
+                if not self._pending:
+                    self.lock.wait()
+                    continue
+                left = self._pending_since + _FLUSH_SECONDS - time.monotonic()
+                if left > 0:
+                    self.lock.wait(left)
+                    continue
                 self._flush_locked()
 
     def progress(self, done: float, total: float | None, message: str | None) -> None:
@@ -73,18 +102,27 @@ class PipeReporter:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        for stream, tag in (("stdout", b"O"), ("stderr", b"E")):
-            chunks = self._pending[stream]
-            if chunks:
-                self.outbox.send_bytes(tag + "".join(chunks).encode("utf-8", "replace"))
-                chunks.clear()
+        # consecutive writes to one stream go as one message
+        tag, texts = None, []
+        for chunk_tag, text in self._pending:
+            if chunk_tag != tag and texts:
+                self.outbox.send_bytes(tag + "".join(texts).encode("utf-8", "replace"))
+                texts = []
+            tag = chunk_tag
+            texts.append(text)
+        if texts:
+            self.outbox.send_bytes(tag + "".join(texts).encode("utf-8", "replace"))
+        self._pending.clear()
         self._size = 0
-        self._last_send = time.monotonic()
 
-    def send_outcome(self, blob: bytes) -> None:
+    def start(self, token: bytes) -> None:
+        with self.lock:
+            self.outbox.send_bytes(b"S" + token)
+
+    def send_outcome(self, token: bytes, blob: bytes) -> None:
         with self.lock:
             self._flush_locked()
-            self.outbox.send_bytes(b"R")
+            self.outbox.send_bytes(b"R" + token)
             self.outbox.send_bytes(blob)
 
 
@@ -92,17 +130,29 @@ class PipeReporter:
 adopted: set[int] = set()
 
 
+class _Between:
+    """Whether a job runs; zombies are reaped only between jobs (see reap_zombies)."""
+
+    lock = threading.Lock()
+    running = False
+
+
+def _reap_while_idle() -> None:
+    """Reap, once a second, the processes that ended while no job runs (daemons a job
+    left, adopted as orphans): the main thread then waits for the next job."""
+    while True:
+        time.sleep(1.0)
+        with _Between.lock:
+            if not _Between.running:
+                reap_zombies()
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """End this worker, and whatever its job started, when the kernel is gone."""
     while True:
         time.sleep(0.5)
         if os.getppid() != parent_pid:
-            for pid in list(adopted):
-                try:
-                    os.killpg(pid, 9)
-                except OSError:
-                    pass
-            os.killpg(0, 9)
+            kill_tree(os.getpid(), [*adopted, os.getpgid(0)])
 
 
 def _enter(cwd: str | None, sys_path: list[str]) -> None:
@@ -117,20 +167,29 @@ def main(argv: list[str]) -> None:
     outbox = Connection(int(argv[2]), readable=False)
     init = pickle.loads(inbox.recv_bytes())
     sys.path[:] = init["sys_path"]  # so modules the notebook imports by reference resolve
+    become_subreaper()
     threading.Thread(target=_exit_with_parent, args=(init["parent"],), daemon=True).start()
+    threading.Thread(target=_reap_while_idle, daemon=True).start()
     reporter = PipeReporter(outbox)
     runner.own_process(reporter)
     while True:
         try:
             data = inbox.recv_bytes()
+            if data[:1] == b"C":  # the (cwd, sys_path) of the jobs that follow (huey workers)
+                _enter(*pickle.loads(data[1:]))
+                continue
+            token, payload = data[1:], inbox.recv_bytes()  # b"J" + token, then the payload
         except EOFError:  # the kernel closed the pool
             return
-        if data[:1] == b"C":  # the (cwd, sys_path) of the jobs that follow (huey workers)
-            _enter(*pickle.loads(data[1:]))
-            continue
-        outcome = runner.run(data, reporter)
+        with _Between.lock:
+            _Between.running = True
+        reporter.start(token)
+        outcome = runner.run(payload, reporter)
+        with _Between.lock:
+            _Between.running = False
+            reap_zombies()
         adopted.clear()  # the job ended: what it started has ended with it
-        reporter.send_outcome(dumps_outcome(outcome))
+        reporter.send_outcome(token, dumps_outcome(outcome))
 
 
 if __name__ == "__main__":
