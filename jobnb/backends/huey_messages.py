@@ -29,6 +29,7 @@ def messages(huey: Huey, job_ids: Iterable[str]) -> list[bytes]:
 def insert_messages(db: sqlite3.Connection, huey: Huey, data: list[bytes]) -> None:
     """Queue the messages ``data`` through ``db``, a connection to the queue's SQLite
     file, in the caller's transaction (SqliteRecords.add's ``within``)."""
+    huey.storage.prepare(db)  # (a file made again since has no queue yet)
     rows = [(huey.storage.name, item) for item in data]
     db.executemany("INSERT INTO task (queue, data, priority) VALUES (?, ?, 0)", rows)
 

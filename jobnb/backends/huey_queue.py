@@ -13,7 +13,9 @@ kinds, and the worker beats a heartbeat into the records while the child runs.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -21,15 +23,14 @@ from pathlib import Path
 from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
-from ..exceptions import BackendUnavailable, JobnbWarning
+from ..exceptions import JobnbWarning
 from ..job import JobRecord, JobStatus
-from ..payload import Outcome, dumps_outcome
 from .huey_messages import insert_messages, messages
 from .recorded_job import run_recorded_job
 from .records_backend import RecordsBackend
-from .redis_connection import check_url, connect, redacted, unreachable, where
+from .redis_connection import check_url, connect, redacted, unreachable
 from .redis_records import WORKER_BEAT, RedisRecords
-from .sqlite_records import SqliteRecords, create_private_file
+from .sqlite_records import SqliteRecords
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
@@ -44,19 +45,37 @@ def records_path(home: str | os.PathLike) -> Path:
 
 
 class QueueStorage(SqliteStorage):
-    """Huey's SQLite storage in the records' file, with ``synchronous=NORMAL`` as the
-    records have: in WAL mode a crash still cannot corrupt the queue, and a commit (one
-    per job taken) no longer waits for an fsync, which Huey's default (FULL) makes it
-    do. It waits for the file's lock as long as the records do (30 s, not Huey's 5)."""
+    """Huey's SQLite storage in the records' file, through the records' connections
+    (SqliteRecords.connection): WAL and ``synchronous=NORMAL``, the records' busy
+    timeout, clear errors, and a file deleted under a running worker made again (with
+    the queue's tables) rather than read on, unaware, in its old inode."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("timeout", 30)
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str, records: SqliteRecords, **kwargs) -> None:
+        self.records = records
+        self._prepared = threading.local()  # the last connection its tables were seen in
+        super().__init__(name, filename=str(records.path), **kwargs)
 
-    def _create_connection(self):
-        conn = super()._create_connection()
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+    @property
+    def conn(self) -> sqlite3.Connection:
+        db = self.records.connection()
+        if getattr(self._prepared, "db", None) is not db:  # new: maybe a new file
+            self.prepare(db)
+            self._prepared.db = db
+        return db
+
+    def prepare(self, db: sqlite3.Connection) -> None:
+        """Make the queue's tables in the file ``db`` is open on, if they are missing
+        (in the caller's transaction, if it has one)."""
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'task'").fetchone():
+            return
+        for statement in self.ddl:
+            db.execute(statement)
+
+    def initialize_schema(self) -> None:
+        self.conn  # noqa: B018 - (its tables are made with each new connection)
+
+    def close(self) -> bool:
+        return False  # (the connections are the records', which keep them)
 
 
 class PatientRedisStorage(RedisStorage):
@@ -97,9 +116,8 @@ def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
             name=QUEUE_NAME, storage_class=PatientRedisStorage, url=redis_url, results=False
         )
     else:
-        path = records_path(home)
-        create_private_file(path)  # it holds pickles, which run code when loaded
-        huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, filename=str(path), results=False)
+        records = open_records(home)  # (its clear errors first: an unwritable home, ...)
+        huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, records=records, results=False)
     place = (str(Path(home).resolve()), redis_url)
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
@@ -127,22 +145,8 @@ def open_records(
 
 # --- worker side -------------------------------------------------------------------------
 def execute_job(place: tuple[str, str | None], job_id: str) -> None:
-    """The Huey task: run the job in this worker thread's child process. A Redis that
-    goes away meanwhile is waited for; then the job ends lost, saying why."""
-    records = open_records(*place)
-    redis_url = place[1]
-    try:
-        run_recorded_job(records, job_id)
-    except BackendUnavailable:
-        if not redis_url:
-            raise
-        from .redis_outage import say, wait_for_server
-
-        wait_for_server(records.redis, redis_url)
-        reason = f"its worker lost Redis at {where(redis_url)} while running it"
-        outcome = Outcome.lost(reason)
-        if records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome)):
-            say(f"job {job_id} lost: {reason}")
+    """The Huey task: run the job in this worker thread's child process."""
+    run_recorded_job(open_records(*place), job_id)
 
 
 # --- kernel side ---------------------------------------------------------------------------

@@ -8,11 +8,11 @@ worker beats the job's heartbeat meanwhile. ``-w N`` starts N such worker proces
 and restarts one that dies. Plain ``rq worker`` runs jobnb's jobs too (its forking
 worker: slower, same results).
 
-A worker rides out a Redis restart: where RQ's worker quits (a lost connection while
-a job runs), it waits for the server with back-off, saying so in its log, ends the
-job that was running as lost (saying why), registers again and goes on serving. Each
-worker also sweeps now and then for batches and jobs that no runner is left to run
-(rq_batches).
+A worker rides out a Redis restart: the running job waits for its records to be
+written (recorded_job); where RQ's own bookkeeping then fails (RQ's worker would quit),
+or RQ's wait for a job does, the work loop ends, waits for the server with back-off
+(saying so in its log), registers again and goes on serving. Each worker also sweeps
+now and then for batches and jobs that no runner is left to run (rq_batches).
 """
 
 from __future__ import annotations
@@ -28,21 +28,19 @@ import time
 
 from ..exceptions import JobFailed
 from ..job import JobStatus
-from ..payload import Outcome, dumps_outcome
 from . import rq_batches
 from .recorded_job import run_recorded_job
-from .redis_connection import connect, redacted, where
+from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords
-_interrupted: list[str] = []  # jobs whose run the server's going away cut short
 
 
 def execute_job(job_id: str) -> None:
     """RQ's job target: run the recorded job ``job_id``. A job that did not finish
     raises here too, so that RQ files it among its failed jobs."""
-    outcome = _run(_records_here(), job_id)
+    outcome = run_recorded_job(_records_here(), job_id)
     if outcome is not None and outcome.status is not JobStatus.FINISHED:
         raise JobFailed(f"jobnb job {job_id} {outcome.status.value}", outcome.error)
 
@@ -57,17 +55,9 @@ def drain_batch(batch_id: str) -> int:
     queue_name = get_current_job().origin
     ran = 0
     while job_id := rq_batches.take(records.redis, records.prefix, batch_id, queue_name):
-        if _run(records, job_id) is not None:
+        if run_recorded_job(records, job_id) is not None:
             ran += 1
     return ran
-
-
-def _run(records, job_id: str):
-    try:
-        return run_recorded_job(records, job_id)
-    except CONNECTION_ERRORS:
-        _interrupted.append(job_id)  # ended (lost) once the server answers again
-        raise
 
 
 def _records_here():
@@ -141,12 +131,10 @@ def worker_class():
                 raise
 
         def execute_job(self, job, queue):
-            try:
+            try:  # (the job itself waits for its records: RQ's bookkeeping does not)
                 super().execute_job(job, queue)
             except CONNECTION_ERRORS as exc:
                 raise lost(self, exc) from None
-            if _interrupted:  # the job's run lost the server, RQ's bookkeeping did not
-                raise lost(self, RedisLost("the server went away during the job"))
 
         def request_stop(self, signum, frame):
             self.stop_asked = True
@@ -185,7 +173,6 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
         signal.signal(signal.SIGINT, _exit_now)
         signal.signal(signal.SIGTERM, _exit_now)
         wait_for_server(client, url, lost=worker.lost)
-        _end_interrupted(url)
         _forget(worker)
         say(serving)
     return 1  # (never reached)
@@ -194,17 +181,6 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
 def _exit_now(signum, _frame) -> None:
     say(f"stopped ({signal.Signals(signum).name}) while waiting for Redis")
     sys.exit(0)
-
-
-def _end_interrupted(url: str) -> None:
-    """The jobs a lost server cut short end lost, saying why (if the server still has
-    their records: one restarted without persistence has none)."""
-    reason = f"its worker lost Redis at {where(url)} while running it"
-    outcome = Outcome.lost(reason)
-    while _interrupted:
-        job_id = _interrupted.pop()
-        if _records.finish(job_id, outcome.status, outcome.error, dumps_outcome(outcome)):
-            say(f"job {job_id} lost: {reason}")
 
 
 def _forget(worker) -> None:

@@ -295,6 +295,12 @@ class SqliteRecords:
         self._prepare(db)
         return db
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file (opened again, or the file made again,
+        if it was replaced or deleted): for the huey queue, whose messages live in this
+        file too."""
+        return self._connection()
+
     def _drop_connection(self) -> None:
         db = getattr(self._local, "db", None)
         self._local.db = None
