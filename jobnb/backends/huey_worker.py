@@ -272,6 +272,7 @@ def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
                 from .redis_outage import wait_for_server
 
                 wait_for_server(records.redis, redis_url)
+                continue  # say this worker is alive at once: the server may have forgotten
             else:
                 print(f"jobnb worker: cannot check the queue: {exc}", file=sys.stderr, flush=True)
         time.sleep(WORKER_BEAT if redis_url else REPAIR_EVERY)
