@@ -71,6 +71,20 @@ class QueueStorage(SqliteStorage):
         for statement in self.ddl:
             db.execute(statement)
 
+    def dequeue(self) -> bytes | None:
+        """The next message, taken in one statement: the write lock of the file, which
+        the records share, is held for that statement only (Huey's takes it across a
+        SELECT and a DELETE, and two trips between Python and SQLite)."""
+        db = self.conn
+        if db.execute("SELECT 1 FROM task WHERE queue = ? LIMIT 1", (self.name,)).fetchone():
+            row = db.execute(
+                "DELETE FROM task WHERE id = (SELECT id FROM task WHERE queue = ? "
+                "ORDER BY priority DESC, id LIMIT 1) RETURNING data",
+                (self.name,),
+            ).fetchone()
+            return row[0] if row else None
+        return None
+
     def initialize_schema(self) -> None:
         self.conn  # noqa: B018 - (its tables are made with each new connection)
 
