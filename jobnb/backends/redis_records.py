@@ -415,15 +415,6 @@ class RedisRecords:
         timeout, cwd, sys_path = found[1]
         return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
 
-    def take_from_batch(self, batch_id: str) -> str | None:
-        """The next job id of a batch (see rq_queue: map's jobs, drained by several
-        workers together), or None when the batch is empty."""
-        job_id = self.redis.lpop(f"{self.prefix}batch:{batch_id}")
-        return None if job_id is None else job_id.decode()
-
-    def batch_key(self, batch_id: str) -> str:
-        return f"{self.prefix}batch:{batch_id}"
-
     def heartbeat(self, job_id: str) -> bool:
         """Say the job is alive (at the server's time); returns whether a cancel was
         asked for."""
