@@ -78,6 +78,20 @@ def test_a_map_submitted_before_any_worker_runs_on_all_that_join(rq_workers, red
     assert max(r.finished for r in records) - min(r.started for r in records) < 14
 
 
+def test_a_worker_mends_batches_and_jobs_that_nothing_would_run(rq_workers, redis_url):
+    import redis
+
+    jobnb.configure("rq", redis_url=redis_url)
+    with pytest.warns(jobnb.JobnbWarning, match="no RQ worker serves the queue"):
+        batch = jobnb.map(add, range(5), [1] * 5)
+    single = jobnb.submit(add, 10, 1)
+    # as if workers had taken every RQ job and died before their first step
+    redis.Redis.from_url(redis_url).delete("rq:queue:default")
+    rq_workers()  # its sweep finds the batch without a runner, the single job unheld
+    assert [job.result(timeout=45) for job in batch] == [1, 2, 3, 4, 5]
+    assert single.result(timeout=45) == 11
+
+
 def start_worker(backend: str, url: str, folder) -> tuple[subprocess.Popen, object]:
     """``jobnb worker -w 1`` (rq or huey on Redis), its output in a file; and the file."""
     log = folder / f"{backend}-worker.log"
