@@ -40,6 +40,7 @@ BATCH = 100
 SETTLE_AFTER_LAST_FAULT = 60.0  # every job must have ended this long after the last fault
 KILL_EVERY = (3.0, 6.0)  # seconds between two worker kills
 REDIS_RESTARTS = 2
+MAX_RUN = 1800.0  # a run without faults ends by then, whatever happens
 STALLED_AFTER = 60.0  # no job ended for this long: stop injecting faults, report
 
 
@@ -350,18 +351,26 @@ def one_run(system, planned, faults: bool) -> Run:
             if kind == "cancel":
                 threading.Timer(0.2, _cancel_quietly, args=(job,)).start()
         time.sleep(0.02)
-    if faults:
-        injector.join()  # it stops once nothing remains
-    stop.set()
-    settle_from = run.last_fault if run.last_fault is not None else time.monotonic()
-    deadline = max(settle_from + SETTLE_AFTER_LAST_FAULT, time.monotonic() + 5)
-    for job, _, _ in run.jobs:
+    # wait for the jobs as a user would (`job.wait()`), while the faults go on: the
+    # injector stops once nothing remains (or nothing ended for STALLED_AFTER s); from
+    # then on every job has SETTLE_AFTER_LAST_FAULT s after the last fault to end
+    pending = [job for job, _, _ in run.jobs]
+    deadline = None if faults else time.monotonic() + MAX_RUN
+    while pending:
+        if deadline is None and not injector.is_alive():
+            stop.set()
+            settle_from = run.last_fault if run.last_fault is not None else time.monotonic()
+            deadline = max(settle_from + SETTLE_AFTER_LAST_FAULT, time.monotonic() + 5)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         try:
-            job.wait(timeout=max(0.0, deadline - time.monotonic()))
+            pending[0].wait(timeout=1.0)
+            pending.pop(0)
         except jobnb.ResultTimeout:
             pass
-        except jobnb.JobnbError:
-            pass
+        except jobnb.JobnbError:  # the store is away for a moment (a Redis restart)
+            time.sleep(0.5)
+    stop.set()
     run.ended = time.monotonic()
     return run
 

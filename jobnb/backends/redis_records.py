@@ -574,4 +574,4 @@ class RedisRecords:
         kernel reads every few milliseconds)."""
         if not self._lost_look.due():
             return
-        self._mark_lost_script(args=[self.prefix, self.lost_after, _LOST_ERROR])
+        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _LOST_ERROR])

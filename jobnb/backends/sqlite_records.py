@@ -121,6 +121,9 @@ class LostLook:
 
     def __init__(self, lost_after: float) -> None:
         self.every = min(1.0, lost_after / 10)
+        #: how long a running job may stay silent: a look every ``every`` s then finds
+        #: it lost no later than ``lost_after`` s after its last heartbeat
+        self.silence = lost_after - self.every
         self.last = -float("inf")
 
     def due(self) -> bool:
@@ -659,8 +662,8 @@ class SqliteRecords:
         now = time.monotonic()
         args = {
             "boot": BOOT_ID,
-            "cutoff": now - self.lost_after,
-            "wall_cutoff": time.time() - self.lost_after,
+            "cutoff": now - self._lost_look.silence,
+            "wall_cutoff": time.time() - self._lost_look.silence,
         }
         # a read first: an UPDATE would take the write lock even when it changes nothing
         if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
