@@ -5,6 +5,7 @@ refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -69,6 +70,24 @@ def test_a_waiting_kernel_replaces_a_dead_worker(tmp_path):
     # the new worker found the job the dead one ran lost, at once and saying why
     assert running.status is JobStatus.LOST
     assert f"its worker (pid {dead}) ended while running it" in running.error
+
+
+def test_a_kernel_waiting_in_short_timeouts_replaces_a_dead_worker_too(tmp_path):
+    """A loop of ``wait(1)`` (a progress loop, the soak) never waits a whole slice: it
+    must bring a dead worker back all the same."""
+    jobnb.configure("huey", workers=1)
+    running = jobnb.submit(wait_for, str(tmp_path / "never"), 120)
+    queued = jobnb.map(add, range(3), [10] * 3)
+    eventually(lambda: running.status is JobStatus.RUNNING, timeout=30)
+    dead = worker_pid(tmp_path / ".jobnb")
+    os.kill(dead, signal.SIGKILL)
+    eventually(lambda: worker_pid(tmp_path / ".jobnb") is None, timeout=10)
+    deadline = time.monotonic() + 60
+    while not all(job.done() for job in queued) and time.monotonic() < deadline:
+        with contextlib.suppress(jobnb.ResultTimeout):
+            queued[-1].wait(timeout=1)
+    assert [job.result(timeout=0) for job in queued] == [10, 11, 12]
+    assert worker_pid(tmp_path / ".jobnb") not in (None, dead)
 
 
 MAP_THEN_BE_KILLED = """

@@ -233,11 +233,17 @@ class HueyBackend(RecordsBackend):
             left = WAIT_SLICE if deadline is None else max(0.0, deadline - time.monotonic())
             if self.records_store.wait(job_id, min(WAIT_SLICE, left)):
                 return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+            # looked for before giving up, too: a kernel that waits in short timeouts
+            # (a loop of `wait(1)`) must also bring a dead worker back
             if not self.redis_url:
                 self.ensure_worker()
-            elif not self._warned_unserved and not self.records_store.live_workers():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if (
+                self.redis_url
+                and not self._warned_unserved
+                and not self.records_store.live_workers()
+            ):
                 self._warned_unserved = True
                 url = redacted(self.redis_url)
                 warnings.warn(
