@@ -506,10 +506,7 @@ class SqliteRecords:
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise JobNotFound(f"no job {job_id!r} in {self.path}")
-            status = JobStatus(row[0])
+            status = self._status_in(db, job_id)
             if status is JobStatus.QUEUED:
                 now = time.time()
                 db.execute(
@@ -522,6 +519,13 @@ class SqliteRecords:
                 db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
         return status
 
+    def _status_in(self, db: sqlite3.Connection, job_id: str) -> JobStatus:
+        """The job's status, read inside the caller's transaction."""
+        row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} in {self.path}")
+        return JobStatus(row[0])
+
     def forget(self, job_id: str) -> JobStatus:
         """Delete an ended job: its record, payload, outcome and logs (the file gives the
         pages back); returns how it had ended. A queued or running job is refused
@@ -529,10 +533,7 @@ class SqliteRecords:
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise JobNotFound(f"no job {job_id!r} in {self.path}")
-            status = JobStatus(row[0])
+            status = self._status_in(db, job_id)
             if not status.is_done:
                 raise refuse_to_forget(job_id, status)
             _delete(db, [job_id])
