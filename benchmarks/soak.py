@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import jobnb
 from jobnb import JobStatus
+from jobnb.backends.process_tree import children as children_of
 
 WORKERS = 2
 BATCH = 100
@@ -139,20 +140,6 @@ class RedisServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait()
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry))
-    return found
 
 
 class HueySystem:

@@ -57,14 +57,21 @@ def result_within(job, seconds: float):
     return found[0]
 
 
-def test_a_waiting_kernel_replaces_a_dead_worker(tmp_path):
+def kill_the_worker_under_queued_jobs(tmp_path, count: int):
+    """One worker thread busy with a job that never ends, ``count`` jobs queued behind
+    it (job k returns 10 + k), then that worker SIGKILLed: (running, queued, dead pid)."""
     jobnb.configure("huey", workers=1)
     running = jobnb.submit(wait_for, str(tmp_path / "never"), 120)
-    queued = jobnb.map(add, range(5), [10] * 5)
+    queued = jobnb.map(add, range(count), [10] * count)
     eventually(lambda: running.status is JobStatus.RUNNING, timeout=30)
     dead = worker_pid(tmp_path / ".jobnb")
     os.kill(dead, signal.SIGKILL)
     eventually(lambda: worker_pid(tmp_path / ".jobnb") is None, timeout=10)
+    return running, queued, dead
+
+
+def test_a_waiting_kernel_replaces_a_dead_worker(tmp_path):
+    running, queued, dead = kill_the_worker_under_queued_jobs(tmp_path, 5)
     assert [result_within(job, 60) for job in queued] == [10, 11, 12, 13, 14]
     assert worker_pid(tmp_path / ".jobnb") not in (None, dead)
     # the new worker found the job the dead one ran lost, at once and saying why
@@ -75,13 +82,7 @@ def test_a_waiting_kernel_replaces_a_dead_worker(tmp_path):
 def test_a_kernel_waiting_in_short_timeouts_replaces_a_dead_worker_too(tmp_path):
     """A loop of ``wait(1)`` (a progress loop, the soak) never waits a whole slice: it
     must bring a dead worker back all the same."""
-    jobnb.configure("huey", workers=1)
-    running = jobnb.submit(wait_for, str(tmp_path / "never"), 120)
-    queued = jobnb.map(add, range(3), [10] * 3)
-    eventually(lambda: running.status is JobStatus.RUNNING, timeout=30)
-    dead = worker_pid(tmp_path / ".jobnb")
-    os.kill(dead, signal.SIGKILL)
-    eventually(lambda: worker_pid(tmp_path / ".jobnb") is None, timeout=10)
+    _, queued, dead = kill_the_worker_under_queued_jobs(tmp_path, 3)
     deadline = time.monotonic() + 60
     while not all(job.done() for job in queued) and time.monotonic() < deadline:
         with contextlib.suppress(jobnb.ResultTimeout):

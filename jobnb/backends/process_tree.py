@@ -76,6 +76,11 @@ def _parents() -> dict[int, int]:
     return found
 
 
+def children(pid: int) -> list[int]:
+    """The pids of the processes whose parent is ``pid``."""
+    return [child for child, parent in _parents().items() if parent == pid]
+
+
 def descendants(pid: int) -> list[int]:
     """The pids of the processes below ``pid`` (children, theirs, and so on)."""
     children: dict[int, list[int]] = {}
