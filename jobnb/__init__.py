@@ -42,7 +42,8 @@ from .exceptions import (
     ResultTimeout,
     StoreUnavailable,
 )
-from .job import Job, JobStatus, Progress
+from .job import Job
+from .model import JobStatus, Progress
 from .notebook_runner import record
 from .runner import progress
 

@@ -19,7 +19,8 @@ from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .exceptions import JobNotFound
-from .job import Job, JobRecord, JobStatus, refuse_to_forget
+from .job import Job
+from .model import JobRecord, JobStatus, refuse_to_forget
 from .payload import Payload
 
 if TYPE_CHECKING:

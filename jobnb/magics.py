@@ -22,7 +22,8 @@ from IPython.utils.process import arg_split
 
 from . import api, capture
 from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, PayloadError
-from .job import Job, JobStatus
+from .job import Job
+from .model import JobStatus
 from .payload import last_line
 
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.

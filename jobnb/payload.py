@@ -17,7 +17,7 @@ from typing import Any
 import cloudpickle
 
 from .exceptions import JobFailed, JobLost, JobTimeout, NotCallable, PayloadError
-from .job import JobStatus
+from .model import JobStatus
 
 _short = reprlib.Repr()
 _short.maxstring = 40

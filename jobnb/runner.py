@@ -14,7 +14,7 @@ import traceback
 from typing import Any, Protocol
 
 from .exceptions import NotebookError
-from .job import JobStatus
+from .model import JobStatus
 from .payload import Outcome, Payload, loads
 
 

@@ -16,7 +16,7 @@ from jobnb.backends.memory import new_job_id
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
 from jobnb.exceptions import JobnbError, JobNotFound
-from jobnb.job import JobRecord, JobStatus, Progress
+from jobnb.model import JobRecord, JobStatus, Progress
 
 
 def queued(name: str = "job", submitted: float | None = None) -> JobRecord:
@@ -115,7 +115,7 @@ from jobnb.backends.memory import new_job_id
 from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.backends.redis_records import RedisRecords
 from jobnb.backends.sqlite_records import SqliteRecords
-from jobnb.job import JobRecord
+from jobnb.model import JobRecord
 kind, where, name = sys.argv[1:]
 store = SqliteRecords(where) if kind == "sqlite" else RedisRecords(where)
 for i in range(250):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import JobNotFound
-from ..job import JobRecord, JobStatus
+from ..model import JobRecord, JobStatus
 from ..payload import Outcome, Payload
 
 

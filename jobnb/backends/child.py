@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from ..job import JobStatus
+from ..model import JobStatus
 from ..payload import Outcome, loads_outcome
 from ..runner import Reporter
 from .process_tree import kill_tree

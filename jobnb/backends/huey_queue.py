@@ -24,7 +24,7 @@ from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..exceptions import JobnbWarning
-from ..job import JobRecord, JobStatus
+from ..model import JobRecord, JobStatus
 from .huey_messages import insert_messages, messages
 from .recorded_job import run_recorded_job
 from .records_backend import RecordsBackend

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from huey.consumer import Consumer
 
-from ..job import JobStatus
+from ..model import JobStatus
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = 30.0  # seconds a stopped worker's running jobs get to finish

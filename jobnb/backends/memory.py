@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..exceptions import JobnbError, JobNotFound
-from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
+from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload
 from .base import Backend, JobOptions, new_job_id, new_record
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from ..job import JobStatus
+from ..model import JobStatus
 from ..payload import Outcome, dumps_outcome
 from .child import ChildProcess
 

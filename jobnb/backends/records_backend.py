@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable
 
 from ..exceptions import JobnbWarning, JobNotFound
-from ..job import JobRecord, JobStatus
+from ..model import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions, new_job_id, new_record
 

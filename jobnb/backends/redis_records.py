@@ -33,7 +33,7 @@ from collections.abc import Iterable
 import redis
 
 from ..exceptions import JobNotFound
-from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
+from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from .redis_connection import connect, unreachable
 from .sqlite_records import LOST_AFTER, LostLook
 from .store_errors import said_clearly

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from ..job import JobRecord, JobStatus
+from ..model import JobRecord, JobStatus
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
 from .redis_records import RedisRecords

@@ -27,7 +27,7 @@ import threading
 import time
 
 from ..exceptions import JobFailed
-from ..job import JobStatus
+from ..model import JobStatus
 from . import rq_batches
 from .recorded_job import run_recorded_job
 from .redis_connection import connect, redacted

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..exceptions import JobNotFound
-from ..job import JobRecord, JobStatus, Progress, refuse_to_forget
+from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from .store_errors import SQLITE_FAULTS, said_clearly, sqlite_error
 
 #: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter

@@ -17,7 +17,7 @@ import ipywidgets as w
 
 from .. import api
 from ..backends.base import Backend
-from ..job import JobRecord, JobStatus
+from ..model import JobRecord, JobStatus
 from ..payload import notebook_output
 from .job import _badge
 

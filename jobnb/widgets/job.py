@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from ..job import Job, JobRecord, JobStatus
+from ..job import Job
+from ..model import JobRecord, JobStatus
 from ..payload import NOTEBOOK_ARROW, last_line, notebook_output
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar

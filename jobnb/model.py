@@ -1,0 +1,94 @@
+"""The data model every layer shares: a job's status, its progress, and its record.
+
+Apart from the Job handle (job.py), so that the stores, payloads and backends below the
+handle can speak of jobs without importing the handle that drives them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+from .exceptions import JobnbError
+
+
+class JobStatus(str, Enum):
+    """The six states of a job. A ``str``, so it goes straight into pandas and JSON."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    @property
+    def is_done(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def refuse_to_forget(job_id: str, status: JobStatus) -> JobnbError:
+    """The error for forgetting a job that has not ended (every backend says the same)."""
+    return JobnbError(
+        f"job {job_id} is {status.value}: only an ended job can be forgotten. Cancel it "
+        "first (job.cancel(), then job.wait()), or wait for it to end (job.wait())."
+    )
+
+
+class Progress(NamedTuple):
+    """What ``jobnb.progress(done, total, message)`` last reported from inside a job."""
+
+    done: float = 0
+    total: float | None = None
+    message: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """``done / total`` in [0, 1], or None when the total is unknown."""
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+
+@dataclass
+class JobRecord:
+    """A snapshot of everything a backend knows about one job."""
+
+    id: str
+    name: str
+    backend: str
+    status: JobStatus = JobStatus.QUEUED
+    kind: str = "call"  # "call", "cell" or "notebook"
+    description: str = ""  # the call (``train(lr=0.1)``) or the cell's source
+    queue: str | None = None
+    timeout: float | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    progress: Progress = Progress()
+    worker: str | None = None
+    error: str | None = None  # traceback text of a failed job
+
+    def again(self, job_id: str) -> JobRecord:
+        """A fresh queued record for running the same thing again (resubmit)."""
+        return JobRecord(
+            id=job_id,
+            name=self.name,
+            backend=self.backend,
+            kind=self.kind,
+            description=self.description,
+            queue=self.queue,
+            timeout=self.timeout,
+        )
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to now, while running)."""
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
