@@ -73,6 +73,8 @@ class JobRecord:
     progress: Progress = Progress()
     worker: str | None = None
     error: str | None = None  # traceback text of a failed job
+    #: a notebook job's output notebook (absolute path); None for other kinds
+    output: str | None = None
 
     def again(self, job_id: str) -> JobRecord:
         """A fresh queued record for running the same thing again (resubmit)."""
@@ -84,6 +86,7 @@ class JobRecord:
             description=self.description,
             queue=self.queue,
             timeout=self.timeout,
+            output=self.output,
         )
 
     @property
