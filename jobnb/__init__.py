@@ -17,6 +17,7 @@ from .api import (
     configure,
     forget,
     get,
+    job_history,
     jobs,
     jobs_df,
     map,
@@ -46,6 +47,7 @@ from .job import Job
 from .model import JobStatus, Progress
 from .notebook_runner import record
 from .runner import progress
+from .widgets.display import register_display
 
 __version__ = "0.1.0"
 
@@ -72,6 +74,7 @@ __all__ = [
     "dashboard",
     "forget",
     "get",
+    "job_history",
     "jobs",
     "jobs_df",
     "map",
@@ -105,15 +108,14 @@ def unload_ipython_extension(shell):  # noqa: ANN001
 
 
 def _show_jobs_as_widgets() -> None:
-    """In a running kernel, Jobs display as live widgets even without %load_ext."""
+    """In a running kernel, Jobs display as live widgets even without %load_ext (the
+    registration lives with the widgets, so the magics stay unimported until then)."""
     import sys
 
     if "IPython" not in sys.modules:  # never import IPython just to find out
         return
     shell = sys.modules["IPython"].get_ipython()
     if shell is not None:
-        from .magics import register_display
-
         register_display(shell)
 
 

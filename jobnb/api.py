@@ -1,4 +1,5 @@
-"""The Python API: configure, submit, submit_notebook, map, get, forget, jobs, jobs_df.
+"""The Python API: configure, submit, submit_notebook, map, get, forget, jobs, jobs_df,
+job_history.
 
 Backends are created on first use and kept for the life of the process, one per
 (name, options): a job keeps working through its own backend after ``configure``
@@ -19,8 +20,9 @@ from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .exceptions import JobNotFound
+from .history import JobHistory
 from .job import Job
-from .model import JobRecord, JobStatus, refuse_to_forget
+from .model import JobStatus, refuse_to_forget
 from .payload import Payload
 
 if TYPE_CHECKING:
@@ -232,93 +234,27 @@ def forget(*jobs: Job | str) -> list[str]:
     return [job.id for job in found]
 
 
-def _records(status: str | JobStatus | None) -> list[tuple[Backend, JobRecord]]:
-    wanted = _status(status)
-    found = [(b, r) for b in _used_backends() for r in b.records(wanted)]
-    found.sort(key=lambda pair: pair[1].submitted, reverse=True)
-    return found
-
-
-def _status(status: str | JobStatus | None) -> JobStatus | None:
-    if status is None or isinstance(status, JobStatus):
-        return status
-    try:
-        return JobStatus(str(status).lower())
-    except ValueError:
-        known = ", ".join(s.value for s in JobStatus)
-        raise ValueError(f"unknown status {status!r}; the statuses are: {known}") from None
+def job_history() -> JobHistory:
+    """The jobs of every backend used in this process: counts, pages of records, stats
+    and Job handles, newest first (what ``jobnb.dashboard()`` shows)."""
+    return JobHistory(_used_backends)
 
 
 def jobs(status: str | JobStatus | None = None) -> list[Job]:
     """Every job of the backends used in this process, newest first."""
-    return [Job(backend, rec.id) for backend, rec in _records(status)]
-
-
-def records_page(
-    status: str | JobStatus | None = None, offset: int = 0, limit: int = 50
-) -> list[tuple[Backend, JobRecord]]:
-    """One page of job records, newest first, across the backends used here. Each
-    backend is asked for at most ``offset + limit`` records, whatever its history."""
-    wanted = _status(status)
-    found = [(b, r) for b in _used_backends() for r in b.records(wanted, offset + limit)]
-    found.sort(key=lambda pair: pair[1].submitted, reverse=True)
-    return found[offset : offset + limit]
+    return job_history().jobs(status)
 
 
 def counts() -> dict[JobStatus, int]:
-    """How many jobs are in each status, over the backends used here."""
-    total = dict.fromkeys(JobStatus, 0)
-    for backend in _used_backends():
-        for status, n in backend.counts().items():
-            total[status] += n
-    return total
-
-
-def backend_stats() -> dict[str, dict[str, Any]]:
-    """Workers and queue depth of each backend used here, where it knows them."""
-    return {backend.name: backend.stats() for backend in _used_backends()}
-
-
-JOBS_DF_COLUMNS = [
-    "id",
-    "name",
-    "status",
-    "backend",
-    "submitted",
-    "started",
-    "finished",
-    "duration",
-    "progress",
-    "worker",
-    "error",
-]
+    """How many jobs are in each status, over the backends used here (as
+    ``job_history().counts()``)."""
+    return job_history().counts()
 
 
 def jobs_df(status: str | JobStatus | None = None) -> pandas.DataFrame:
-    """The jobs as a DataFrame, newest first, with the columns of ``JOBS_DF_COLUMNS``."""
-    import pandas as pd
-
-    rows = [_row(rec) for _, rec in _records(status)]
-    df = pd.DataFrame(rows, columns=JOBS_DF_COLUMNS)
-    for column in ("submitted", "started", "finished"):
-        df[column] = pd.to_datetime(df[column], unit="s", utc=True)
-    return df
-
-
-def _row(rec: JobRecord) -> dict[str, Any]:
-    return {
-        "id": rec.id,
-        "name": rec.name,
-        "status": rec.status.value,
-        "backend": rec.backend,
-        "submitted": rec.submitted,
-        "started": rec.started,
-        "finished": rec.finished,
-        "duration": rec.duration,
-        "progress": rec.progress.fraction,
-        "worker": rec.worker,
-        "error": rec.error,
-    }
+    """The jobs as a DataFrame, newest first, with the columns of
+    ``jobnb.history.JOBS_DF_COLUMNS``."""
+    return job_history().dataframe(status)
 
 
 def shutdown(wait: bool = True) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import (
@@ -120,6 +122,15 @@ class Job:
         """
         return self._backend.cancel(self.id)
 
+    def resubmit(self) -> Job:
+        """Queue a new job that runs what this one ran, with its name and options, and
+        return its handle (a cell job's outputs go to the same namespace). This job is
+        left as it is; the new one has an id of its own.
+
+        Raises JobNotFound when this job was forgotten (nothing left to run again).
+        """
+        return Job(self._backend, self._backend.resubmit(self.id), namespace=self.namespace)
+
     def forget(self) -> None:
         """Delete the ended job from its backend: its record, what it ran, its result and
         its logs (a persistent home gives the space back). From then on it is not found.
@@ -152,3 +163,23 @@ class Job:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def poll(jobs: Iterable[Job]) -> dict[Job, tuple[JobRecord, str]]:
+    """The record and logs of each of ``jobs``, in one request per backend: what a live
+    view (the widgets' monitor) reads each round.
+
+    A job that is not found is left out, and so are the jobs of a backend that cannot be
+    read now (a live view tries again next round instead of failing).
+    """
+    by_backend: dict[Backend, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_backend[job._backend].append(job)
+    found: dict[Job, tuple[JobRecord, str]] = {}
+    for backend, group in by_backend.items():
+        try:
+            read = backend.poll([job.id for job in group])
+        except Exception:  # noqa: BLE001 - unreachable now; the others still answer
+            continue
+        found.update((job, read[job.id]) for job in group if job.id in read)
+    return found

@@ -25,6 +25,7 @@ from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, Pay
 from .job import Job
 from .model import JobStatus
 from .payload import last_line
+from .widgets.display import has_frontend, register_display
 
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
@@ -250,7 +251,7 @@ class JobMagics(Magics):
         """The live dashboard of every job (in a notebook), or with -l a plain table of
         the jobs of this kernel's backends, newest first."""
         args = parse_argstring(self.jobs, line)
-        if not args.list and not args.status and _has_frontend(self.shell):
+        if not args.list and not args.status and has_frontend(self.shell):
             from .widgets.dashboard import dashboard
 
             return dashboard(page_size=args.limit)
@@ -278,7 +279,7 @@ class JobMagics(Magics):
         """Show a job: its live widget in a notebook; in a terminal its status, what it
         runs, its logs and its error."""
         job = _get(parse_argstring(self.job, line).job)
-        if _has_frontend(self.shell):
+        if has_frontend(self.shell):
             return job  # displayed as its widget
         rec = job.record()
         print(repr(job))
@@ -401,27 +402,6 @@ def _report_pull(job: Job) -> list[str]:
     names = ", ".join(pulled) if pulled else "nothing"
     print(f"jobnb: job {job.id} ({job.name}) finished; pulled {names}")
     return pulled
-
-
-def _job_bundle(job: Job) -> dict[str, Any]:
-    """A Job displays as its live widget, with its one-line repr as the plain text."""
-    from .widgets.job import job_widget
-
-    bundle = job_widget(job)._repr_mimebundle_()
-    bundle["text/plain"] = repr(job)
-    return bundle
-
-
-def _has_frontend(shell: Any) -> bool:
-    """A kernel, whose frontend can show widgets (not a terminal IPython)."""
-    return getattr(shell, "kernel", None) is not None
-
-
-def register_display(shell: Any) -> None:
-    """Show Jobs as live widgets in this shell, when it is a kernel with a frontend
-    (a terminal IPython keeps the one-line repr)."""
-    if _has_frontend(shell):
-        shell.display_formatter.mimebundle_formatter.for_type(Job, _job_bundle)
 
 
 def load_ipython_extension(shell: Any) -> None:

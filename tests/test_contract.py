@@ -134,6 +134,42 @@ def test_jobs_df_has_the_documented_columns(backend):
     assert len(jobnb.jobs_df("finished")) == 1
 
 
+def test_resubmit_runs_the_same_again_as_a_new_job(backend):
+    first = jobnb.options(name="again", timeout=60).submit(add, 2, b=3)
+    assert first.result(timeout=30) == 5
+    second = first.resubmit()
+    assert isinstance(second, jobnb.Job) and second.id != first.id
+    assert second.result(timeout=30) == 5
+    assert (second.name, second.backend) == ("again", backend)
+    assert second.record().description == "add(2, b=3)"
+    assert second.record().timeout == 60
+    assert first.status is JobStatus.FINISHED  # the first is left as it was
+    assert jobnb.jobs() == [second, first]
+    first.forget()
+    with pytest.raises(jobnb.JobNotFound):
+        first.resubmit()
+
+
+def test_job_history_counts_pages_and_hands_out_jobs(backend):
+    ok = [jobnb.options(name=f"ok{i}").submit(add, i) for i in range(3)]
+    for job in ok:
+        job.wait(30)
+    bad = jobnb.options(name="bad").submit(fail)
+    bad.wait(30)
+    history = jobnb.job_history()
+    counts = history.counts()
+    assert counts[JobStatus.FINISHED] == 3 and counts[JobStatus.FAILED] == 1
+    assert sum(counts.values()) == 4
+    assert [r.name for r in history.page(limit=2)] == ["bad", "ok2"]
+    assert [r.name for r in history.page(offset=2, limit=2)] == ["ok1", "ok0"]
+    assert [r.name for r in history.page("finished", offset=1, limit=5)] == ["ok1", "ok0"]
+    assert history.jobs("failed") == [bad]
+    assert history.job(ok[0].id) == ok[0] and history.job(ok[0].id).result() == 0
+    assert set(history.stats()) == {backend}
+    with pytest.raises(jobnb.JobNotFound, match="'nothing'"):
+        history.job("nothing")
+
+
 def test_a_failing_job_keeps_its_traceback_and_logs(backend):
     job = jobnb.submit(fail, "bad input")
     job.wait(30)

@@ -57,7 +57,7 @@ def test_row_actions_cancel_resubmit_and_details(backend, tmp_path):
     again = jobnb.jobs()[0]
     assert again.id != done.id and again.name == "adder"
     assert again.result(timeout=30) == 5
-    assert board.selected[1] == again.id  # the new job is shown in the detail panel
+    assert board.selected == again  # the new job is shown in the detail panel
     board.refresh()
     assert "add(2, 3)" in board.detail.value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from conftest import eventually
@@ -113,3 +115,48 @@ def test_one_poll_per_backend_per_tick_and_the_monitor_stops(tmp_path):
 
 def test_the_kernel_has_one_monitor():
     assert monitor() is monitor()
+
+
+class Recorder:
+    """A view of the monitor that is no widget: it keeps what each round read."""
+
+    def __init__(self, job):
+        self.job = job
+        self.seen: list[str] = []
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.seen) and self.seen[-1] in ("finished", "failed")
+
+    def watched(self):
+        return [self.job]
+
+    def update(self, polled):
+        if self.job in polled:
+            record, _logs = polled[self.job]
+            self.seen.append(record.status.value)
+
+
+def test_the_monitor_feeds_any_view_until_it_has_ended(tmp_path):
+    jobnb.configure("thread")
+    from jobs_for_tests import wait_for
+
+    release = tmp_path / "release"
+    view = Recorder(jobnb.submit(wait_for, str(release)))
+    own = Monitor(interval=0.05)
+    own.watch(view)
+    eventually(lambda: "running" in view.seen)
+    release.touch()
+    eventually(lambda: not own.running, timeout=10)
+    assert view.seen[-1] == "finished"
+
+
+def test_import_jobnb_in_ipython_loads_neither_the_magics_nor_ipywidgets():
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance()\n"
+        "import sys, jobnb\n"
+        "print('jobnb.magics' in sys.modules, 'ipywidgets' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False False"

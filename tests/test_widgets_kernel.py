@@ -52,6 +52,18 @@ def test_the_widget_reaches_finished_while_another_cell_runs(kernel, backend):
     assert "sleeper" in finished[-1]
 
 
+def test_a_job_shows_as_its_widget_without_load_ext_and_the_magics_stay_unloaded(kernel):
+    run(kernel, "import jobnb\n_ = jobnb.configure('thread')")
+    shown = run(kernel, "job = jobnb.options(name='plain').submit(sum, [1, 2])\njob")
+    results = [m for m in shown if m["msg_type"] == "execute_result"]
+    assert results and WIDGET_VIEW in results[0]["content"]["data"]
+    assert "<Job " in results[0]["content"]["data"]["text/plain"]
+    assert any("<b>plain</b>" in value for value in _state_values(shown))
+    loaded = run(kernel, "import sys\n'jobnb.magics' in sys.modules")
+    answers = [m for m in loaded if m["msg_type"] == "execute_result"]
+    assert answers[0]["content"]["data"]["text/plain"] == "False"
+
+
 def _state_values(messages: list[dict], updates_only: bool = False) -> list[str]:
     """The ``value`` strings that widget models were opened with or updated to."""
     kinds = ("comm_msg",) if updates_only else ("comm_open", "comm_msg")

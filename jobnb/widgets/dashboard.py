@@ -1,9 +1,11 @@
-"""``jobnb.dashboard()``: a live table of every job, read from the backends.
+"""``jobnb.dashboard()``: a live table of every job, read through ``jobnb.job_history()``.
 
 One refresh reads the counts per status and one page of records (``page_size`` of
-them, not the history), then sets a fixed pool of row widgets. The kernel's monitor
-calls ``refresh`` every ``interval`` seconds unless the dashboard is paused. When a
-backend cannot be read, a banner says why, and the next refresh that works clears it.
+them, not the history), then sets a fixed pool of row widgets; the row actions go
+through the job's own Job handle. The kernel's monitor updates the dashboard as one of
+its views: it refreshes every ``interval`` seconds unless paused, until it is closed.
+When a backend cannot be read, a banner says why, and the next refresh that works
+clears it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import api
-from ..backends.base import Backend
+from ..api import job_history
+from ..history import JobHistory
+from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import notebook_output
-from .job import _badge
+from .monitor import monitor
+from .style import badge, banner, block
 
 ALL = "all"
 PAGE_SIZES = (10, 20, 50, 100)
@@ -39,7 +43,6 @@ class JobRow(w.HBox):
 
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
-        self.backend: Backend | None = None
         self.record: JobRecord | None = None
         self.summary = w.HTML(layout=w.Layout(width="70%"))
         small = w.Layout(width="auto")
@@ -48,16 +51,16 @@ class JobRow(w.HBox):
         self.logs_button = w.Button(description="details", layout=small)
         self.cancel_button.on_click(lambda _: self._act("cancel"))
         self.resubmit_button.on_click(lambda _: self._act("resubmit"))
-        self.logs_button.on_click(lambda _: dashboard.select(self.backend, self.record.id))
+        self.logs_button.on_click(lambda _: self._act("details"))
         super().__init__([self.summary, self.cancel_button, self.resubmit_button, self.logs_button])
 
-    def set(self, backend: Backend, record: JobRecord) -> None:
-        self.backend, self.record = backend, record
+    def set(self, record: JobRecord) -> None:
+        self.record = record
         progress = record.progress.fraction
         output = notebook_output(record.kind, record.description)
         self.summary.value = (
             f"<code>{html.escape(record.id)}</code> <b>{html.escape(record.name)}</b> "
-            f"{_badge(record.status)} {html.escape(record.backend)} "
+            f"{badge(record.status)} {html.escape(record.backend)} "
             f"submitted {_when(record.submitted)} {_duration(record)}"
             + (f" {progress:.0%}" if progress is not None and not record.status.is_done else "")
             + (f" &rarr; <code>{html.escape(output)}</code>" if output else "")
@@ -66,11 +69,13 @@ class JobRow(w.HBox):
 
     def _act(self, action: str) -> None:
         try:
+            job = self.dashboard.history.job(self.record.id)
             if action == "cancel":
-                self.backend.cancel(self.record.id)
+                job.cancel()
+            elif action == "resubmit":
+                self.dashboard.selected = job.resubmit()
             else:
-                new_id = self.backend.resubmit(self.record.id)
-                self.dashboard.select(self.backend, new_id)
+                self.dashboard.selected = job
         except Exception as exc:  # noqa: BLE001 - shown, not raised into the frontend
             self.dashboard.show_banner(f"{action} of job {self.record.id} failed: {exc}")
             return
@@ -81,11 +86,15 @@ class Dashboard(w.VBox):
     """Counts per status, a status filter, a paginated newest-first table with
     per-row actions, a detail panel, workers and queue depth, refresh and pause."""
 
-    def __init__(self, page_size: int = 20, interval: float = 1.0) -> None:
+    def __init__(
+        self, page_size: int = 20, interval: float = 1.0, history: JobHistory | None = None
+    ) -> None:
+        self.history = history or job_history()
         self.page = 0
         self._refresh_lock = threading.RLock()
-        self.selected: tuple[Backend, str] | None = None
+        self.selected: Job | None = None  # shown in the detail panel
         self.last_refresh = 0.0
+        self.closed = False
         self.banner = w.HTML(layout=w.Layout(display="none"))
         self.counts_view = w.HTML()
         self.stats_view = w.HTML()
@@ -139,7 +148,18 @@ class Dashboard(w.VBox):
         self.add_class("jobnb-dashboard")
         self.refresh()
 
-    # --- what the monitor calls ------------------------------------------------------------
+    # --- what the monitor asks (monitor.View) ------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.closed
+
+    def watched(self) -> list[Job]:
+        return []  # it reads a page of its own, not the jobs of the other views
+
+    def update(self, polled: dict[Job, tuple[JobRecord, str]]) -> None:
+        if self.due:
+            self.refresh()  # never raises: a failure shows as its banner
+
     @property
     def due(self) -> bool:
         return not self.pause.value and time.monotonic() - self.last_refresh >= self.interval.value
@@ -154,16 +174,16 @@ class Dashboard(w.VBox):
         status = None if self.status_filter.value == ALL else self.status_filter.value
         size = self.page_size.value
         try:
-            counts = api.counts()
-            page = api.records_page(status, self.page * size, size)
-            stats = api.backend_stats()
+            counts = self.history.counts()
+            page = self.history.page(status, self.page * size, size)
+            stats = self.history.stats()
             detail = self._detail()
         except Exception as exc:  # noqa: BLE001 - the banner says what went wrong
             self.show_banner(f"cannot read the jobs: {exc}")
             return
         self.banner.layout.display = "none"
         self.counts_view.value = (
-            " ".join(f"{_badge(s)} {counts[s]}" for s in JobStatus)
+            " ".join(f"{badge(s)} {counts[s]}" for s in JobStatus)
             + f" &nbsp; total {sum(counts.values())}"
         )
         self.stats_view.value = " &nbsp; ".join(
@@ -173,8 +193,8 @@ class Dashboard(w.VBox):
         )
         while len(self.rows) < len(page):
             self.rows.append(JobRow(self))
-        for row, (backend, record) in zip(self.rows, page, strict=False):
-            row.set(backend, record)
+        for row, record in zip(self.rows, page, strict=False):
+            row.set(record)
         shown = tuple(self.rows[: len(page)])
         if self.rows_box.children != shown:
             self.rows_box.children = shown
@@ -186,17 +206,10 @@ class Dashboard(w.VBox):
         self.detail.value = detail
 
     def show_banner(self, text: str) -> None:
-        self.banner.value = (
-            f'<div style="background:#f8d7da;color:#842029;padding:4px 8px;'
-            f'border-radius:4px">{html.escape(text)}</div>'
-        )
+        self.banner.value = banner(text)
         self.banner.layout.display = None
 
-    # --- selection and paging ------------------------------------------------------------
-    def select(self, backend: Backend, job_id: str) -> None:
-        self.selected = (backend, job_id)
-        self.refresh()
-
+    # --- paging and the detail panel ------------------------------------------------------------
     def _turn(self, step: int) -> None:
         self.page = max(0, self.page + step)
         self.refresh()
@@ -204,37 +217,25 @@ class Dashboard(w.VBox):
     def _detail(self) -> str:
         if self.selected is None:
             return ""
-        backend, job_id = self.selected
-        record = backend.record(job_id)
+        record = self.selected.record()
         parts = [
             f"<b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
-            f"{_badge(record.status)} on {html.escape(record.backend)}"
+            f"{badge(record.status)} on {html.escape(record.backend)}"
             + (f", worker {html.escape(record.worker)}" if record.worker else ""),
-            _block("runs", record.description),
-            _block("log", backend.logs(job_id) or "(nothing yet)"),
+            block("runs", record.description),
+            block("log", self.selected.logs() or "(nothing yet)"),
         ]
         if record.error:
-            parts.append(_block("traceback", record.error))
+            parts.append(block("traceback", record.error))
         return "".join(parts)
 
     def close(self) -> None:
-        from .monitor import monitor
-
-        monitor().forget_dashboard(self)
+        self.closed = True  # the monitor drops it on its next round
         super().close()
-
-
-def _block(title: str, text: str) -> str:
-    return (
-        f"<div><i>{title}</i><pre style='margin:0;max-height:20em;overflow:auto'>"
-        f"{html.escape(text)}</pre></div>"
-    )
 
 
 def dashboard(page_size: int = 20, interval: float = 1.0) -> Any:
     """A live dashboard of every job, refreshed by the kernel's monitor."""
-    from .monitor import monitor
-
     board = Dashboard(page_size=page_size, interval=interval)
-    monitor().watch_dashboard(board)
+    monitor().watch(board)
     return board

@@ -1,8 +1,9 @@
 """The live widget shown under every submitted job.
 
 ``JobWidget.show(snapshot)`` sets everything from one snapshot of the job, so its
-state can be checked without a kernel; the monitor (monitor.py) feeds it while the
-job is active. Every text that comes from a job is HTML-escaped before it is shown.
+state can be checked without a kernel; the monitor (monitor.py) feeds it, as one of
+its views, while the job is active. Every text that comes from a job is HTML-escaped
+before it is shown.
 """
 
 from __future__ import annotations
@@ -17,17 +18,11 @@ import ipywidgets as w
 from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import NOTEBOOK_ARROW, last_line, notebook_output
+from .monitor import monitor
+from .style import BAR_STYLES, badge, pre
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar
 
-_BADGE_COLOURS = {
-    JobStatus.QUEUED: "#6c757d",
-    JobStatus.RUNNING: "#0d6efd",
-    JobStatus.FINISHED: "#198754",
-    JobStatus.FAILED: "#dc3545",
-    JobStatus.CANCELLED: "#fd7e14",
-    JobStatus.LOST: "#6f42c1",
-}
 _short = reprlib.Repr()
 _short.maxstring = 80
 _short.maxother = 80
@@ -63,14 +58,6 @@ def ending_of(job: Job, record: JobRecord) -> str:
         names = ", ".join(value) or "nothing (jobnb.record(name, value) in the notebook)"
         return f"recorded: {names} (job.result())"
     return f"result: {_short.repr(value)}"
-
-
-def _badge(status: JobStatus) -> str:
-    colour = _BADGE_COLOURS[status]
-    return (
-        f'<span style="background:{colour};color:white;border-radius:4px;'
-        f'padding:0 6px;font-size:90%">{status.value}</span>'
-    )
 
 
 def _elapsed(record: JobRecord, now: float | None = None) -> str:
@@ -111,28 +98,16 @@ class JobWidget(w.VBox):
         self.status = rec.status
         self.header.value = (
             f"<b>{html.escape(rec.name)}</b> <code>{html.escape(rec.id)}</code> "
-            f"on {html.escape(rec.backend)} {_badge(rec.status)} {_elapsed(rec)}"
+            f"on {html.escape(rec.backend)} {badge(rec.status)} {_elapsed(rec)}"
         )
         fraction = rec.progress.fraction
         self.bar.value = fraction if fraction is not None else 0.0
-        self.bar.bar_style = {
-            JobStatus.FINISHED: "success",
-            JobStatus.FAILED: "danger",
-            JobStatus.LOST: "danger",
-            JobStatus.CANCELLED: "warning",
-        }.get(rec.status, "")
+        self.bar.bar_style = BAR_STYLES.get(rec.status, "")
         self.message.value = html.escape(rec.progress.message or "")
         tail = snapshot.logs.splitlines()[-LOG_LINES:]
-        self.log_view.value = (
-            "<pre style='margin:0;max-height:16em;overflow:auto'>"
-            f"{html.escape(chr(10).join(tail))}</pre>"
-            if tail
-            else ""
-        )
+        self.log_view.value = pre("\n".join(tail), "16em") if tail else ""
         self.ending_view.value = html.escape(snapshot.ending)
-        self.traceback_view.value = (
-            f"<pre style='margin:0'>{html.escape(rec.error)}</pre>" if rec.error else ""
-        )
+        self.traceback_view.value = pre(rec.error) if rec.error else ""
         children: list[w.Widget] = [self.header]
         output = notebook_output(rec.kind, rec.description)
         if output is not None:
@@ -156,9 +131,18 @@ class JobWidget(w.VBox):
         if tuple(children) != self.children:
             self.children = children
 
+    # --- what the monitor asks (monitor.View) --------------------------------------------
     @property
     def ended(self) -> bool:
         return self.status is not None and self.status.is_done
+
+    def watched(self) -> list[Job]:
+        return [] if self.ended else [self.job]
+
+    def update(self, polled: dict[Job, tuple[JobRecord, str]]) -> None:
+        if self.job in polled:
+            record, logs = polled[self.job]
+            self.show(take_snapshot(self.job, record, logs))
 
     def _cancel(self, _button: w.Button) -> None:
         self.cancel_button.disabled = True
@@ -168,8 +152,6 @@ class JobWidget(w.VBox):
 
 def job_widget(job: Job) -> JobWidget:
     """A live widget for ``job``: filled now, then kept current by the monitor."""
-    from .monitor import monitor
-
     widget = JobWidget(job)
     widget.show(take_snapshot(job))
     if not widget.ended:

@@ -1,57 +1,56 @@
-"""One monitor per kernel feeds every live job widget.
+"""One monitor per kernel feeds every live view: job widgets and dashboards.
 
-A daemon thread wakes every ``interval`` seconds, asks each backend once for the
-records and logs of all the jobs still active on it (``Backend.poll``), and updates
-their widgets. It never runs on the kernel's main thread, so widgets move while a
-cell is busy; it ends when no widget has anything left to show, and starts again
-with the next one. Dashboards are refreshed by the same thread, each at its own
-interval, until they are closed.
+A daemon thread wakes every ``interval`` seconds, reads the record and logs of every job
+its views watch in one request per backend (``jobnb.job.poll``), and hands each view
+what was read. It never runs on the kernel's main thread, so views move while a cell is
+busy; it ends when no view has anything left to show, and starts again with the next.
+
+The monitor knows views only by the small ``View`` interface below, so the widgets
+import the monitor and never the other way round.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .dashboard import Dashboard
-    from .job import JobWidget
+from ..job import Job, poll
+from ..model import JobRecord
 
 DEFAULT_INTERVAL = 0.5
+
+
+class View(Protocol):
+    """What the monitor asks of a live view (called on the monitor's thread)."""
+
+    @property
+    def ended(self) -> bool:
+        """True once the view wants no more rounds (its job ended, it was closed)."""
+
+    def watched(self) -> list[Job]:
+        """The jobs whose record and logs the view wants this round (maybe none)."""
+
+    def update(self, polled: dict[Job, tuple[JobRecord, str]]) -> None:
+        """Show what was read this round: ``(record, logs)`` by job, for the watched
+        jobs that could be read. Must not raise: a view shows its own failures."""
 
 
 class Monitor:
     def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         self.interval = interval
-        self._widgets: list[JobWidget] = []
-        self._dashboards: list[Dashboard] = []
+        self._views: list[View] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.ticks = 0  # for tests and benchmarks: how many rounds it made
 
-    def watch(self, widget: JobWidget) -> None:
+    def watch(self, view: View) -> None:
+        """Update ``view`` every round until it has ended."""
         with self._lock:
-            self._widgets.append(widget)
-            self._start()
-
-    def watch_dashboard(self, board: Dashboard) -> None:
-        """Refresh ``board`` when it is due, until it is closed."""
-        with self._lock:
-            self._dashboards.append(board)
-            self._start()
-
-    def forget_dashboard(self, board: Dashboard) -> None:
-        with self._lock:
-            if board in self._dashboards:
-                self._dashboards.remove(board)
-
-    def _start(self) -> None:
-        # under self._lock
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="jobnb-monitor", daemon=True)
-            self._thread.start()
+            self._views.append(view)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="jobnb-monitor", daemon=True)
+                self._thread.start()
 
     @property
     def running(self) -> bool:
@@ -60,33 +59,21 @@ class Monitor:
     def _run(self) -> None:
         while True:
             with self._lock:
-                self._widgets = [w for w in self._widgets if not w.ended]
-                if not self._widgets and not self._dashboards:
+                self._views = [view for view in self._views if not view.ended]
+                if not self._views:
                     self._thread = None
                     return
-                widgets = list(self._widgets)
-                boards = [b for b in self._dashboards if b.due]
-            self.tick(widgets)
-            for board in boards:
-                board.refresh()  # never raises: a failure shows as its banner
+                views = list(self._views)
+            self.tick(views)
             self._wake.wait(self.interval)
 
-    def tick(self, widgets: list[JobWidget]) -> None:
-        """One round: one ``poll`` per backend for all its active jobs."""
-        from .job import take_snapshot
-
-        by_backend: dict[object, list[JobWidget]] = defaultdict(list)
-        for widget in widgets:
-            by_backend[widget.job._backend].append(widget)
-        for backend, group in by_backend.items():
-            try:
-                found = backend.poll([widget.job.id for widget in group])
-            except Exception:  # noqa: BLE001 - an unreachable backend: try next tick
-                continue
-            for widget in group:
-                if widget.job.id in found:
-                    record, logs = found[widget.job.id]
-                    widget.show(take_snapshot(widget.job, record, logs))
+    def tick(self, views: list[View]) -> None:
+        """One round: one read per backend for the jobs of every view, then each view
+        updates from it."""
+        jobs = list(dict.fromkeys(job for view in views for job in view.watched()))
+        polled = poll(jobs) if jobs else {}
+        for view in views:
+            view.update(polled)
         self.ticks += 1
 
 
