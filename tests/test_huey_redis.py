@@ -51,7 +51,7 @@ def test_a_job_whose_worker_is_killed_is_lost_within_30_s(worker):
     eventually(lambda: job.status is JobStatus.RUNNING, timeout=30)
     assert (
         f"1 ({os.uname().nodename} pid {worker.pid})"
-        == jobnb.api.backend_stats()["huey"]["workers"]
+        == jobnb.job_history().stats()["huey"]["workers"]
     )
     kill_and_see_lost(job, worker.pid)
 
