@@ -1,4 +1,6 @@
-"""What people see: a live widget for each job (and, to come, the dashboard).
+"""What people see: a live widget for each job, the dashboard, and the monitor that
+feeds them (style.py holds their look; display.py shows a Job as its widget).
 
-Imported only when a Job is first displayed in a notebook: ipywidgets is heavy.
+Only display.py is imported by ``import jobnb``, and it is light: the widget modules,
+and ipywidgets with them, are imported when a Job is first displayed or a dashboard made.
 """
