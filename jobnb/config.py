@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from . import defaults
 from .backends import canonical_name, options_class
-from .backends.options import BackendOptions, redis_home
+from .backends.options import BackendOptions
 from .backends.redis_connection import redacted
 from .exceptions import ConfigError
 
@@ -165,8 +165,6 @@ def _checked(values: dict[str, Any]) -> Settings:
         values["backend"] = canonical_name(values["backend"])
     if "workers" in values:
         values["workers"] = checked_workers(values["workers"], "workers")
-    if "home" in values:
-        redis_home(values["home"])  # a URL that is not Redis's is refused now, not at submit
     if values.get("result_ttl") is not None:
         try:
             values["result_ttl"] = float(values["result_ttl"])
