@@ -20,7 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.utils.process import arg_split
 
-from . import api, arguments, capture
+from . import api, arguments, capture, notebooks
 from .backends import known_names
 from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, PayloadError
 from .job import Job
@@ -153,8 +153,6 @@ class JobMagics(Magics):
             job = %submit_notebook analysis.ipynb -p lr=0.1 -p region=north
             %submit_notebook report.ipynb -p day=$today -o reports/ -b huey
         """
-        from . import notebooks
-
         # split as a shell does (IPython's own split keeps quotes and breaks
         # greeting="good day" in two), so paths and values may hold spaces
         args = self.submit_notebook.parser.parse_args(arg_split(line, posix=True))
@@ -199,7 +197,7 @@ class JobMagics(Magics):
         the jobs of this kernel's backends, newest first."""
         args = parse_argstring(self.jobs, line)
         if not args.list and not args.status and _has_frontend(self.shell):
-            from .widgets.dashboard import dashboard
+            from .widgets.dashboard import dashboard  # (ipywidgets: heavy, a notebook's only)
 
             return dashboard(page_size=args.limit)
         try:
@@ -353,7 +351,7 @@ def _report_pull(job: Job) -> list[str]:
 
 def _job_bundle(job: Job) -> dict[str, Any]:
     """A Job displays as its live widget, with its one-line repr as the plain text."""
-    from .widgets.job import job_widget
+    from .widgets.job import job_widget  # (ipywidgets: heavy, a notebook's only)
 
     bundle = job_widget(job)._repr_mimebundle_()
     bundle["text/plain"] = repr(job)
