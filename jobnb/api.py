@@ -2,8 +2,10 @@
 job_history.
 
 Backends are created on first use and kept for the life of the process, one per
-(name, options): a job keeps working through its own backend after ``configure``
-switches to another, and ``jobs()`` lists the jobs of every backend used here.
+(name, options), where the options are only the settings that backend takes
+(backends/options.py): a job keeps working through its own backend after ``configure``
+switches to another, a setting the backend does not take leaves it (and its pool) as
+it is, and ``jobs()`` lists the jobs of every backend used here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
+from .backends.options import BackendOptions
 from .exceptions import JobNotFound
 from .history import JobHistory
 from .job import Job
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     import pandas
 
 _overrides: dict[str, Any] = {}
-_backends: dict[tuple, Backend] = {}
+_backends: dict[tuple[str, BackendOptions], Backend] = {}
 _lock = threading.Lock()
 
 
@@ -39,9 +42,12 @@ def configure(backend: str | None = None, **options: Any) -> config.Settings:
     Parameters
     ----------
     backend
-        ``"huey"`` (the default), ``"thread"``, ``"subprocess"`` (or ``"process"``).
+        ``"huey"`` (the default), ``"thread"``, ``"subprocess"`` (or ``"process"``),
+        ``"rq"`` (or ``"redis"``).
     **options
-        ``workers`` (pool size), ``redis_url``, ``home``.
+        ``workers`` (pool size), ``redis_url`` (rq's server), ``home`` (huey's folder,
+        or a Redis URL), ``result_ttl``. Each backend takes the ones it uses and ignores
+        the rest, which are kept for the backends that use them.
 
     Returns the resolved settings. Unknown names raise ConfigError.
     """
@@ -69,15 +75,20 @@ def get_backend(name: str | None = None) -> Backend:
     """The backend instance for ``name`` (default: the configured one)."""
     current = settings()
     backend_name = canonical_name(name) if name else current.backend
-    options = current.backend_options()
-    key = (backend_name, tuple(sorted(options.items())))
+    key = (backend_name, _backend_options(backend_name, current))
     backend = _backends.get(key)
     if backend is None:
         with _lock:
             backend = _backends.get(key)
             if backend is None:
-                backend = _backends[key] = create_backend(backend_name, **options)
+                backend = _backends[key] = create_backend(*key)
     return backend
+
+
+@functools.lru_cache(maxsize=16)
+def _backend_options(name: str, current: config.Settings) -> BackendOptions:
+    # cached: get_backend runs on every submit, and the settings rarely change
+    return current.backend_options(name)
 
 
 class Submitter:

@@ -19,8 +19,12 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from .backends import canonical_name
+from . import defaults
+from .backends import canonical_name, options_class
+from .backends.options import BackendOptions
+from .backends.redis_connection import redacted
 from .exceptions import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -28,38 +32,32 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_FILE = "jobnb.toml"
-DEFAULT_BACKEND = "huey"  # the embedded default: SQLite, jobs outlive the kernel
+CONFIG_FILE = defaults.CONFIG_FILE
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every setting, resolved. ``backend`` is always a canonical backend name."""
 
-    backend: str = DEFAULT_BACKEND
-    workers: int = 2
+    backend: str = defaults.BACKEND
+    workers: int = defaults.WORKERS
     redis_url: str | None = None
-    home: str = ".jobnb"
+    #: huey's home: a folder, or a Redis URL (backends/options.py's ``huey_home``)
+    home: str = defaults.HOME
     #: seconds an ended job (record, logs, result) is kept by huey and rq; None: until forgotten
     result_ttl: float | None = None
 
     def __repr__(self) -> str:  # the password of a Redis URL never shows
-        from .backends.redis_connection import redacted
-
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in ("redis_url", "home"):
             if shown[name] is not None:
                 shown[name] = redacted(str(shown[name]))
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
-    def backend_options(self) -> dict[str, Any]:
-        """The options a backend is built with (its identity: new options, new backend)."""
-        return {
-            "workers": self.workers,
-            "redis_url": self.redis_url,
-            "home": self.home,
-            "result_ttl": self.result_ttl,
-        }
+    def backend_options(self, backend: str | None = None) -> BackendOptions:
+        """What backend ``backend`` (default: the configured one) is built from: the
+        settings it takes and no other (its identity: new options, new backend)."""
+        return options_class(backend or self.backend).from_settings(self)
 
 
 _ENV = {
@@ -101,10 +99,11 @@ def from_toml(path: Path) -> dict[str, Any]:
         if key in section:
             found[key] = section[key]
     if "redis_url" not in found and {"redis_ip", "redis_port", "redis_db"} & set(section):
-        ip = section.get("redis_ip", "127.0.0.1")
-        found["redis_url"] = (
-            f"redis://{ip}:{section.get('redis_port', 6379)}/{section.get('redis_db', 0)}"
-        )
+        local = urlsplit(defaults.REDIS_URL)  # what is not given is the local server's
+        ip = section.get("redis_ip", local.hostname)
+        port = section.get("redis_port", local.port)
+        db = section.get("redis_db", local.path.strip("/"))
+        found["redis_url"] = f"redis://{ip}:{port}/{db}"
     return found
 
 

@@ -20,7 +20,8 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.utils.process import arg_split
 
-from . import api, capture
+from . import api, arguments, capture, notebooks
+from .backends import known_names
 from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, PayloadError
 from .job import Job
 from .model import JobStatus
@@ -30,42 +31,24 @@ from .widgets.display import has_frontend, register_display
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
 
-# The options of %submit, so that the call expression after them can be found intact.
-_LINE_OPTIONS = re.compile(
-    r"^(?P<options>(?:\s*(?:(?:-n|--name|-b|--backend|-t|--timeout|-q|--queue)\s+\S+"
-    r"|--no-pull))*)\s*(?P<expression>.*)$",
-    re.DOTALL,
+# Where the options of %submit end and its call begins.
+_LINE_OPTIONS = arguments.leading_options(arguments.CELL_JOB)
+#: %submit_notebook's options: jobnb run's, where IPython fills in the notebook's values
+_NOTEBOOK_OPTIONS = tuple(
+    opt.with_help("$name and {expr} take the notebook's values.") if "-p" in opt.flags else opt
+    for opt in arguments.NOTEBOOK_JOB
 )
 
 
-def _submit_arguments(func):
-    for decorator in reversed(
-        [
-            magic_arguments(),
-            argument("-n", "--name", help="the job's name (default: cell-N, N the cell's number)"),
-            argument(
-                "-b",
-                "--backend",
-                help="run it on this backend (thread, subprocess, ...) "
-                "instead of the configured one",
-            ),
-            argument("-t", "--timeout", type=float, help="stop the job after this many seconds"),
-            argument("-q", "--queue", help="the queue to send it to, where the backend has queues"),
-            argument(
-                "--no-pull",
-                action="store_true",
-                help="do not write the cell's variables "
-                "into the notebook when it finishes (use %%pull or job.pull() later)",
-            ),
-            argument(
-                "expression",
-                nargs="*",
-                help="%%submit only: a call to run as a job, e.g. %%submit train(lr=0.1)",
-            ),
-        ]
-    ):
-        func = decorator(func)
-    return func
+def _declared(options: tuple[arguments.Option, ...]):
+    """Declare ``options`` as a magic's arguments (its parser and its help)."""
+
+    def declare(func):
+        for opt in reversed(options):
+            func = argument(*opt.flags, **opt.settings)(func)
+        return magic_arguments()(func)
+
+    return declare
 
 
 @magics_class
@@ -77,7 +60,7 @@ class JobMagics(Magics):
         self.pending: list[Job] = []  # %%submit jobs whose outputs are still to pull
 
     # --- %%submit and %submit --------------------------------------------------------------
-    @_submit_arguments
+    @_declared(arguments.CELL_JOB)
     @line_cell_magic
     def submit(self, line: str, cell: str | None = None) -> Job:
         """Run a cell (``%%submit``) or a call (``%submit f(x)``) as a background job.
@@ -157,42 +140,7 @@ class JobMagics(Magics):
         return name in self.shell.user_ns_hidden or bool(_IPYTHON_NAME.match(name))
 
     # --- %submit_notebook ------------------------------------------------------------------
-    @magic_arguments()
-    @argument("notebook", help="the notebook to run (its path)")
-    @argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a parameter, written into the notebook as papermill does (after its cell "
-        "tagged 'parameters'); VALUE is read as a Python literal (0.1, True, [1, 2], 'x') "
-        "when it is one, else kept as text; quote as in a shell (-p title='a b', "
-        "-p \"s='7'\"). $name and {expr} take the notebook's values. Repeat for more.",
-    )
-    @argument(
-        "-r",
-        "--raw",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a parameter whose VALUE is kept as text, as written",
-    )
-    @argument(
-        "-o",
-        "--output",
-        help="where to write the executed notebook (a file or a folder; default: beside "
-        "the input, named after it and the job id)",
-    )
-    @argument("-k", "--kernel", help="the Jupyter kernel to run it in (default: its own)")
-    @argument("-n", "--name", help="the job's name (default: the notebook's name)")
-    @argument(
-        "-b",
-        "--backend",
-        help="run it on this backend (thread, subprocess, huey) instead of the configured one",
-    )
-    @argument("-t", "--timeout", type=float, help="stop the job after this many seconds")
-    @argument("-q", "--queue", help="the queue to send it to, where the backend has queues")
+    @_declared(_NOTEBOOK_OPTIONS)
     @line_magic
     def submit_notebook(self, line: str) -> Job:
         """Run a whole notebook as a background job (jobnb.submit_notebook): the
@@ -206,8 +154,6 @@ class JobMagics(Magics):
             job = %submit_notebook analysis.ipynb -p lr=0.1 -p region=north
             %submit_notebook report.ipynb -p day=$today -o reports/ -b huey
         """
-        from . import notebooks
-
         # split as a shell does (IPython's own split keeps quotes and breaks
         # greeting="good day" in two), so paths and values may hold spaces
         args = self.submit_notebook.parser.parse_args(arg_split(line, posix=True))
@@ -252,7 +198,7 @@ class JobMagics(Magics):
         the jobs of this kernel's backends, newest first."""
         args = parse_argstring(self.jobs, line)
         if not args.list and not args.status and has_frontend(self.shell):
-            from .widgets.dashboard import dashboard
+            from .widgets.dashboard import dashboard  # (ipywidgets: heavy, a notebook's only)
 
             return dashboard(page_size=args.limit)
         try:
@@ -328,7 +274,7 @@ class JobMagics(Magics):
 
     @magic_arguments()
     @argument("what", nargs="?", choices=["backend"], help="what to set (only: backend)")
-    @argument("name", nargs="?", help="the backend: thread, subprocess (or process)")
+    @argument("name", nargs="?", help=f"the backend: {known_names()}")
     @argument("-w", "--workers", type=int, help="number of workers")
     @argument("--url", help="Redis URL, for the Redis backends")
     @argument("--path", help="folder of the backend's files (JOBNB_HOME)")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 import jobnb
@@ -89,3 +92,27 @@ def test_a_job_keeps_its_backend_after_configure_switches(tmp_path):
     assert second.result(timeout=30) == "on subprocess"
     assert {j.backend for j in jobnb.jobs()} == {"thread", "subprocess"}
     assert jobnb.get(first.id).backend == "thread"
+
+
+def test_a_setting_the_backend_does_not_take_keeps_its_pool_and_its_jobs(tmp_path):
+    jobnb.configure("thread", workers=1)
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        release.wait(30)
+        return "held"
+
+    first = jobnb.submit(hold)
+    assert started.wait(30)
+    jobnb.configure(redis_url="redis://127.0.0.1:1/0", home=str(tmp_path / "elsewhere"))
+    second = jobnb.submit(lambda: "second")
+    time.sleep(0.5)
+    # one pool of one thread, still busy with the first job: the second waits its turn
+    assert second.status is jobnb.JobStatus.QUEUED
+    assert first.status is jobnb.JobStatus.RUNNING
+    release.set()
+    assert (first.result(timeout=30), second.result(timeout=30)) == ("held", "second")
+    jobnb.configure(workers=2)  # a setting it takes: a new backend, the old jobs kept
+    assert jobnb.submit(lambda: "third").result(timeout=30) == "third"
+    assert len(jobnb.jobs()) == 3

@@ -63,6 +63,8 @@ class Backend:
     """Base class of the backends. Subclasses set ``name`` and implement the methods."""
 
     name: str = "base"
+    #: whether its jobs run in the process that submitted them, and end with it
+    in_process: bool = False
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         """Queue one payload; return the new job's id."""

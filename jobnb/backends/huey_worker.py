@@ -27,10 +27,17 @@ from pathlib import Path
 
 from huey.consumer import Consumer
 
+from .. import defaults
 from ..model import JobStatus
+from .huey_home import make_huey, open_records
+from .huey_messages import MessageRepair, move_old_queue, queue_messages
+from .recorded_job import stop_running
+from .redis_connection import redacted
+from .redis_outage import CONNECTION_ERRORS, wait_for_server
+from .redis_records import WORKER_BEAT
 
 DEFAULT_IDLE_EXIT = 600.0
-DEFAULT_GRACE = 30.0  # seconds a stopped worker's running jobs get to finish
+DEFAULT_GRACE = defaults.GRACE  # seconds a stopped worker's running jobs get to finish
 STOP_MARGIN = 10.0  # seconds `stop_worker` waits past the grace period before SIGKILL
 REPAIR_EVERY = 10.0  # seconds between two looks for queued jobs with no queue message
 _spawned: dict[Path, tuple[subprocess.Popen, float]] = {}
@@ -100,8 +107,8 @@ def ensure_worker(home: Path, workers: int) -> None:
 
 def run_worker(
     home: str | os.PathLike,
-    workers: int = 2,
-    kind: str = "thread",
+    workers: int = defaults.WORKERS,
+    kind: str = defaults.WORKER_KIND,
     idle_exit: float | None = None,
     redis_url: str | None = None,
     grace: float = DEFAULT_GRACE,
@@ -109,9 +116,6 @@ def run_worker(
     """Serve ``home``'s queue (or the Redis queue at ``redis_url``) until stopped
     (SIGINT/SIGTERM: running jobs get ``grace`` seconds to finish, the rest are
     requeued) or idle for ``idle_exit`` s."""
-    from .huey_messages import MessageRepair
-    from .huey_queue import make_huey, open_records
-
     home = Path(home).resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not redis_url:
@@ -143,8 +147,6 @@ def run_worker(
     upkeep = (repair, records, name if redis_url else None, redis_url)
     threading.Thread(target=_upkeep, args=upkeep, daemon=True).start()
     if redis_url:
-        from .redis_connection import redacted
-
         serving = redacted(redis_url)
     else:
         serving = str(home)
@@ -190,9 +192,6 @@ def _requeue_the_rest(huey, records, grace: float, whole_home: bool) -> None:
     """After the grace period: stop the jobs still running and queue them again, first
     in line, saying why in their log. ``whole_home``: every running job of the records
     is this worker's (a SQLite home has one worker), also those of forked workers."""
-    from .huey_messages import queue_messages
-    from .recorded_job import stop_running
-
     running = stop_running()
     if whole_home:
         running += [rec.id for rec in records.records(JobStatus.RUNNING) if rec.id not in running]
@@ -232,8 +231,6 @@ def _take_over(huey, records, home: Path, previous: int | None, repair) -> None:
     the lock, so that one is gone): the jobs it was running are lost, now rather than
     after 30 s without heartbeats; jobs queued without a message are queued again; an
     old home's ``queue.db`` is moved into ``jobs.db``."""
-    from .huey_messages import move_old_queue
-
     moved = move_old_queue(huey, home)
     if moved:
         print(f"jobnb worker: moved {moved} queued job(s) from {home}/queue.db", flush=True)
@@ -257,8 +254,6 @@ def _say_repaired(job_ids: list[str]) -> None:
 def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
     """Every few seconds: say this worker is alive (``name``, on Redis), and queue again
     the jobs recorded as queued that no message will run; wait out a Redis restart."""
-    from .redis_records import WORKER_BEAT
-
     last_sweep = time.monotonic()
     while True:
         try:
@@ -269,8 +264,6 @@ def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
                 _say_repaired(repair.sweep())
         except Exception as exc:  # the store away for a moment: say so, go on
             if redis_url and _is_outage(exc):
-                from .redis_outage import wait_for_server
-
                 wait_for_server(records.redis, redis_url)
                 continue  # say this worker is alive at once: the server may have forgotten
             else:
@@ -279,8 +272,6 @@ def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
 
 
 def _is_outage(exc: Exception) -> bool:
-    from .redis_outage import CONNECTION_ERRORS
-
     return isinstance(exc, CONNECTION_ERRORS)
 
 

@@ -169,6 +169,8 @@ class MemoryBackend(Backend):
     """A backend whose job records live in this process (``thread``, ``subprocess``).
     Subclasses start the work: ``submit`` and ``_enqueue``."""
 
+    in_process = True
+
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
         self.store = MemoryStore(self.name)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .. import defaults
 from ..exceptions import BackendUnavailable, ConfigError
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_URL = defaults.REDIS_URL
 SCHEMES = ("redis", "rediss", "unix")
 
 

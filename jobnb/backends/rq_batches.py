@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import uuid
 
+from ..defaults import RQ_QUEUE
+
 JOB_TARGET = "jobnb.backends.rq_worker.execute_job"
 BATCH_TARGET = "jobnb.backends.rq_worker.drain_batch"
 KEEP_FOREVER = -1  # RQ's result_ttl / failure_ttl for "never expire"
@@ -204,7 +206,7 @@ def _requeue(client, prefix: str, job_id: str) -> None:
     from rq import Queue
 
     queue_name, result_ttl = client.hmget(f"{prefix}job:{job_id}", ["queue", "result_ttl"])
-    queue = Queue((queue_name or b"default").decode(), connection=client)
+    queue = Queue(queue_name.decode() if queue_name else RQ_QUEUE, connection=client)
     ttl = KEEP_FOREVER if result_ttl is None else int(float(result_ttl) + 0.999)
     description = f"jobnb job {job_id}, queued again: nothing held it"
     rq_id = f"{job_id}-again-{uuid.uuid4().hex[:8]}"  # (its first RQ job may still exist)

@@ -25,14 +25,15 @@ import os
 import sys
 import time
 
+from ..defaults import RQ_QUEUE
 from ..model import JobRecord, JobStatus
+from .options import RqOptions
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
 from .redis_records import RedisRecords
 from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
-DEFAULT_QUEUE = "default"  # RQ's own default queue name
 RQ_FILES_WITHIN = 2.0  # seconds RQ takes at most to file a job whose target returned
 
 
@@ -41,20 +42,16 @@ class RqBackend(RecordsBackend):
 
     name = "rq"
 
-    def __init__(
-        self,
-        redis_url: str | None = None,
-        workers: int = 2,
-        result_ttl: float | None = None,
-        **_: object,
-    ) -> None:
-        self.url = check_url(redis_url or DEFAULT_URL)
-        self.workers = workers  # what `jobnb worker` is told to start; not started here
+    def __init__(self, options: RqOptions = RqOptions()) -> None:  # noqa: B008 - frozen
+        self.options = options
+        self.url = check_url(options.redis_url or DEFAULT_URL)
+        self.workers = options.workers  # what `jobnb worker` is told to start; not started here
         self.records_store = RedisRecords(
-            self.url, name=None, namespace="rq", result_ttl=result_ttl
+            self.url, name=None, namespace="rq", result_ttl=options.result_ttl
         )
         # RQ's own copy of a job (its hash, its registries) lives as long as jobnb's
-        self._rq_ttl = KEEP_FOREVER if result_ttl is None else math.ceil(result_ttl)
+        ttl = options.result_ttl
+        self._rq_ttl = KEEP_FOREVER if ttl is None else math.ceil(ttl)
         self.redis = self.records_store.redis
         self._queues: dict[str, object] = {}
         self._workers_seen: dict[str, tuple[int, float]] = {}
@@ -62,7 +59,7 @@ class RqBackend(RecordsBackend):
     def queue(self, name: str | None):
         from rq import Queue
 
-        name = name or DEFAULT_QUEUE
+        name = name or RQ_QUEUE
         queue = self._queues.get(name)
         if queue is None:
             queue = self._queues[name] = Queue(name, connection=self.redis)
@@ -88,7 +85,7 @@ class RqBackend(RecordsBackend):
 
         by_queue: dict[str, list[JobRecord]] = {}
         for rec in records:
-            by_queue.setdefault(rec.queue or DEFAULT_QUEUE, []).append(rec)
+            by_queue.setdefault(rec.queue or RQ_QUEUE, []).append(rec)
         for name, recs in by_queue.items():
             if len(recs) > 1:
                 runners = min(len(recs), self._workers_serving(name) + 1)
@@ -116,7 +113,7 @@ class RqBackend(RecordsBackend):
     def unserved(self, records: list[JobRecord]) -> str | None:
         from rq import Worker
 
-        wanted = {rec.queue or DEFAULT_QUEUE for rec in records}
+        wanted = {rec.queue or RQ_QUEUE for rec in records}
         serving = {q for w in Worker.all(connection=self.redis) for q in w.queue_names()}
         missing = sorted(wanted - serving)
         if not missing:

@@ -16,6 +16,7 @@ from ..payload import Payload, dumps_payloads
 from .base import JobOptions
 from .child import ChildProcess
 from .memory import Entry, MemoryBackend
+from .options import SubprocessOptions
 
 _STOP = None  # queued to a feeder thread to end it
 
@@ -63,8 +64,9 @@ class SubprocessBackend(MemoryBackend):
 
     name = "subprocess"
 
-    def __init__(self, workers: int = 2, **_: object) -> None:
-        super().__init__(workers)
+    def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:  # noqa: B008
+        super().__init__(options.workers)
+        self.options = options
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pool: list[_Worker] = []
         self._start_lock = threading.Lock()

@@ -17,6 +17,7 @@ from .. import runner
 from ..payload import Payload
 from .base import JobOptions
 from .memory import Entry, MemoryBackend
+from .options import ThreadOptions
 
 
 def _raise_in_thread(ident: int, exc_type: type[BaseException]) -> None:
@@ -47,9 +48,10 @@ class ThreadBackend(MemoryBackend):
 
     name = "thread"
 
-    def __init__(self, workers: int = 2, **_: object) -> None:
-        super().__init__(workers)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="jobnb-thread")
+    def __init__(self, options: ThreadOptions = ThreadOptions()) -> None:  # noqa: B008 - frozen
+        super().__init__(options.workers)
+        self.options = options
+        self._pool = ThreadPoolExecutor(options.workers, thread_name_prefix="jobnb-thread")
         self._running: dict[str, int] = {}  # job id -> thread ident, under store.lock
         self._interrupted: set[str] = set()  # jobs sent an interrupt, under store.lock
 

@@ -1,0 +1,145 @@
+"""A jobnb home for huey, as the kernel and the worker both see it: the Huey (its
+storage in the records' SQLite file ``HOME/jobs.db``, or in Redis when the home is a
+``redis://`` URL) with its one task registered, and the job records beside it.
+
+Both sides import this module; the queue side (huey_queue) also imports the worker
+module (a kernel starts workers), never the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from huey import Huey
+from huey.storage import RedisStorage, SqliteStorage
+
+from .recorded_job import run_recorded_job
+from .redis_connection import connect
+from .redis_outage import CONNECTION_ERRORS, wait_for_server
+from .redis_records import RedisRecords
+from .sqlite_records import SqliteRecords
+
+TASK_NAME = "jobnb.run"
+QUEUE_NAME = "jobnb"
+
+
+def records_path(home: str | os.PathLike) -> Path:
+    """The SQLite file of a jobnb home: the job records and the queue's messages."""
+    return Path(home) / "jobs.db"
+
+
+class QueueStorage(SqliteStorage):
+    """Huey's SQLite storage in the records' file, through the records' connections
+    (SqliteRecords.connection): WAL and ``synchronous=NORMAL``, the records' busy
+    timeout, clear errors, and a file deleted under a running worker made again (with
+    the queue's tables) rather than read on, unaware, in its old inode."""
+
+    def __init__(self, name: str, records: SqliteRecords, **kwargs) -> None:
+        self.records = records
+        self._prepared = threading.local()  # the last connection its tables were seen in
+        super().__init__(name, filename=str(records.path), **kwargs)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        db = self.records.connection()
+        if getattr(self._prepared, "db", None) is not db:  # new: maybe a new file
+            self.prepare(db)
+            self._prepared.db = db
+        return db
+
+    def prepare(self, db: sqlite3.Connection) -> None:
+        """Make the queue's tables in the file ``db`` is open on, if they are missing
+        (in the caller's transaction, if it has one)."""
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'task'").fetchone():
+            return
+        for statement in self.ddl:
+            db.execute(statement)
+
+    def dequeue(self) -> bytes | None:
+        """The next message, taken in one statement: the write lock of the file, which
+        the records share, is held for that statement only (Huey's takes it across a
+        SELECT and a DELETE, and two trips between Python and SQLite)."""
+        db = self.conn
+        if db.execute("SELECT 1 FROM task WHERE queue = ? LIMIT 1", (self.name,)).fetchone():
+            row = db.execute(
+                "DELETE FROM task WHERE id = (SELECT id FROM task WHERE queue = ? "
+                "ORDER BY priority DESC, id LIMIT 1) RETURNING data",
+                (self.name,),
+            ).fetchone()
+            return row[0] if row else None
+        return None
+
+    def initialize_schema(self) -> None:
+        self.conn  # noqa: B018 - (its tables are made with each new connection)
+
+    def close(self) -> bool:
+        return False  # (the connections are the records', which keep them)
+
+
+class PatientRedisStorage(RedisStorage):
+    """Huey's Redis storage whose workers wait out a server restart: a read that cannot
+    reach the server waits until it answers (saying so in the worker's log), where
+    Huey's would log a traceback and retry at once, a hundred times a second."""
+
+    def __init__(self, *args, url: str | None = None, **kwargs) -> None:
+        super().__init__(*args, url=url, **kwargs)
+        self.url = url
+
+    def dequeue(self):
+        try:
+            return super().dequeue()
+        except CONNECTION_ERRORS:
+            wait_for_server(self.conn, self.url)
+            return None
+
+    def read_schedule(self, timestamp):
+        """(Huey's scheduler reads it every second, even with nothing scheduled: jobnb
+        schedules nothing there; a server away for a moment is said by the workers.)"""
+        try:
+            return super().read_schedule(timestamp)
+        except CONNECTION_ERRORS:
+            return []
+
+
+def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
+    """The Huey of a jobnb home (or of a Redis server, when ``redis_url`` is given), with
+    its one task registered: kernel and worker alike."""
+    if redis_url:
+        connect(redis_url)  # a clear error, now, if no server answers there
+        huey = Huey(
+            name=QUEUE_NAME, storage_class=PatientRedisStorage, url=redis_url, results=False
+        )
+    else:
+        records = open_records(home)  # (its clear errors first: an unwritable home, ...)
+        huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, records=records, results=False)
+    place = (str(Path(home).resolve()), redis_url)
+    huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
+    return huey
+
+
+_records: dict[tuple, SqliteRecords | RedisRecords] = {}
+
+
+def open_records(
+    home: str | os.PathLike, redis_url: str | None = None, result_ttl: float | None = None
+):
+    """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis; the jobs
+    added are forgotten ``result_ttl`` s after they end, if given. Opened once per
+    process (each keeps a connection per thread, or a pool)."""
+    place = (str(Path(home).resolve()), redis_url, result_ttl)
+    records = _records.get(place)
+    if records is None:
+        if redis_url:
+            records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl)
+        else:
+            records = SqliteRecords(records_path(home), result_ttl=result_ttl)
+        records = _records.setdefault(place, records)
+    return records
+
+
+def execute_job(place: tuple[str, str | None], job_id: str) -> None:
+    """The Huey task: run the job in this worker thread's child process."""
+    run_recorded_job(open_records(*place), job_id)

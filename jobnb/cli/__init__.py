@@ -1,0 +1,35 @@
+"""The ``jobnb`` command: a module per group of commands (demo, run, worker), each
+adding its parser and saying what runs it; ``main`` is the entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..exceptions import JobnbError
+from . import demo, run, worker
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jobnb", description="jobnb: a job manager for Jupyter notebooks."
+    )
+    parser.add_argument("--version", action="version", version=f"jobnb {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in (demo, run, worker):
+        group.add_to(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.execute(args)
+    except JobnbError as exc:
+        print(f"jobnb {args.command}: {exc}", file=sys.stderr)
+        return 1
