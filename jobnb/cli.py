@@ -304,12 +304,13 @@ def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
 
 def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:
     from .backends import huey_worker
+    from .backends.huey_presence import live_workers
     from .backends.huey_queue import open_records
     from .backends.redis_connection import check_url, redacted
 
     url = check_url(url)
     if args.status:
-        alive = open_records(home, url).live_workers()
+        alive = live_workers(open_records(home, url))
         print(f"{len(alive)} worker(s) serve {redacted(url)}" + "".join(f"\n  {w}" for w in alive))
         return 0 if alive else 1
     if args.stop:

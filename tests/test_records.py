@@ -13,8 +13,8 @@ import time
 import pytest
 
 from jobnb.backends.memory import new_job_id
-from jobnb.backends.redis_records import RedisRecords
-from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.backends.records.redis import RedisRecords
+from jobnb.backends.records.sqlite import SqliteRecords
 from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.model import JobRecord, JobStatus, Progress
 
@@ -113,8 +113,8 @@ WRITER = """
 import sys, time
 from jobnb.backends.memory import new_job_id
 from jobnb.exceptions import JobnbError, JobNotFound
-from jobnb.backends.redis_records import RedisRecords
-from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.backends.records.redis import RedisRecords
+from jobnb.backends.records.sqlite import SqliteRecords
 from jobnb.model import JobRecord
 kind, where, name = sys.argv[1:]
 store = SqliteRecords(where) if kind == "sqlite" else RedisRecords(where)

@@ -26,17 +26,17 @@ from huey.storage import RedisStorage, SqliteStorage
 from ..exceptions import JobnbWarning
 from ..model import JobRecord, JobStatus
 from .huey_messages import insert_messages, messages
+from .huey_presence import WORKER_SILENT_FOR, live_workers
 from .recorded_job import run_recorded_job
+from .records.redis import RedisRecords
+from .records.sqlite import SqliteRecords
 from .records_backend import RecordsBackend
 from .redis_connection import check_url, connect, redacted, unreachable
-from .redis_records import WORKER_BEAT, RedisRecords
-from .sqlite_records import SqliteRecords
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
 DEFAULT_HOME = ".jobnb"
 WAIT_SLICE = 2.0  # seconds a waiting kernel waits between two looks for a worker
-WORKER_SILENT_FOR = 3 * WORKER_BEAT  # no word from any worker for so long: none is alive
 
 
 def records_path(home: str | os.PathLike) -> Path:
@@ -242,7 +242,7 @@ class HueyBackend(RecordsBackend):
             if (
                 self.redis_url
                 and not self._warned_unserved
-                and not self.records_store.live_workers()
+                and not live_workers(self.records_store)
             ):
                 self._warned_unserved = True
                 url = redacted(self.redis_url)
@@ -257,7 +257,7 @@ class HueyBackend(RecordsBackend):
     _warned_unserved = False
 
     def unserved(self, records: list[JobRecord]) -> str | None:
-        if not self.redis_url or self.records_store.live_workers():
+        if not self.redis_url or live_workers(self.records_store):
             return None
         url = redacted(self.redis_url)
         return (
@@ -271,7 +271,7 @@ class HueyBackend(RecordsBackend):
 
         counts = self.counts()
         if self.redis_url:
-            seen = self.records_store.live_workers()
+            seen = live_workers(self.records_store)
             workers = {"workers": f"{len(seen)} ({', '.join(seen)})" if seen else "none seen"}
         else:
             workers = {"worker pid": worker_pid(self.home) or "none"}

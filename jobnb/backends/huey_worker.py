@@ -28,6 +28,7 @@ from pathlib import Path
 from huey.consumer import Consumer
 
 from ..model import JobStatus
+from .huey_presence import WORKER_BEAT, say_alive, say_gone
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = 30.0  # seconds a stopped worker's running jobs get to finish
@@ -157,7 +158,7 @@ def run_worker(
         _requeue_the_rest(huey, records, consumer.shutdown_timeout, whole_home=not redis_url)
     finally:
         if redis_url:
-            records.worker_gone(name)
+            say_gone(records, name)
     return 0
 
 
@@ -257,13 +258,11 @@ def _say_repaired(job_ids: list[str]) -> None:
 def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
     """Every few seconds: say this worker is alive (``name``, on Redis), and queue again
     the jobs recorded as queued that no message will run; wait out a Redis restart."""
-    from .redis_records import WORKER_BEAT
-
     last_sweep = time.monotonic()
     while True:
         try:
             if name is not None:
-                records.worker_alive(name)
+                say_alive(records, name)
             if time.monotonic() - last_sweep >= REPAIR_EVERY - 0.1:
                 last_sweep = time.monotonic()
                 _say_repaired(repair.sweep())

@@ -1,11 +1,12 @@
-"""Job records in Redis: what the ``huey`` backend keeps beside a Redis queue, with the
-same methods as :class:`~jobnb.backends.sqlite_records.SqliteRecords`.
+"""Job records in Redis: what the ``huey`` backend keeps beside a Redis queue, and the
+``rq`` backend beside RQ's own job hashes. The contract every method keeps is in
+base.py; the Lua scripts are in redis_scripts.py.
 
 Keys, under a prefix (``jobnb:huey:<queue name>:``, or ``jobnb:rq:`` for the rq
-backend, which keeps its records the same way beside RQ's own job hashes)::
+backend)::
 
     job:<id>          hash: status, name, times, progress, worker, heartbeat, error,
-                      payload, outcome, the submitter's cwd and sys.path, seq
+                      output, payload, outcome, the submitter's cwd and sys.path, seq
     log:<id>          string: the job's output, appended as it comes
     done              stream: the ids of jobs as they end (waiters block on it, no polling)
     seq               counter: the order jobs were submitted in
@@ -13,6 +14,9 @@ backend, which keeps its records the same way beside RQ's own job hashes)::
     status:<status>   sorted set per status, scored by seq (counts, filtered pages)
     beats             sorted set: running job ids, scored by their last heartbeat
     expires           sorted set: ended job ids, scored by when their result_ttl ends
+
+(The queues keep their own keys under the same prefix: huey's worker presence in
+huey_presence.py, rq's batches in rq_batches.py.)
 
 Every change of status goes through one Lua script (atomic: a job is taken once, a
 cancelled job never starts, a lost one stays lost), and every read is one or two
@@ -32,253 +36,25 @@ from collections.abc import Iterable
 
 import redis
 
-from ..exceptions import JobNotFound
-from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
-from .redis_connection import connect, unreachable
-from .sqlite_records import LOST_AFTER, LostLook
-from .store_errors import said_clearly
-
-_FIELDS = (
-    "name",
-    "backend",
-    "status",
-    "kind",
-    "description",
-    "queue",
-    "timeout",
-    "submitted",
-    "started",
-    "finished",
-    "progress_done",
-    "progress_total",
-    "progress_message",
-    "worker",
-    "error",
+from ...model import JobRecord, JobStatus, refuse_to_forget
+from ..redis_connection import connect, unreachable
+from . import redis_scripts as lua
+from .base import (
+    CANCELLED_ERROR,
+    LOST_AFTER,
+    RECORD_FIELDS,
+    SILENT_WORKER,
+    LostLook,
+    Records,
+    decode_record,
+    lost_error,
+    requeue_note,
 )
+from .errors import said_clearly
 
-# The server's clock, in seconds: what heartbeats, the lost cutoff, worker liveness and
-# result_ttl are measured on (Redis >= 5 replicates a script's effects, so a script may
-# read TIME before it writes).
-_SERVER_NOW = """
-local function server_now()
-    local time = redis.call('TIME')
-    return tonumber(time[1]) + tonumber(time[2]) / 1000000
-end
-"""
-
-# Moves a job from one status's set to another's (and out of the heartbeats when it
-# stops running): the prelude of every script that changes a status.
-_MOVE = (
-    _SERVER_NOW
-    + """
-local function move(p, id, job, old, new)
-    local seq = redis.call('HGET', job, 'seq')
-    redis.call('HSET', job, 'status', new)
-    redis.call('ZREM', p .. 'status:' .. old, id)
-    redis.call('ZADD', p .. 'status:' .. new, seq, id)
-    if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
-    if new ~= 'running' then  -- it ended: wake whoever waits for it
-        redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
-        local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
-        if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
-            local expires_at = server_now() + ttl
-            redis.call('ZADD', p .. 'expires', expires_at, id)
-            redis.call('EXPIREAT', job, math.ceil(expires_at))
-            redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
-        end
-    end
-end
-"""
-)
-
-_START = (
-    _MOVE
-    + """
-local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local job = p .. 'job:' .. id
-if redis.call('HGET', job, 'status') ~= 'queued' then return false end
-move(p, id, job, 'queued', 'running')
-local beat = server_now()
-redis.call('HSET', job, 'started', now, 'heartbeat', beat, 'worker', worker)
-redis.call('ZADD', p .. 'beats', beat, id)
-return {1, redis.call('HMGET', job, 'timeout', 'cwd', 'sys_path')}
-"""
-)
-
-# Numbers newly added jobs in the order they came (one INCRBY for the lot) and files
-# them in the pages' sorted sets: run inside the MULTI that writes their hashes, so
-# that a submit is one round trip.
-_INDEX = """
-local p, status = ARGV[1], ARGV[2]
-local n = #ARGV - 2
-local last = redis.call('INCRBY', p .. 'seq', n)
-for i = 3, #ARGV do
-    local id, seq = ARGV[i], last - n + i - 2
-    redis.call('HSET', p .. 'job:' .. id, 'seq', seq)
-    redis.call('ZADD', p .. 'all', seq, id)
-    redis.call('ZADD', p .. 'status:' .. status, seq, id)
-end
-"""
-
-_FINISH = (
-    _MOVE
-    + """
-local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local job = p .. 'job:' .. id
-local old = redis.call('HGET', job, 'status')
-if old ~= 'queued' and old ~= 'running' then return 0 end
-move(p, id, job, old, status)
-redis.call('HSET', job, 'outcome', outcome, 'finished', now)
-if err ~= '' then redis.call('HSET', job, 'error', err) end
-local total = redis.call('HGET', job, 'progress_total')
-if status == 'finished' and total then redis.call('HSET', job, 'progress_done', total) end
-return 1
-"""
-)
-
-_CANCEL = (
-    _MOVE
-    + """
-local p, id, now = ARGV[1], ARGV[2], ARGV[3]
-local job = p .. 'job:' .. id
-local old = redis.call('HGET', job, 'status')
-if not old then return false end
-if old == 'queued' then
-    move(p, id, job, 'queued', 'cancelled')
-    redis.call('HSET', job, 'finished', now,
-               'error', 'JobCancelled: the job was cancelled before it started\\n')
-elseif old == 'running' then
-    redis.call('HSET', job, 'cancel_requested', 1)
-end
-return old
-"""
-)
-
-# Every trace of an ended job: its hash (record, payload, outcome), its log, its place in
-# the pages (under any ended status: a hash past its EXPIREAT no longer says which).
-_DROP = """
-local function drop(p, id)
-    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
-    redis.call('ZREM', p .. 'all', id)
-    redis.call('ZREM', p .. 'expires', id)
-    for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
-        redis.call('ZREM', p .. 'status:' .. status, id)
-    end
-end
-"""
-
-_FORGET = (
-    _DROP
-    + """
-local p, id = ARGV[1], ARGV[2]
-local status = redis.call('HGET', p .. 'job:' .. id, 'status')
-if status and status ~= 'queued' and status ~= 'running' then drop(p, id) end
-return status
-"""
-)
-
-_MARK_LOST = (
-    _MOVE
-    + _DROP
-    + """
-local p, lost_after, err = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local now = server_now()
-local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(gone) do  -- past their result_ttl
-    drop(p, id)
-end
-local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost_after))
-for _, id in ipairs(ids) do
-    local job = p .. 'job:' .. id
-    if redis.call('HGET', job, 'status') == 'running' then
-        move(p, id, job, 'running', 'lost')
-        redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
-    else
-        redis.call('ZREM', p .. 'beats', id)
-    end
-end
-return #ids
-"""
-)
-
-# A running job back to queued (its worker stopped before it ended), with why in its log.
-_REQUEUE = """
-local p, id, text = ARGV[1], ARGV[2], ARGV[3]
-local job = p .. 'job:' .. id
-if redis.call('HGET', job, 'status') ~= 'running' then return 0 end
-redis.call('HSET', job, 'status', 'queued')
-redis.call('HDEL', job, 'started', 'worker')
-redis.call('ZREM', p .. 'status:running', id)
-redis.call('ZADD', p .. 'status:queued', redis.call('HGET', job, 'seq'), id)
-redis.call('ZREM', p .. 'beats', id)
-redis.call('APPEND', p .. 'log:' .. id, text)
-return 1
-"""
-
-# A running job's heartbeat: one round trip, which also brings back a cancel request.
-# A job forgotten meanwhile (lost, then forgotten, while its worker still ran) is not
-# made again by its beats.
-_HEARTBEAT = (
-    _SERVER_NOW
-    + """
-local p, id = ARGV[1], ARGV[2]
-local job = p .. 'job:' .. id
-if redis.call('EXISTS', job) == 0 then return false end
-local now = server_now()
-redis.call('HSET', job, 'heartbeat', now)
-redis.call('ZADD', p .. 'beats', 'XX', now, id)  -- only while running
-return redis.call('HGET', job, 'cancel_requested')
-"""
-)
-
-# Progress, which is a heartbeat too; ARGV[4] holds the fields as JSON (a null deletes
-# its field: it reads as None).
-_PROGRESS = (
-    _SERVER_NOW
-    + """
-local p, id, done = ARGV[1], ARGV[2], ARGV[3]
-local job = p .. 'job:' .. id
-if redis.call('EXISTS', job) == 0 then return 0 end
-local now = server_now()
-redis.call('HSET', job, 'progress_done', done, 'heartbeat', now)
-for name, value in pairs(cjson.decode(ARGV[4])) do
-    if value == cjson.null then
-        redis.call('HDEL', job, name)
-    else
-        redis.call('HSET', job, name, value)
-    end
-end
-redis.call('ZADD', p .. 'beats', 'XX', now, id)
-return 1
-"""
-)
-
-WORKER_BEAT = 5.0  # seconds between two "still here" of a worker
-
-_WORKER_ALIVE = (
-    _SERVER_NOW
-    + """
-redis.call('HSET', KEYS[1], ARGV[1], server_now())
-"""
-)
-
-# The workers heard from in the last ARGV[1] seconds, by the server's clock.
-_LIVE_WORKERS = (
-    _SERVER_NOW
-    + """
-local since, alive = server_now() - tonumber(ARGV[1]), {}
-local seen = redis.call('HGETALL', KEYS[1])
-for i = 1, #seen, 2 do
-    if tonumber(seen[i + 1]) >= since then table.insert(alive, seen[i]) end
-end
-return alive
-"""
-)
-
-_LOST_ERROR = (
-    "JobLost: its worker stopped sending heartbeats (killed, out of memory, or its "
-    "machine is gone) while running the job\n"
-)
+_FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
+_STATUS = _FIELDS.index("status")  # None there: no such job
+_SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
 
 
 def _text(value: bytes | None) -> str | None:
@@ -289,31 +65,6 @@ def _number(value: bytes | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _record(job_id: str, values: list) -> JobRecord:
-    fields = dict(zip(_FIELDS, values, strict=True))
-    text = {k: _text(v) for k, v in fields.items()}
-    return JobRecord(
-        id=job_id,
-        name=text["name"],
-        backend=text["backend"],
-        status=JobStatus(text["status"]),
-        kind=text["kind"],
-        description=text["description"],
-        queue=text["queue"],
-        timeout=_number(fields["timeout"]),
-        submitted=_number(fields["submitted"]),
-        started=_number(fields["started"]),
-        finished=_number(fields["finished"]),
-        progress=Progress(
-            _number(fields["progress_done"]) or 0.0,
-            _number(fields["progress_total"]),
-            text["progress_message"],
-        ),
-        worker=text["worker"],
-        error=text["error"],
-    )
-
-
 def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
     """A server gone away mid-session raises the same BackendUnavailable as one never
     reached (which host and port, how to start one: what the dashboard's banner shows),
@@ -322,7 +73,7 @@ def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
 
 
 @said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
-class RedisRecords:
+class RedisRecords(Records):
     """The records of one queue in the Redis server at ``url``."""
 
     def __init__(
@@ -340,16 +91,15 @@ class RedisRecords:
         self.result_ttl = result_ttl
         self.redis = client if client is not None else connect(url)
         self.prefix = f"jobnb:{namespace}:" + (f"{name}:" if name else "")
+        self.place = f"Redis under {self.prefix}"
         self.lost_after = lost_after
         self._lost_look = LostLook(lost_after)
-        self._finish = self.redis.register_script(_FINISH)
-        self._cancel = self.redis.register_script(_CANCEL)
-        self._mark_lost_script = self.redis.register_script(_MARK_LOST)
-        self._forget = self.redis.register_script(_FORGET)
-        self._heartbeat = self.redis.register_script(_HEARTBEAT)
-        self._progress = self.redis.register_script(_PROGRESS)
-        self._worker_alive = self.redis.register_script(_WORKER_ALIVE)
-        self._live_workers = self.redis.register_script(_LIVE_WORKERS)
+        self._finish = self.redis.register_script(lua.FINISH)
+        self._cancel = self.redis.register_script(lua.CANCEL)
+        self._mark_lost_script = self.redis.register_script(lua.MARK_LOST)
+        self._forget = self.redis.register_script(lua.FORGET)
+        self._heartbeat = self.redis.register_script(lua.HEARTBEAT)
+        self._progress = self.redis.register_script(lua.PROGRESS)
 
     def _job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -384,6 +134,8 @@ class RedisRecords:
                 fields["queue"] = rec.queue
             if rec.timeout is not None:
                 fields["timeout"] = rec.timeout
+            if rec.output is not None:
+                fields["output"] = rec.output
             if self.result_ttl is not None:
                 fields["result_ttl"] = self.result_ttl
             if cwd is not None:
@@ -395,7 +147,7 @@ class RedisRecords:
         # extra SCRIPT EXISTS round trip before every execute
         for status in {rec.status.value for rec, _ in pairs}:
             ids = [rec.id for rec, _ in pairs if rec.status.value == status]
-            pipe.eval(_INDEX, 0, self.prefix, status, *ids)
+            pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
         if pipeline is None:
             pipe.execute()
 
@@ -407,7 +159,7 @@ class RedisRecords:
         # the payload is read beside the script, in the same round trip, not returned by
         # it: Lua would copy it (a 50 MB argument: +0.15 s); unused if the job was taken
         pipe = self.redis.pipeline(transaction=False)
-        pipe.eval(_START, 0, self.prefix, job_id, time.time(), worker)  # (EVAL: see add)
+        pipe.eval(lua.START, 0, self.prefix, job_id, time.time(), worker)  # (EVAL: see add)
         pipe.hget(self._job(job_id), "payload")
         found, payload = pipe.execute()
         if found is None:
@@ -437,14 +189,14 @@ class RedisRecords:
         """Put a running job back in the queued state (its worker stopped before it
         ended), saying ``reason`` in its log; False if it was no longer running. The
         caller queues it again."""
-        return bool(self.redis.eval(_REQUEUE, 0, self.prefix, job_id, f"jobnb: {reason}\n"))
+        return bool(self.redis.eval(lua.REQUEUE, 0, self.prefix, job_id, requeue_note(reason)))
 
     def request_cancel(self, job_id: str) -> JobStatus:
         """Ask for a cancel; returns the status the job had (a queued job is cancelled
         here and now; a running one is stopped by its worker, which watches the flag)."""
-        old = self._cancel(args=[self.prefix, job_id, time.time()])
+        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR])
         if old is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+            raise self._missing(job_id)
         return JobStatus(old.decode())
 
     def forget(self, job_id: str) -> JobStatus:
@@ -452,7 +204,7 @@ class RedisRecords:
         ended. A queued or running job is refused (cancel it first, or wait)."""
         status = self._forget(args=[self.prefix, job_id])
         if status is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+            raise self._missing(job_id)
         status = JobStatus(status.decode())
         if not status.is_done:
             raise refuse_to_forget(job_id, status)
@@ -462,16 +214,16 @@ class RedisRecords:
     def record(self, job_id: str) -> JobRecord:
         self._mark_lost()
         values = self.redis.hmget(self._job(job_id), _FIELDS)
-        if values[2] is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
-        return _record(job_id, values)
+        if values[_STATUS] is None:
+            raise self._missing(job_id)
+        return decode_record([job_id, *values])
 
     def status(self, job_id: str) -> JobStatus:
         """A job's status alone: what a waiting kernel reads, often."""
         self._mark_lost()
         value = self.redis.hget(self._job(job_id), "status")
         if value is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+            raise self._missing(job_id)
         return JobStatus(value.decode())
 
     def wait(self, job_id: str, timeout: float | None) -> bool:
@@ -484,7 +236,7 @@ class RedisRecords:
         pipe.hget(self._job(job_id), "status")
         newest, status = pipe.execute()
         if status is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+            raise self._missing(job_id)
         last = newest[0][0] if newest else b"0-0"
         wanted = job_id.encode()
         while not JobStatus(status.decode()).is_done:
@@ -523,8 +275,8 @@ class RedisRecords:
             pipe.hmget(self._job(job_id), _FIELDS)
         found = {}
         for job_id, values in zip(job_ids, pipe.execute(), strict=True):
-            if values[2] is not None:
-                found[job_id] = _record(job_id, values)
+            if values[_STATUS] is not None:
+                found[job_id] = decode_record([job_id, *values])
         return found
 
     def counts(self) -> dict[JobStatus, int]:
@@ -552,21 +304,8 @@ class RedisRecords:
     def _blob(self, job_id: str, field: str) -> bytes | None:
         status, blob = self.redis.hmget(self._job(job_id), ["status", field])
         if status is None:
-            raise JobNotFound(f"no job {job_id!r} in Redis under {self.prefix}")
+            raise self._missing(job_id)
         return blob
-
-    # --- workers ---------------------------------------------------------------------------
-    def worker_alive(self, worker: str) -> None:
-        """Say a worker is serving this queue (every WORKER_BEAT seconds while it runs)."""
-        self._worker_alive(keys=[f"{self.prefix}workers"], args=[worker])
-
-    def worker_gone(self, worker: str) -> None:
-        self.redis.hdel(f"{self.prefix}workers", worker)
-
-    def live_workers(self) -> list[str]:
-        """The workers heard from lately, on any machine."""
-        alive = self._live_workers(keys=[f"{self.prefix}workers"], args=[3 * WORKER_BEAT])
-        return sorted(name.decode() for name in alive)
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so, and
@@ -574,4 +313,4 @@ class RedisRecords:
         kernel reads every few milliseconds)."""
         if not self._lost_look.due():
             return
-        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _LOST_ERROR])
+        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST])
