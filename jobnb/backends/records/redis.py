@@ -113,10 +113,8 @@ class RedisRecords(Records):
         sys_path: list[str] | None = None,
         pipeline=None,
     ) -> None:
-        """Store queued jobs with their payloads, in one transaction, with where the
-        submitter was (``cwd``, ``sys_path``): the job runs there. Given a ``pipeline``
-        (a MULTI the caller executes), the writes join it: one round trip with the
-        caller's own (e.g. queueing the ids)."""
+        """One MULTI. Given a ``pipeline`` (a MULTI the caller executes), the writes join it:
+        one round trip with the caller's own (e.g. queueing the ids)."""
         pairs = list(zip(records, payloads, strict=True))
         pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
         for rec, payload in pairs:
@@ -154,8 +152,6 @@ class RedisRecords(Records):
     def start(
         self, job_id: str, worker: str
     ) -> tuple[bytes, float | None, str | None, list[str]] | None:
-        """Mark a queued job running; return its payload, its timeout and the submitter's
-        working directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
         # the payload is read beside the script, in the same round trip, not returned by
         # it: Lua would copy it (a 50 MB argument: +0.15 s); unused if the job was taken
         pipe = self.redis.pipeline(transaction=False)
@@ -168,8 +164,7 @@ class RedisRecords(Records):
         return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
 
     def heartbeat(self, job_id: str) -> bool:
-        """Say the job is alive (at the server's time); returns whether a cancel was
-        asked for."""
+        """At the server's time."""
         return bool(self._heartbeat(args=[self.prefix, job_id]))
 
     def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
@@ -181,27 +176,19 @@ class RedisRecords(Records):
         self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
-        """Record how the job ended, unless it had already ended (e.g. found lost)."""
         args = [self.prefix, job_id, status.value, error or "", outcome, time.time()]
         return bool(self._finish(args=args))
 
     def requeue(self, job_id: str, reason: str) -> bool:
-        """Put a running job back in the queued state (its worker stopped before it
-        ended), saying ``reason`` in its log; False if it was no longer running. The
-        caller queues it again."""
         return bool(self.redis.eval(lua.REQUEUE, 0, self.prefix, job_id, requeue_note(reason)))
 
     def request_cancel(self, job_id: str) -> JobStatus:
-        """Ask for a cancel; returns the status the job had (a queued job is cancelled
-        here and now; a running one is stopped by its worker, which watches the flag)."""
         old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR])
         if old is None:
             raise self._missing(job_id)
         return JobStatus(old.decode())
 
     def forget(self, job_id: str) -> JobStatus:
-        """Delete an ended job: its record, payload, outcome and logs; returns how it had
-        ended. A queued or running job is refused (cancel it first, or wait)."""
         status = self._forget(args=[self.prefix, job_id])
         if status is None:
             raise self._missing(job_id)
@@ -219,7 +206,6 @@ class RedisRecords(Records):
         return decode_record([job_id, *values])
 
     def status(self, job_id: str) -> JobStatus:
-        """A job's status alone: what a waiting kernel reads, often."""
         self._mark_lost()
         value = self.redis.hget(self._job(job_id), "status")
         if value is None:
@@ -227,8 +213,7 @@ class RedisRecords(Records):
         return JobStatus(value.decode())
 
     def wait(self, job_id: str, timeout: float | None) -> bool:
-        """Block until the job has ended (True) or ``timeout`` seconds passed (False),
-        on the ``done`` stream: woken when a job ends, not polling its status."""
+        """On the ``done`` stream: woken when a job ends, not polling its status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         stream = f"{self.prefix}done"
         pipe = self.redis.pipeline(transaction=False)
@@ -267,7 +252,7 @@ class RedisRecords(Records):
         return list(self.records_of(ids, look_for_lost=False).values())
 
     def records_of(self, job_ids: list[str], look_for_lost: bool = True) -> dict[str, JobRecord]:
-        """Several records in one round trip (what the widgets' monitor asks each tick)."""
+        """One round trip; ``look_for_lost=False`` when the caller just looked."""
         if look_for_lost:
             self._mark_lost()
         pipe = self.redis.pipeline(transaction=False)
@@ -287,8 +272,6 @@ class RedisRecords(Records):
         return dict(zip(JobStatus, pipe.execute(), strict=True))
 
     def queued_ids(self) -> list[str]:
-        """The ids of the queued jobs, oldest first (what the queue's repair compares
-        with the messages waiting)."""
         return [raw.decode() for raw in self.redis.zrange(f"{self.prefix}status:queued", 0, -1)]
 
     def logs(self, job_id: str) -> str:

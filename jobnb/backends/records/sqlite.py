@@ -88,10 +88,8 @@ class SqliteRecords(Records):
         sys_path: list[str] | None = None,
         within: Callable[[sqlite3.Connection], object] | None = None,
     ) -> None:
-        """Insert queued jobs with their serialized payloads, in one transaction, with
-        where the submitter was (``cwd``, ``sys_path``): the job runs there. ``within(db)``
-        runs inside that transaction (the huey backend queues the jobs' messages there:
-        a submitter killed halfway leaves both or neither)."""
+        """One transaction; ``within(db)`` runs inside it (the huey backend queues the jobs'
+        messages there: a submitter killed halfway leaves both or neither)."""
         path_text = json.dumps(sys_path) if sys_path is not None else None
         rows = [
             (
@@ -128,8 +126,6 @@ class SqliteRecords(Records):
     def start(
         self, job_id: str, worker: str
     ) -> tuple[bytes, float | None, str | None, list[str]] | None:
-        """Mark a queued job running; return its payload, its timeout and the submitter's
-        working directory and sys.path, or None if it was cancelled (or taken) meanwhile."""
         now = time.time()
         db = self._connection()
         with db:
@@ -146,7 +142,6 @@ class SqliteRecords(Records):
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
-        """Say the job is alive; returns whether a cancel was asked for."""
         row = (
             self._connection()
             .execute(
@@ -177,7 +172,6 @@ class SqliteRecords(Records):
         self._connection().execute("INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, text))
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
-        """Record how the job ended, unless it had already ended (e.g. found lost)."""
         now = time.time()
         db = self._connection()
         with db:
@@ -194,9 +188,6 @@ class SqliteRecords(Records):
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
-        """Put a running job back in the queued state (its worker stopped before it
-        ended), saying ``reason`` in its log; False if it was no longer running. The
-        caller queues its message again."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -212,8 +203,6 @@ class SqliteRecords(Records):
         return bool(done)
 
     def lose_running(self, reason: str) -> list[str]:
-        """Mark every running job lost, ``reason`` as its error: what the worker that takes
-        over a home does (it holds the home's lock, so the worker that ran them is gone)."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -225,8 +214,7 @@ class SqliteRecords(Records):
         return [job_id for (job_id,) in rows]
 
     def request_cancel(self, job_id: str) -> JobStatus:
-        """Ask for a cancel; returns the status the job had (a queued job is cancelled
-        here and now; a running one is stopped by its worker, which watches the flag)."""
+        """(A running job's flag is read by its worker's next ``heartbeat``.)"""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -250,9 +238,7 @@ class SqliteRecords(Records):
         return JobStatus(row[0])
 
     def forget(self, job_id: str) -> JobStatus:
-        """Delete an ended job: its record, payload, outcome and logs (the file gives the
-        pages back); returns how it had ended. A queued or running job is refused
-        (cancel it first, or wait)."""
+        """The file gives the freed pages back (``auto_vacuum=INCREMENTAL``)."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -276,7 +262,6 @@ class SqliteRecords(Records):
         return decode_record(row)
 
     def status(self, job_id: str) -> JobStatus:
-        """A job's status alone: what a waiting kernel reads, often."""
         self._mark_lost()
         row = (
             self._connection().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -315,7 +300,7 @@ class SqliteRecords(Records):
         return [decode_record(row) for row in rows]
 
     def records_of(self, job_ids: list[str]) -> dict[str, JobRecord]:
-        """Several records in one query (what the widgets' monitor asks each tick)."""
+        """One query."""
         self._mark_lost()
         marks = ",".join("?" * len(job_ids))
         rows = (
@@ -333,8 +318,6 @@ class SqliteRecords(Records):
         return found
 
     def queued_ids(self) -> list[str]:
-        """The ids of the queued jobs, oldest first (what the queue's repair compares
-        with the messages waiting)."""
         rows = self._connection().execute(
             "SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid"
         )
