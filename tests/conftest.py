@@ -117,10 +117,11 @@ def start_redis_worker(
         count = int(extra[extra.index("-w") + 1]) if "-w" in extra else 2
         eventually(lambda: len(Worker.all(connection=client)) >= before + count, timeout=20)
         return worker
+    from jobnb.backends.huey_presence import live_workers
     from jobnb.backends.huey_queue import open_records
 
     records = open_records(cwd / ".jobnb", url)
-    eventually(lambda: any(f"pid {worker.pid}" in w for w in records.live_workers()))
+    eventually(lambda: any(f"pid {worker.pid}" in w for w in live_workers(records)))
     return worker
 
 

@@ -26,7 +26,7 @@ from test_records import queued
 import jobnb
 from jobnb import JobStatus
 from jobnb.backends.huey_worker import worker_pid
-from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.backends.records.sqlite import SqliteRecords
 
 AHEAD, BEHIND = 45.0, -45.0  # seconds: more than LOST_AFTER, as in the issue
 

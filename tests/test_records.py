@@ -1,22 +1,35 @@
-"""Job records of the huey backend, in SQLite and in Redis (the same methods, the same
-behaviour): real files, a real redis-server, real processes."""
+"""The records stores (records/base.py: the contract; SQLite and Redis) against one suite:
+``TestEveryStore`` runs each method of the contract on every store, with real files and
+a real redis-server; the tests of one store's own ways follow it."""
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
 from jobnb.backends.memory import new_job_id
-from jobnb.backends.redis_records import RedisRecords
-from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.backends.records.base import (
+    CANCELLED_ERROR,
+    SILENT_WORKER,
+    Records,
+    lost_error,
+    requeue_note,
+)
+from jobnb.backends.records.redis import RedisRecords
+from jobnb.backends.records.sqlite import SqliteRecords
 from jobnb.exceptions import JobnbError, JobNotFound
 from jobnb.model import JobRecord, JobStatus, Progress
+
+#: every store, by the name the fixtures know it by
+STORES = {"sqlite": SqliteRecords, "redis": RedisRecords}
 
 
 def queued(name: str = "job", submitted: float | None = None) -> JobRecord:
@@ -29,7 +42,22 @@ def queued(name: str = "job", submitted: float | None = None) -> JobRecord:
     )
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+def notebook_job(output: str) -> JobRecord:
+    """A notebook job's record, as ``jobnb.submit_notebook`` makes it: every field set."""
+    return JobRecord(
+        id=new_job_id(),
+        name="report.ipynb",
+        backend="huey",
+        kind="notebook",
+        description="report.ipynb (alpha=0.5)",
+        queue="reports",
+        timeout=90.0,
+        submitted=time.time(),
+        output=output,
+    )
+
+
+@pytest.fixture(params=sorted(STORES))
 def make_store(request, tmp_path):
     """Opens the records (as many times as asked: think of several processes)."""
     if request.param == "sqlite":
@@ -43,78 +71,218 @@ def store(make_store):
     return make_store()
 
 
-def test_a_job_from_queued_to_finished(store):
-    rec = queued("train")
-    store.add([rec], [b"payload"], cwd="/work", sys_path=["/work/lib"])
-    assert store.record(rec.id) == rec
-    assert store.start(rec.id, "worker-1 pid 7") == (b"payload", None, "/work", ["/work/lib"])
-    assert store.start(rec.id, "worker-2") is None  # taken once only
-    store.log(rec.id, "epoch 1\n")
-    store.progress(rec.id, 1, 4, "epoch 1")
-    store.log(rec.id, "epoch 2\n")
-    running = store.record(rec.id)
-    assert running.status is JobStatus.RUNNING and running.worker == "worker-1 pid 7"
-    assert running.progress == Progress(1, 4, "epoch 1")
-    assert store.logs(rec.id) == "epoch 1\nepoch 2\n"
-    assert store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
-    done = store.record(rec.id)
-    assert done.status is JobStatus.FINISHED and done.progress.done == 4
-    assert done.started <= done.finished
-    assert store.outcome(rec.id) == b"outcome"
-    assert not store.finish(rec.id, JobStatus.FAILED, "late", b"x")  # the first end stands
+def public_methods(cls: type) -> set[str]:
+    return {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if name[0] != "_"}
 
 
-def test_pages_newest_first_and_counts(store):
-    now = time.time()
-    recs = [queued(f"n{i}", now + i) for i in range(30)]
-    store.add(recs, [b""] * 30)
-    store.start(recs[0].id, "w")
-    store.finish(recs[0].id, JobStatus.FAILED, "ValueError\n", b"")
-    page = store.records(limit=10, offset=10)
-    assert [r.name for r in page] == [f"n{i}" for i in range(19, 9, -1)]
-    assert [r.name for r in store.records(JobStatus.FAILED)] == ["n0"]
-    counts = store.counts()
-    assert counts[JobStatus.QUEUED] == 29 and counts[JobStatus.FAILED] == 1
-    assert set(store.records_of([recs[3].id, recs[5].id, "missing"])) == {recs[3].id, recs[5].id}
+#: what a store offers beyond the contract, for its own queue alone
+OWN_METHODS = {
+    SqliteRecords: {"connection"},  # huey's SQLite queue keeps its messages in the file
+    RedisRecords: set(),
+}
+#: what the contract says only some stores do (their workers know they are alone)
+OPTIONAL = {"lose_running"}
 
 
-def test_cancel_queued_and_running(store):
-    waiting, running = queued(), queued()
-    store.add([waiting, running], [b"", b""])
-    store.start(running.id, "w")
-    assert store.request_cancel(waiting.id) is JobStatus.QUEUED
-    assert store.record(waiting.id).status is JobStatus.CANCELLED
-    assert store.start(waiting.id, "w") is None  # a cancelled job never runs
-    assert store.heartbeat(running.id) is False
-    assert store.request_cancel(running.id) is JobStatus.RUNNING
-    assert store.heartbeat(running.id) is True  # its worker learns it at the next beat
+@pytest.mark.parametrize("name", sorted(STORES))
+def test_a_store_offers_the_contract_and_no_more(name):
+    """A method a backend calls on one store and not on the others would drift: every
+    public method of a store is declared, with its contract, on the base."""
+    cls = STORES[name]
+    assert public_methods(cls) - public_methods(Records) == OWN_METHODS[cls]
+    missing = {m for m in public_methods(Records) if getattr(cls, m) is getattr(Records, m)}
+    assert missing <= OPTIONAL
 
 
-def test_a_running_job_without_heartbeats_is_lost(make_store):
-    store = make_store(lost_after=0.3)
-    rec = queued()
-    store.add([rec], [b""])
-    store.start(rec.id, "w")
-    assert store.record(rec.id).status is JobStatus.RUNNING
-    time.sleep(0.5)
-    lost = store.record(rec.id)
-    assert lost.status is JobStatus.LOST
-    assert "stopped sending heartbeats" in lost.error
-    assert not store.finish(rec.id, JobStatus.FINISHED, None, b"")  # stays lost
+class TestEveryStore:
+    """The contract of ``Records``, method by method, on every store."""
 
+    def test_a_job_from_queued_to_finished(self, store):
+        rec = queued("train")
+        store.add([rec], [b"payload"], cwd="/work", sys_path=["/work/lib"])
+        assert store.record(rec.id) == rec
+        assert store.start(rec.id, "worker-1 pid 7") == (b"payload", None, "/work", ["/work/lib"])
+        assert store.start(rec.id, "worker-2") is None  # taken once only
+        store.log(rec.id, "epoch 1\n")
+        store.progress(rec.id, 1, 4, "epoch 1")
+        store.log(rec.id, "epoch 2\n")
+        running = store.record(rec.id)
+        assert running.status is JobStatus.RUNNING and running.worker == "worker-1 pid 7"
+        assert running.progress == Progress(1, 4, "epoch 1")
+        assert store.logs(rec.id) == "epoch 1\nepoch 2\n"
+        assert store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+        done = store.record(rec.id)
+        assert done.status is JobStatus.FINISHED and done.progress.done == 4
+        assert done.started <= done.finished
+        assert store.outcome(rec.id) == b"outcome"
+        assert not store.finish(rec.id, JobStatus.FAILED, "late", b"x")  # the first end stands
 
-def test_the_files_are_for_their_owner_only(tmp_path):
-    store = SqliteRecords(tmp_path / "home" / "jobs.db")
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+    def test_pages_newest_first_and_counts(self, store):
+        now = time.time()
+        recs = [queued(f"n{i}", now + i) for i in range(30)]
+        store.add(recs, [b""] * 30)
+        store.start(recs[0].id, "w")
+        store.finish(recs[0].id, JobStatus.FAILED, "ValueError\n", b"")
+        page = store.records(limit=10, offset=10)
+        assert [r.name for r in page] == [f"n{i}" for i in range(19, 9, -1)]
+        assert [r.name for r in store.records(JobStatus.FAILED)] == ["n0"]
+        counts = store.counts()
+        assert counts[JobStatus.QUEUED] == 29 and counts[JobStatus.FAILED] == 1
+        assert set(store.records_of([recs[3].id, recs[5].id, "missing"])) == {
+            recs[3].id,
+            recs[5].id,
+        }
+
+    def test_cancel_queued_and_running(self, store):
+        waiting, running = queued(), queued()
+        store.add([waiting, running], [b"", b""])
+        store.start(running.id, "w")
+        assert store.request_cancel(waiting.id) is JobStatus.QUEUED
+        cancelled = store.record(waiting.id)
+        assert cancelled.status is JobStatus.CANCELLED and cancelled.error == CANCELLED_ERROR
+        assert store.start(waiting.id, "w") is None  # a cancelled job never runs
+        assert store.heartbeat(running.id) is False
+        assert store.request_cancel(running.id) is JobStatus.RUNNING
+        assert store.heartbeat(running.id) is True  # its worker learns it at the next beat
+
+    def test_a_running_job_without_heartbeats_is_lost(self, make_store):
+        store = make_store(lost_after=0.3)
+        rec = queued()
+        store.add([rec], [b""])
+        store.start(rec.id, "w")
+        assert store.record(rec.id).status is JobStatus.RUNNING
+        time.sleep(0.5)
+        lost = store.record(rec.id)
+        assert lost.status is JobStatus.LOST
+        assert lost.error == lost_error(SILENT_WORKER)  # "... stopped sending heartbeats ..."
+        assert not store.finish(rec.id, JobStatus.FINISHED, None, b"")  # stays lost
+
+    def test_an_ended_job_is_forgotten_with_every_trace(self, store):
+        ended, other, waiting = queued("ended"), queued("other"), queued("waiting")
+        store.add([ended, other, waiting], [b"payload"] * 3)
+        for rec in (ended, other):
+            store.start(rec.id, "w")
+            store.log(rec.id, "a line\n")
+            store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+        store.forget(ended.id)
+        with pytest.raises(JobNotFound):
+            store.record(ended.id)
+        with pytest.raises(JobNotFound):
+            store.outcome(ended.id)
+        assert store.logs(ended.id) == ""
+        assert [r.name for r in store.records()] == ["waiting", "other"]
+        assert store.records(JobStatus.FINISHED, limit=5) == [store.record(other.id)]
+        counts = store.counts()
+        assert (counts[JobStatus.FINISHED], counts[JobStatus.QUEUED]) == (1, 1)
+        assert store.logs(other.id) == "a line\n" and store.outcome(other.id) == b"outcome"
+        with pytest.raises(JobnbError, match=f"job {waiting.id} is queued: only an ended job"):
+            store.forget(waiting.id)
+        assert store.record(waiting.id).status is JobStatus.QUEUED
+        with pytest.raises(JobNotFound):
+            store.forget(ended.id)
+
+    def test_ended_jobs_are_forgotten_after_their_result_ttl(self, make_store):
+        short, kept = make_store(result_ttl=0.5), make_store()
+        brief, lasting = queued("brief"), queued("lasting")
+        short.add([brief], [b""])
+        kept.add([lasting], [b""])
+        for rec in (brief, lasting):
+            kept.start(rec.id, "w")  # whoever ends it: the ttl goes with the job
+            kept.finish(rec.id, JobStatus.FINISHED, None, b"")
+        time.sleep(1.6)  # past the ttl, and a look (at most once a second)
+        assert [r.name for r in kept.records()] == ["lasting"]
+        assert kept.counts()[JobStatus.FINISHED] == 1
+
+    def test_a_notebook_record_comes_back_unchanged(self, store, tmp_path):
+        rec = notebook_job(str(tmp_path / "runs -> 2024" / "report -> out.ipynb"))
+        store.add([rec], [b"payload"])
+        assert store.record(rec.id) == rec
+        assert store.records() == [rec]
+        assert store.records_of([rec.id]) == {rec.id: rec}
+        store.start(rec.id, "w")
+        store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
+        assert store.record(rec.id).output == rec.output
+
+    def test_a_resubmitted_job_keeps_its_output(self, store, tmp_path):
+        first = notebook_job(str(tmp_path / "a -> b.ipynb"))
+        store.add([first], [b"payload"])
+        store.request_cancel(first.id)
+        again = store.record(first.id).again(new_job_id())  # what resubmit() queues
+        store.add([again], [store.payload(first.id)])
+        assert store.record(again.id) == again
+        assert store.record(again.id).output == first.output
+        assert store.start(again.id, "w")[0] == b"payload"
+
+    def test_a_job_the_store_does_not_hold_is_named_with_the_store(self, store):
+        store.add([queued()], [b""])
+        for read in (
+            store.record,
+            store.status,
+            store.outcome,
+            store.payload,
+            store.forget,
+            store.request_cancel,
+            lambda job_id: store.wait(job_id, 0.1),
+        ):
+            with pytest.raises(JobNotFound, match=f"no job 'nosuchjob' in {store.place}"):
+                read("nosuchjob")
+        assert store.records_of(["nosuchjob"]) == {}
+        assert store.logs("nosuchjob") == ""
+        assert store.start("nosuchjob", "w") is None
+        assert store.heartbeat("nosuchjob") is False
+
+    def test_statuses_queued_ids_and_payloads(self, store):
+        first, second, third = queued("first"), queued("second"), queued("third")
+        store.add([first, second], [b"one", b"two"])
+        store.add([third], [b"three"])
+        assert store.queued_ids() == [first.id, second.id, third.id]  # oldest first
+        store.start(second.id, "w")
+        assert store.status(second.id) is JobStatus.RUNNING
+        assert store.queued_ids() == [first.id, third.id]
+        assert [store.payload(r.id) for r in (first, second, third)] == [b"one", b"two", b"three"]
+        assert store.outcome(second.id) is None  # not ended yet
+        store.finish(second.id, JobStatus.FAILED, "ValueError: no\n", b"failure")
+        assert store.status(second.id) is JobStatus.FAILED
+        assert store.record(second.id).error == "ValueError: no\n"
+        assert store.outcome(second.id) == b"failure"
+
+    def test_a_running_job_put_back_in_the_queue(self, store):
+        rec = queued()
+        store.add([rec], [b"payload"])
+        assert not store.requeue(rec.id, "not running")  # queued: nothing to put back
+        store.start(rec.id, "worker-1")
+        store.log(rec.id, "half done\n")
+        assert store.requeue(rec.id, "worker-1 was stopped while running it")
+        back = store.record(rec.id)
+        assert (back.status, back.started, back.worker) == (JobStatus.QUEUED, None, None)
+        assert store.logs(rec.id) == "half done\n" + requeue_note(
+            "worker-1 was stopped while running it"
+        )
+        assert store.queued_ids() == [rec.id]
+        assert store.start(rec.id, "worker-2")[0] == b"payload"  # and it runs again
+
+    def test_wait_returns_when_the_job_ends_or_the_time_is_up(self, store):
+        rec = queued()
+        store.add([rec], [b""])
+        store.start(rec.id, "w")
+        began = time.monotonic()
+        assert store.wait(rec.id, 0.3) is False
+        assert 0.25 < time.monotonic() - began < 2.0
+        ender = threading.Timer(0.3, store.finish, (rec.id, JobStatus.FINISHED, None, b""))
+        ender.start()
+        began = time.monotonic()
+        assert store.wait(rec.id, None) is True
+        assert time.monotonic() - began < 2.0  # woken by the end, not by a long poll
+        ender.join()
+        assert store.wait(rec.id, 0) is True  # ended: at once
 
 
 WRITER = """
 import sys, time
 from jobnb.backends.memory import new_job_id
 from jobnb.exceptions import JobnbError, JobNotFound
-from jobnb.backends.redis_records import RedisRecords
-from jobnb.backends.sqlite_records import SqliteRecords
+from jobnb.backends.records.redis import RedisRecords
+from jobnb.backends.records.sqlite import SqliteRecords
 from jobnb.model import JobRecord
 kind, where, name = sys.argv[1:]
 store = SqliteRecords(where) if kind == "sqlite" else RedisRecords(where)
@@ -144,42 +312,25 @@ def test_four_processes_adding_250_each_lose_and_duplicate_nothing(kind, tmp_pat
     assert open_store().counts()[JobStatus.QUEUED] == 1000  # the counts kept up
 
 
-def test_an_ended_job_is_forgotten_with_every_trace(store):
-    ended, other, waiting = queued("ended"), queued("other"), queued("waiting")
-    store.add([ended, other, waiting], [b"payload"] * 3)
-    for rec in (ended, other):
-        store.start(rec.id, "w")
-        store.log(rec.id, "a line\n")
-        store.finish(rec.id, JobStatus.FINISHED, None, b"outcome")
-    store.forget(ended.id)
-    with pytest.raises(JobNotFound):
-        store.record(ended.id)
-    with pytest.raises(JobNotFound):
-        store.outcome(ended.id)
-    assert store.logs(ended.id) == ""
-    assert [r.name for r in store.records()] == ["waiting", "other"]
-    assert store.records(JobStatus.FINISHED, limit=5) == [store.record(other.id)]
-    counts = store.counts()
-    assert (counts[JobStatus.FINISHED], counts[JobStatus.QUEUED]) == (1, 1)
-    assert store.logs(other.id) == "a line\n" and store.outcome(other.id) == b"outcome"
-    with pytest.raises(JobnbError, match=f"job {waiting.id} is queued: only an ended job"):
-        store.forget(waiting.id)
-    assert store.record(waiting.id).status is JobStatus.QUEUED
-    with pytest.raises(JobNotFound):
-        store.forget(ended.id)
+# --- SQLite's own ---------------------------------------------------------------------------
+def test_a_worker_taking_over_a_home_loses_what_ran_there(tmp_path):
+    store = SqliteRecords(tmp_path / "jobs.db")
+    ran, waits, ended = queued("ran"), queued("waits"), queued("ended")
+    store.add([ran, waits, ended], [b""] * 3)
+    store.start(ran.id, "old worker")
+    store.start(ended.id, "old worker")
+    store.finish(ended.id, JobStatus.FINISHED, None, b"")
+    assert store.lose_running("its worker (pid 7) ended while running it") == [ran.id]
+    lost = store.record(ran.id)
+    assert lost.status is JobStatus.LOST
+    assert lost.error == lost_error("its worker (pid 7) ended while running it")
+    assert [store.status(r.id) for r in (waits, ended)] == [JobStatus.QUEUED, JobStatus.FINISHED]
 
 
-def test_ended_jobs_are_forgotten_after_their_result_ttl(make_store):
-    short, kept = make_store(result_ttl=0.5), make_store()
-    brief, lasting = queued("brief"), queued("lasting")
-    short.add([brief], [b""])
-    kept.add([lasting], [b""])
-    for rec in (brief, lasting):
-        kept.start(rec.id, "w")  # whoever ends it: the ttl goes with the job
-        kept.finish(rec.id, JobStatus.FINISHED, None, b"")
-    time.sleep(1.6)  # past the ttl, and a look (at most once a second)
-    assert [r.name for r in kept.records()] == ["lasting"]
-    assert kept.counts()[JobStatus.FINISHED] == 1
+def test_the_files_are_for_their_owner_only(tmp_path):
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
 
 
 def test_a_heartbeat_from_another_boot_means_lost(tmp_path):
@@ -237,8 +388,9 @@ def test_a_records_file_from_before_keeps_working(tmp_path):
     store = SqliteRecords(path, lost_after=1.0)
     assert store.record("5ti11running").status is JobStatus.RUNNING  # beating when written
     assert store.counts()[JobStatus.FINISHED] == 1
-    rec = queued()  # new jobs go in beside the old ones
+    rec = notebook_job(str(tmp_path / "a -> b.ipynb"))  # new jobs go in beside the old ones
     store.add([rec], [b"payload"])
+    assert store.record(rec.id) == rec  # with the fields added since (its output)
     store.start(rec.id, "w")
     assert store.record(rec.id).status is JobStatus.RUNNING
     size = path.stat().st_size

@@ -17,10 +17,10 @@ from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
 from .recorded_job import run_recorded_job
+from .records.redis import RedisRecords
+from .records.sqlite import SqliteRecords
 from .redis_connection import connect
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
-from .redis_records import RedisRecords
-from .sqlite_records import SqliteRecords
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"

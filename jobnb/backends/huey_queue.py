@@ -21,14 +21,13 @@ from ..exceptions import JobnbWarning
 from ..model import JobRecord, JobStatus
 from .huey_home import make_huey, open_records
 from .huey_messages import insert_messages, messages
+from .huey_presence import WORKER_SILENT_FOR, live_workers
 from .huey_worker import ensure_worker, worker_pid
 from .options import HueyOptions, huey_home
 from .records_backend import RecordsBackend
 from .redis_connection import redacted, unreachable
-from .redis_records import WORKER_BEAT
 
 WAIT_SLICE = 2.0  # seconds a waiting kernel waits between two looks for a worker
-WORKER_SILENT_FOR = 3 * WORKER_BEAT  # no word from any worker for so long: none is alive
 
 
 class HueyBackend(RecordsBackend):
@@ -93,7 +92,7 @@ class HueyBackend(RecordsBackend):
             if (
                 self.redis_url
                 and not self._warned_unserved
-                and not self.records_store.live_workers()
+                and not live_workers(self.records_store)
             ):
                 self._warned_unserved = True
                 url = redacted(self.redis_url)
@@ -108,7 +107,7 @@ class HueyBackend(RecordsBackend):
     _warned_unserved = False
 
     def unserved(self, records: list[JobRecord]) -> str | None:
-        if not self.redis_url or self.records_store.live_workers():
+        if not self.redis_url or live_workers(self.records_store):
             return None
         url = redacted(self.redis_url)
         return (
@@ -120,7 +119,7 @@ class HueyBackend(RecordsBackend):
     def stats(self) -> dict[str, object]:
         counts = self.counts()
         if self.redis_url:
-            seen = self.records_store.live_workers()
+            seen = live_workers(self.records_store)
             workers = {"workers": f"{len(seen)} ({', '.join(seen)})" if seen else "none seen"}
         else:
             workers = {"worker pid": worker_pid(self.home) or "none"}

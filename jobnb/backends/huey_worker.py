@@ -31,10 +31,10 @@ from .. import defaults
 from ..model import JobStatus
 from .huey_home import make_huey, open_records
 from .huey_messages import MessageRepair, move_old_queue, queue_messages
+from .huey_presence import WORKER_BEAT, say_alive, say_gone
 from .recorded_job import stop_running
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
-from .redis_records import WORKER_BEAT
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = defaults.GRACE  # seconds a stopped worker's running jobs get to finish
@@ -159,7 +159,7 @@ def run_worker(
         _requeue_the_rest(huey, records, consumer.shutdown_timeout, whole_home=not redis_url)
     finally:
         if redis_url:
-            records.worker_gone(name)
+            say_gone(records, name)
     return 0
 
 
@@ -258,7 +258,7 @@ def _upkeep(repair, records, name: str | None, redis_url: str | None) -> None:
     while True:
         try:
             if name is not None:
-                records.worker_alive(name)
+                say_alive(records, name)
             if time.monotonic() - last_sweep >= REPAIR_EVERY - 0.1:
                 last_sweep = time.monotonic()
                 _say_repaired(repair.sweep())

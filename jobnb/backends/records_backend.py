@@ -1,6 +1,6 @@
 """What the queue backends (huey, rq) share: the job records and payloads live in a
-records store (SqliteRecords or RedisRecords) readable from any process, and the
-queue carries only job ids. A subclass says how ids are queued (``queue_ids``); the
+records store (records/base.py: a SqliteRecords or a RedisRecords) readable from any
+process, and the queue carries only job ids. A subclass says how ids are queued (``queue_ids``); the
 rest (status, pages, counts, logs, outcome, cancel, resubmit) is read and written
 here, the same way for both.
 """
@@ -16,12 +16,14 @@ from ..exceptions import JobnbWarning, JobNotFound
 from ..model import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions, new_job_id, new_record
+from .records.base import CANCELLED_WHEN, Records
 
 
 class RecordsBackend(Backend):
     """A backend whose jobs are in ``self.records_store``."""
 
-    records_store = None  # set by the subclass
+    #: where its jobs are: the subclass opens it in its ``__init__``
+    records_store: Records
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         return self.submit_many([payload], options)[0]
@@ -82,7 +84,7 @@ class RecordsBackend(Backend):
             return loads_outcome(blob)
         rec = self.record(job_id)
         if rec.status is JobStatus.CANCELLED:
-            return Outcome.cancelled("before it started")
+            return Outcome.cancelled(CANCELLED_WHEN)
         if rec.status is JobStatus.LOST:
             return Outcome.lost(rec.error.strip().removeprefix("JobLost: "))
         raise RuntimeError(f"job {job_id} has not ended")

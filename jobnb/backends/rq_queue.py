@@ -28,9 +28,9 @@ import time
 from ..defaults import RQ_QUEUE
 from ..model import JobRecord, JobStatus
 from .options import RqOptions
+from .records.redis import RedisRecords
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
-from .redis_records import RedisRecords
 from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused

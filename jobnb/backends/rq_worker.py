@@ -67,7 +67,7 @@ def _records_here():
     if _records is None:
         from rq import get_current_job
 
-        from .redis_records import RedisRecords
+        from .records.redis import RedisRecords
 
         client = get_current_job().connection
         kwargs = client.connection_pool.connection_kwargs
@@ -149,7 +149,7 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     client = connect(url)
     if workers > 1:
         return _supervise(url, queues, workers)
-    from .redis_records import RedisRecords
+    from .records.redis import RedisRecords
 
     _records = RedisRecords(url, name=None, namespace="rq", client=client)
     name = f"{os.uname().nodename}.{os.getpid()}"

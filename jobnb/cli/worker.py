@@ -137,9 +137,10 @@ def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
 def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:
     from ..backends import huey_worker  # (huey, redis: see the module's docstring)
     from ..backends.huey_home import open_records
+    from ..backends.huey_presence import live_workers
 
     if args.status:
-        alive = open_records(home, url).live_workers()
+        alive = live_workers(open_records(home, url))
         print(f"{len(alive)} worker(s) serve {redacted(url)}" + "".join(f"\n  {w}" for w in alive))
         return 0 if alive else 1
     if args.stop:

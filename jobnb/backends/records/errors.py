@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from ..exceptions import JobnbError, StoreUnavailable
+from ...exceptions import JobnbError, StoreUnavailable
 
 # SQLite's primary result codes (an extended code keeps them in its low byte)
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26

@@ -1,0 +1,296 @@
+"""The contract of a records store: where the queue backends (huey, rq) keep their jobs.
+
+A queue carries only job ids; everything else about a job lives in its store, readable
+from any process (the kernel that submitted, another kernel, the dashboard, ``jobnb
+jobs``): its record (status, name, times, progress, worker, error, output notebook), its
+serialized payload, its log, its serialized outcome, and where the submitter was (the
+job runs there). :class:`Records` states what every store does; ``sqlite.py`` and
+``redis.py`` do it. A new store subclasses ``Records``, implements every method, and
+passes the store suite (tests/test_records.py), which runs against every store.
+
+What stores share is here too: when a reader looks for lost jobs, the texts a store
+writes as a job's error (defined once, handed to SQL and Lua as parameters), and the
+one decoder of a stored record.
+
+A job's life in a store::
+
+    add -> queued -> start -> running -> finish -> finished | failed | cancelled
+                 \\-> request_cancel -> cancelled    \\-> (no heartbeat) -> lost
+                                                   \\-> requeue -> queued
+
+An ended job's status never changes again (the first end stands: a job found lost stays
+lost when its worker reports late). Every store is safe to use from several threads and
+processes at once; a fault of the store (a file, a server) is a JobnbError that names it
+and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+
+from ...exceptions import JobNotFound
+from ...model import JobRecord, JobStatus, Progress
+
+#: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
+#: in tests; read by the kernels and workers alike, when jobnb is imported)
+LOST_AFTER = float(os.environ.get("JOBNB_LOST_AFTER") or 30.0)
+
+#: when a queued job that was cancelled ended (the error a store writes says it, and so
+#: does the outcome a backend makes for it: it has none of its own)
+CANCELLED_WHEN = "before it started"
+#: the error of a queued job cancelled before it started
+CANCELLED_ERROR = f"JobCancelled: the job was cancelled {CANCELLED_WHEN}\n"
+#: why a running job whose worker stopped beating is lost
+SILENT_WORKER = (
+    "its worker stopped sending heartbeats (killed, out of memory, or its machine is gone) "
+    "while running the job"
+)
+
+
+def lost_error(reason: str) -> str:
+    """The error a store writes for a job lost for ``reason``."""
+    return f"JobLost: {reason}\n"
+
+
+def requeue_note(reason: str) -> str:
+    """The line a store appends to the log of a job put back in the queue for ``reason``."""
+    return f"jobnb: {reason}\n"
+
+
+class LostLook:
+    """When a reader next looks for lost jobs: looking is a query, so at most every
+    ``lost_after / 10`` s, and at most once a second (a waiting kernel reads a status
+    every millisecond; a job is lost after 30 s, not 30 ms)."""
+
+    def __init__(self, lost_after: float) -> None:
+        self.every = min(1.0, lost_after / 10)
+        #: how long a running job may stay silent: a look every ``every`` s then finds
+        #: it lost no later than ``lost_after`` s after its last heartbeat
+        self.silence = lost_after - self.every
+        self.last = -float("inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
+#: the fields of a stored record, in the order :func:`decode_record` takes them
+RECORD_FIELDS = (
+    "id",
+    "name",
+    "backend",
+    "status",
+    "kind",
+    "description",
+    "queue",
+    "timeout",
+    "submitted",
+    "started",
+    "finished",
+    "progress_done",
+    "progress_total",
+    "progress_message",
+    "worker",
+    "error",
+    "output",
+)
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _number(value: float | bytes | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def decode_record(values: Sequence) -> JobRecord:
+    """The record whose ``RECORD_FIELDS`` are ``values``, as a store reads them: texts and
+    numbers (SQLite) or bytes (Redis); None where a field is not set."""
+    (
+        job_id,
+        name,
+        backend,
+        status,
+        kind,
+        description,
+        queue,
+        timeout,
+        submitted,
+        started,
+        finished,
+        done,
+        total,
+        message,
+        worker,
+        error,
+        output,
+    ) = values
+    return JobRecord(
+        id=_text(job_id),
+        name=_text(name),
+        backend=_text(backend),
+        status=JobStatus(_text(status)),
+        kind=_text(kind),
+        description=_text(description),
+        queue=_text(queue),
+        timeout=_number(timeout),
+        submitted=_number(submitted),
+        started=_number(started),
+        finished=_number(finished),
+        progress=Progress(_number(done) or 0.0, _number(total), _text(message)),
+        worker=_text(worker),
+        error=_text(error),
+        output=_text(output),
+    )
+
+
+class Records:
+    """A store of job records. Every method raises JobNotFound for a job it does not
+    hold (unless it says otherwise), and a JobnbError naming the store and what to do
+    when the store itself fails. Stores take, beside these arguments, what joins a
+    write to their caller's transaction (see ``add``)."""
+
+    #: seconds the jobs added through this store are kept once ended (None: until
+    #: forgotten); it goes with each job, so whoever ends it applies it
+    result_ttl: float | None = None
+    #: seconds a running job may go without a heartbeat before a reader finds it lost
+    lost_after: float = LOST_AFTER
+
+    #: the store, in words, for errors: its file, or its server's keys
+    place: str = "a records store"
+
+    def _missing(self, job_id: str) -> JobNotFound:
+        """The error for a job this store does not hold."""
+        return JobNotFound(f"no job {job_id!r} in {self.place}")
+
+    # --- what a submitter writes -----------------------------------------------------------
+    def add(
+        self,
+        records: Iterable[JobRecord],
+        payloads: Iterable[bytes],
+        cwd: str | None = None,
+        sys_path: list[str] | None = None,
+    ) -> None:
+        """Store queued jobs (``records``, every field kept, ``output`` included) with
+        their serialized ``payloads`` (one each, in order), all or none, with where the
+        submitter was (``cwd``, ``sys_path``): their worker runs them there. A store may
+        take one more keyword argument through which the caller's own writes join the
+        same transaction (SQLite: ``within``, Redis: ``pipeline``)."""
+        raise NotImplementedError
+
+    def request_cancel(self, job_id: str) -> JobStatus:
+        """Ask for a job to be cancelled; return the status it had. A queued job is
+        cancelled here and now (``CANCELLED_ERROR``, and it never starts); a running one
+        is flagged, and its worker learns it from its next ``heartbeat``; an ended one
+        is left as it is."""
+        raise NotImplementedError
+
+    def forget(self, job_id: str) -> JobStatus:
+        """Delete every trace of an ended job (record, payload, outcome, log); return how
+        it had ended. A queued or running job is refused with a JobnbError that says to
+        cancel it first, or to wait (``refuse_to_forget``), and is left as it is."""
+        raise NotImplementedError
+
+    # --- what a worker writes --------------------------------------------------------------
+    def start(
+        self, job_id: str, worker: str
+    ) -> tuple[bytes, float | None, str | None, list[str]] | None:
+        """Mark a queued job running on ``worker``; return its payload, its timeout, and
+        the submitter's working directory and sys.path (``[]`` if not given). None if it
+        is no longer queued (cancelled, or taken by another worker): a job starts once."""
+        raise NotImplementedError
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Say a running job is alive; return whether a cancel was asked for. A job the
+        store no longer holds is not made again (False)."""
+        raise NotImplementedError
+
+    def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        """Record what the job last reported (``jobnb.progress``); a heartbeat too.
+        Numbers of any kind that converts to float (numpy's) are taken."""
+        raise NotImplementedError
+
+    def log(self, job_id: str, text: str) -> None:
+        """Append ``text`` to the job's log."""
+        raise NotImplementedError
+
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        """Record how a queued or running job ended: ``status``, its ``error`` text (a
+        traceback), and its serialized ``outcome``, stored as given; a finished job's
+        progress shows its total done. False, and nothing written, if it had already
+        ended (found lost, cancelled): the first end stands."""
+        raise NotImplementedError
+
+    def requeue(self, job_id: str, reason: str) -> bool:
+        """Put a running job back in the queued state (its worker stopped before it
+        ended), saying ``reason`` in its log (``requeue_note``); False if it was no
+        longer running. The caller queues its id again."""
+        raise NotImplementedError
+
+    def lose_running(self, reason: str) -> list[str]:
+        """Mark every running job lost (``lost_error(reason)``) and return their ids: what
+        a worker that takes over a whole store does, once it knows no other worker runs
+        (it holds the home's lock). Only a store served by one worker at a time
+        implements it (SQLite); where workers on several machines share the store
+        (Redis), their jobs are found lost by their heartbeats alone."""
+        raise NotImplementedError
+
+    # --- what readers read -----------------------------------------------------------------
+    # Readers also do the store's chores, at most once a ``LostLook``: a running job
+    # silent for ``lost_after`` s becomes lost (``lost_error(SILENT_WORKER)``), and an
+    # ended job past its ``result_ttl`` is forgotten.
+    def record(self, job_id: str) -> JobRecord:
+        """The job's record, as ``add`` stored it and its life since changed it."""
+        raise NotImplementedError
+
+    def status(self, job_id: str) -> JobStatus:
+        """The job's status alone: what a waiting kernel reads, often (cheap)."""
+        raise NotImplementedError
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """Block until the job has ended (True) or ``timeout`` seconds passed (False;
+        None: no limit)."""
+        raise NotImplementedError
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """A page of records, newest submitted first, of one ``status`` or all: at most
+        ``limit`` (None: all), after skipping ``offset``. Its cost follows the page, not
+        the history."""
+        raise NotImplementedError
+
+    def records_of(self, job_ids: list[str]) -> dict[str, JobRecord]:
+        """The records of the jobs among ``job_ids`` that the store holds (the others are
+        left out, not an error), in one look: what the widgets' monitor asks each tick."""
+        raise NotImplementedError
+
+    def counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (every status present, 0 if none); its cost
+        does not grow with the history."""
+        raise NotImplementedError
+
+    def queued_ids(self) -> list[str]:
+        """The ids of the queued jobs, oldest first: what a queue's repair compares with
+        the messages waiting."""
+        raise NotImplementedError
+
+    def logs(self, job_id: str) -> str:
+        """The job's log so far ("" when it has none, or the job is not held)."""
+        raise NotImplementedError
+
+    def outcome(self, job_id: str) -> bytes | None:
+        """The serialized outcome ``finish`` stored, as it was given; None until then (or
+        when the job ended without one: cancelled while queued, lost)."""
+        raise NotImplementedError
+
+    def payload(self, job_id: str) -> bytes | None:
+        """The serialized payload ``add`` stored, as it was given (what ``resubmit``
+        queues again)."""
+        raise NotImplementedError

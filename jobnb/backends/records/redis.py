@@ -1,0 +1,299 @@
+"""Job records in Redis: what the ``huey`` backend keeps beside a Redis queue, and the
+``rq`` backend beside RQ's own job hashes. The contract every method keeps is in
+base.py; the Lua scripts are in redis_scripts.py.
+
+Keys, under a prefix (``jobnb:huey:<queue name>:``, or ``jobnb:rq:`` for the rq
+backend)::
+
+    job:<id>          hash: status, name, times, progress, worker, heartbeat, error,
+                      output, payload, outcome, the submitter's cwd and sys.path, seq
+    log:<id>          string: the job's output, appended as it comes
+    done              stream: the ids of jobs as they end (waiters block on it, no polling)
+    seq               counter: the order jobs were submitted in
+    all               sorted set: every job id, scored by seq (pages, newest first)
+    status:<status>   sorted set per status, scored by seq (counts, filtered pages)
+    beats             sorted set: running job ids, scored by their last heartbeat
+    expires           sorted set: ended job ids, scored by when their result_ttl ends
+
+(The queues keep their own keys under the same prefix: huey's worker presence in
+huey_presence.py, rq's batches in rq_batches.py.)
+
+Every change of status goes through one Lua script (atomic: a job is taken once, a
+cancelled job never starts, a lost one stays lost), and every read is one or two
+round trips, pipelined, whatever the history size.
+
+Liveness is judged on the Redis server's clock alone (``TIME``, read inside the scripts
+that write a heartbeat or look for lost jobs and workers), never on a worker's or a
+reader's: workers and kernels on machines whose clocks disagree see the same thing.
+The times shown (submitted, started, finished) are their writers' wall clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import redis
+
+from ...model import JobRecord, JobStatus, refuse_to_forget
+from ..redis_connection import connect, unreachable
+from . import redis_scripts as lua
+from .base import (
+    CANCELLED_ERROR,
+    LOST_AFTER,
+    RECORD_FIELDS,
+    SILENT_WORKER,
+    LostLook,
+    Records,
+    decode_record,
+    lost_error,
+    requeue_note,
+)
+from .errors import said_clearly
+
+_FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
+_STATUS = _FIELDS.index("status")  # None there: no such job
+_SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def _number(value: bytes | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
+    """A server gone away mid-session raises the same BackendUnavailable as one never
+    reached (which host and port, how to start one: what the dashboard's banner shows),
+    not the client's bare ConnectionError."""
+    return unreachable(store.url, exc)
+
+
+@said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
+class RedisRecords(Records):
+    """The records of one queue in the Redis server at ``url``."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str | None = "jobnb",
+        lost_after: float = LOST_AFTER,
+        namespace: str = "huey",
+        client=None,
+        result_ttl: float | None = None,
+    ) -> None:
+        self.url = url
+        # seconds the jobs added here are kept once ended (None: until deleted); kept in
+        # each job's hash, since whoever ends it (a worker, a reader) applies it
+        self.result_ttl = result_ttl
+        self.redis = client if client is not None else connect(url)
+        self.prefix = f"jobnb:{namespace}:" + (f"{name}:" if name else "")
+        self.place = f"Redis under {self.prefix}"
+        self.lost_after = lost_after
+        self._lost_look = LostLook(lost_after)
+        self._finish = self.redis.register_script(lua.FINISH)
+        self._cancel = self.redis.register_script(lua.CANCEL)
+        self._mark_lost_script = self.redis.register_script(lua.MARK_LOST)
+        self._forget = self.redis.register_script(lua.FORGET)
+        self._heartbeat = self.redis.register_script(lua.HEARTBEAT)
+        self._progress = self.redis.register_script(lua.PROGRESS)
+
+    def _job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    # --- writing -------------------------------------------------------------------------
+    def add(
+        self,
+        records: Iterable[JobRecord],
+        payloads: Iterable[bytes],
+        cwd: str | None = None,
+        sys_path: list[str] | None = None,
+        pipeline=None,
+    ) -> None:
+        """One MULTI. Given a ``pipeline`` (a MULTI the caller executes), the writes join it:
+        one round trip with the caller's own (e.g. queueing the ids)."""
+        pairs = list(zip(records, payloads, strict=True))
+        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
+        for rec, payload in pairs:
+            fields = {
+                "name": rec.name,
+                "backend": rec.backend,
+                "status": rec.status.value,
+                "kind": rec.kind,
+                "description": rec.description,
+                "submitted": rec.submitted,
+                "progress_done": 0,
+                "payload": payload,
+            }
+            if rec.queue is not None:
+                fields["queue"] = rec.queue
+            if rec.timeout is not None:
+                fields["timeout"] = rec.timeout
+            if rec.output is not None:
+                fields["output"] = rec.output
+            if self.result_ttl is not None:
+                fields["result_ttl"] = self.result_ttl
+            if cwd is not None:
+                fields["cwd"] = cwd
+            if sys_path is not None:
+                fields["sys_path"] = json.dumps(sys_path)
+            pipe.hset(self._job(rec.id), mapping=fields)
+        # EVAL, not a registered script: redis-py checks a pipeline's scripts with an
+        # extra SCRIPT EXISTS round trip before every execute
+        for status in {rec.status.value for rec, _ in pairs}:
+            ids = [rec.id for rec, _ in pairs if rec.status.value == status]
+            pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
+        if pipeline is None:
+            pipe.execute()
+
+    def start(
+        self, job_id: str, worker: str
+    ) -> tuple[bytes, float | None, str | None, list[str]] | None:
+        # the payload is read beside the script, in the same round trip, not returned by
+        # it: Lua would copy it (a 50 MB argument: +0.15 s); unused if the job was taken
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.eval(lua.START, 0, self.prefix, job_id, time.time(), worker)  # (EVAL: see add)
+        pipe.hget(self._job(job_id), "payload")
+        found, payload = pipe.execute()
+        if found is None:
+            return None
+        timeout, cwd, sys_path = found[1]
+        return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
+
+    def heartbeat(self, job_id: str) -> bool:
+        """At the server's time."""
+        return bool(self._heartbeat(args=[self.prefix, job_id]))
+
+    def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        total = None if total is None else float(total)  # (a numpy number is one too)
+        fields = json.dumps({"progress_total": total, "progress_message": message})
+        self._progress(args=[self.prefix, job_id, float(done), fields])
+
+    def log(self, job_id: str, text: str) -> None:
+        self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
+
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        args = [self.prefix, job_id, status.value, error or "", outcome, time.time()]
+        return bool(self._finish(args=args))
+
+    def requeue(self, job_id: str, reason: str) -> bool:
+        return bool(self.redis.eval(lua.REQUEUE, 0, self.prefix, job_id, requeue_note(reason)))
+
+    def request_cancel(self, job_id: str) -> JobStatus:
+        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR])
+        if old is None:
+            raise self._missing(job_id)
+        return JobStatus(old.decode())
+
+    def forget(self, job_id: str) -> JobStatus:
+        status = self._forget(args=[self.prefix, job_id])
+        if status is None:
+            raise self._missing(job_id)
+        status = JobStatus(status.decode())
+        if not status.is_done:
+            raise refuse_to_forget(job_id, status)
+        return status
+
+    # --- reading ---------------------------------------------------------------------------
+    def record(self, job_id: str) -> JobRecord:
+        self._mark_lost()
+        values = self.redis.hmget(self._job(job_id), _FIELDS)
+        if values[_STATUS] is None:
+            raise self._missing(job_id)
+        return decode_record([job_id, *values])
+
+    def status(self, job_id: str) -> JobStatus:
+        self._mark_lost()
+        value = self.redis.hget(self._job(job_id), "status")
+        if value is None:
+            raise self._missing(job_id)
+        return JobStatus(value.decode())
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """On the ``done`` stream: woken when a job ends, not polling its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stream = f"{self.prefix}done"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xrevrange(stream, count=1)  # read first: an end after it is in the stream
+        pipe.hget(self._job(job_id), "status")
+        newest, status = pipe.execute()
+        if status is None:
+            raise self._missing(job_id)
+        last = newest[0][0] if newest else b"0-0"
+        wanted = job_id.encode()
+        while not JobStatus(status.decode()).is_done:
+            block = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if block <= 0:
+                return False
+            found = self.redis.xread({stream: last}, count=1000, block=max(1, int(block * 1000)))
+            if found:
+                entries = found[0][1]
+                last = entries[-1][0]
+                if any(fields.get(b"job") == wanted for _, fields in entries):
+                    return True
+            else:  # a second without news: look again (this also finds lost jobs)
+                self._mark_lost()
+                status = self.redis.hget(self._job(job_id), "status")
+        return True
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first: one round trip for the page's ids, one for their records."""
+        self._mark_lost()
+        key = f"{self.prefix}status:{status.value}" if status else f"{self.prefix}all"
+        stop = -1 if limit is None else offset + limit - 1
+        if limit == 0:
+            return []
+        ids = [raw.decode() for raw in self.redis.zrevrange(key, offset, stop)]
+        return list(self.records_of(ids, look_for_lost=False).values())
+
+    def records_of(self, job_ids: list[str], look_for_lost: bool = True) -> dict[str, JobRecord]:
+        """One round trip; ``look_for_lost=False`` when the caller just looked."""
+        if look_for_lost:
+            self._mark_lost()
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self._job(job_id), _FIELDS)
+        found = {}
+        for job_id, values in zip(job_ids, pipe.execute(), strict=True):
+            if values[_STATUS] is not None:
+                found[job_id] = decode_record([job_id, *values])
+        return found
+
+    def counts(self) -> dict[JobStatus, int]:
+        self._mark_lost()
+        pipe = self.redis.pipeline(transaction=False)
+        for status in JobStatus:
+            pipe.zcard(f"{self.prefix}status:{status.value}")
+        return dict(zip(JobStatus, pipe.execute(), strict=True))
+
+    def queued_ids(self) -> list[str]:
+        return [raw.decode() for raw in self.redis.zrange(f"{self.prefix}status:queued", 0, -1)]
+
+    def logs(self, job_id: str) -> str:
+        value = self.redis.get(f"{self.prefix}log:{job_id}")
+        return "" if value is None else value.decode(errors="replace")
+
+    def outcome(self, job_id: str) -> bytes | None:
+        return self._blob(job_id, "outcome")
+
+    def payload(self, job_id: str) -> bytes | None:
+        return self._blob(job_id, "payload")
+
+    def _blob(self, job_id: str, field: str) -> bytes | None:
+        status, blob = self.redis.hmget(self._job(job_id), ["status", field])
+        if status is None:
+            raise self._missing(job_id)
+        return blob
+
+    def _mark_lost(self) -> None:
+        """Whoever reads finds the jobs whose worker stopped beating, and says so, and
+        forgets the ended jobs past their result_ttl (at most once a second: a waiting
+        kernel reads every few milliseconds)."""
+        if not self._lost_look.due():
+            return
+        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST])

@@ -1,0 +1,201 @@
+"""The Lua scripts of the Redis records store (redis.py): every change of a job's
+status is one script, atomic on the server (a job is taken once, a cancelled job never
+starts, a lost one stays lost). Each takes the key prefix as ARGV[1]; the texts it
+writes (errors, log lines) come from Python (records/base.py), as arguments.
+"""
+
+# The server's clock, in seconds: what heartbeats, the lost cutoff, worker liveness and
+# result_ttl are measured on (Redis >= 5 replicates a script's effects, so a script may
+# read TIME before it writes).
+SERVER_NOW = """
+local function server_now()
+    local time = redis.call('TIME')
+    return tonumber(time[1]) + tonumber(time[2]) / 1000000
+end
+"""
+
+# Moves a job from one status's set to another's (and out of the heartbeats when it
+# stops running): the prelude of every script that changes a status.
+MOVE = (
+    SERVER_NOW
+    + """
+local function move(p, id, job, old, new)
+    local seq = redis.call('HGET', job, 'seq')
+    redis.call('HSET', job, 'status', new)
+    redis.call('ZREM', p .. 'status:' .. old, id)
+    redis.call('ZADD', p .. 'status:' .. new, seq, id)
+    if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
+    if new ~= 'running' then  -- it ended: wake whoever waits for it
+        redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
+        local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
+        if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
+            local expires_at = server_now() + ttl
+            redis.call('ZADD', p .. 'expires', expires_at, id)
+            redis.call('EXPIREAT', job, math.ceil(expires_at))
+            redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
+        end
+    end
+end
+"""
+)
+
+START = (
+    MOVE
+    + """
+local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local job = p .. 'job:' .. id
+if redis.call('HGET', job, 'status') ~= 'queued' then return false end
+move(p, id, job, 'queued', 'running')
+local beat = server_now()
+redis.call('HSET', job, 'started', now, 'heartbeat', beat, 'worker', worker)
+redis.call('ZADD', p .. 'beats', beat, id)
+return {1, redis.call('HMGET', job, 'timeout', 'cwd', 'sys_path')}
+"""
+)
+
+# Numbers newly added jobs in the order they came (one INCRBY for the lot) and files
+# them in the pages' sorted sets: run inside the MULTI that writes their hashes, so
+# that a submit is one round trip.
+INDEX = """
+local p, status = ARGV[1], ARGV[2]
+local n = #ARGV - 2
+local last = redis.call('INCRBY', p .. 'seq', n)
+for i = 3, #ARGV do
+    local id, seq = ARGV[i], last - n + i - 2
+    redis.call('HSET', p .. 'job:' .. id, 'seq', seq)
+    redis.call('ZADD', p .. 'all', seq, id)
+    redis.call('ZADD', p .. 'status:' .. status, seq, id)
+end
+"""
+
+FINISH = (
+    MOVE
+    + """
+local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local job = p .. 'job:' .. id
+local old = redis.call('HGET', job, 'status')
+if old ~= 'queued' and old ~= 'running' then return 0 end
+move(p, id, job, old, status)
+redis.call('HSET', job, 'outcome', outcome, 'finished', now)
+if err ~= '' then redis.call('HSET', job, 'error', err) end
+local total = redis.call('HGET', job, 'progress_total')
+if status == 'finished' and total then redis.call('HSET', job, 'progress_done', total) end
+return 1
+"""
+)
+
+CANCEL = (
+    MOVE
+    + """
+local p, id, now, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local job = p .. 'job:' .. id
+local old = redis.call('HGET', job, 'status')
+if not old then return false end
+if old == 'queued' then
+    move(p, id, job, 'queued', 'cancelled')
+    redis.call('HSET', job, 'finished', now, 'error', err)
+elseif old == 'running' then
+    redis.call('HSET', job, 'cancel_requested', 1)
+end
+return old
+"""
+)
+
+# Every trace of an ended job: its hash (record, payload, outcome), its log, its place in
+# the pages (under any ended status: a hash past its EXPIREAT no longer says which).
+DROP = """
+local function drop(p, id)
+    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
+    redis.call('ZREM', p .. 'all', id)
+    redis.call('ZREM', p .. 'expires', id)
+    for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
+        redis.call('ZREM', p .. 'status:' .. status, id)
+    end
+end
+"""
+
+FORGET = (
+    DROP
+    + """
+local p, id = ARGV[1], ARGV[2]
+local status = redis.call('HGET', p .. 'job:' .. id, 'status')
+if status and status ~= 'queued' and status ~= 'running' then drop(p, id) end
+return status
+"""
+)
+
+MARK_LOST = (
+    MOVE
+    + DROP
+    + """
+local p, lost_after, err = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now = server_now()
+local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(gone) do  -- past their result_ttl
+    drop(p, id)
+end
+local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost_after))
+for _, id in ipairs(ids) do
+    local job = p .. 'job:' .. id
+    if redis.call('HGET', job, 'status') == 'running' then
+        move(p, id, job, 'running', 'lost')
+        redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
+    else
+        redis.call('ZREM', p .. 'beats', id)
+    end
+end
+return #ids
+"""
+)
+
+# A running job back to queued (its worker stopped before it ended), with why in its log.
+REQUEUE = """
+local p, id, text = ARGV[1], ARGV[2], ARGV[3]
+local job = p .. 'job:' .. id
+if redis.call('HGET', job, 'status') ~= 'running' then return 0 end
+redis.call('HSET', job, 'status', 'queued')
+redis.call('HDEL', job, 'started', 'worker')
+redis.call('ZREM', p .. 'status:running', id)
+redis.call('ZADD', p .. 'status:queued', redis.call('HGET', job, 'seq'), id)
+redis.call('ZREM', p .. 'beats', id)
+redis.call('APPEND', p .. 'log:' .. id, text)
+return 1
+"""
+
+# A running job's heartbeat: one round trip, which also brings back a cancel request.
+# A job forgotten meanwhile (lost, then forgotten, while its worker still ran) is not
+# made again by its beats.
+HEARTBEAT = (
+    SERVER_NOW
+    + """
+local p, id = ARGV[1], ARGV[2]
+local job = p .. 'job:' .. id
+if redis.call('EXISTS', job) == 0 then return false end
+local now = server_now()
+redis.call('HSET', job, 'heartbeat', now)
+redis.call('ZADD', p .. 'beats', 'XX', now, id)  -- only while running
+return redis.call('HGET', job, 'cancel_requested')
+"""
+)
+
+# Progress, which is a heartbeat too; ARGV[4] holds the fields as JSON (a null deletes
+# its field: it reads as None).
+PROGRESS = (
+    SERVER_NOW
+    + """
+local p, id, done = ARGV[1], ARGV[2], ARGV[3]
+local job = p .. 'job:' .. id
+if redis.call('EXISTS', job) == 0 then return 0 end
+local now = server_now()
+redis.call('HSET', job, 'progress_done', done, 'heartbeat', now)
+for name, value in pairs(cjson.decode(ARGV[4])) do
+    if value == cjson.null then
+        redis.call('HDEL', job, name)
+    else
+        redis.call('HSET', job, name, value)
+    end
+end
+redis.call('ZADD', p .. 'beats', 'XX', now, id)
+return 1
+"""
+)

@@ -1,0 +1,366 @@
+"""Job records in a SQLite file: what the ``huey`` backend keeps beside its queue.
+
+Huey keeps no per-task status, so jobnb keeps its own records in one SQLite file in WAL
+mode (sqlite_file.py), readable cheaply from any process: the kernel that submitted,
+another kernel, the dashboard, ``jobnb jobs``; the huey queue's messages live in the same
+file. The tables are in sqlite_schema.py, the readers' chores (lost and expired jobs) in
+sqlite_chores.py; the contract every method keeps is in base.py.
+
+A running job's runner writes a heartbeat; a reader that finds a ``running`` job whose
+heartbeat is older than ``lost_after`` seconds marks it ``lost``, so a job whose worker
+was SIGKILLed never stays ``running``.
+
+An error of the file (full, read-only, locked, deleted) is a StoreUnavailable naming
+it and what to do; the thread's connection is dropped, so the next call opens the file
+again and works once the cause is gone (a deleted file is made again, empty).
+Forgotten jobs give their pages back to the file system (``auto_vacuum=INCREMENTAL``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ...model import JobRecord, JobStatus, refuse_to_forget
+from .base import (
+    CANCELLED_ERROR,
+    LOST_AFTER,
+    RECORD_FIELDS,
+    LostLook,
+    Records,
+    decode_record,
+    lost_error,
+    requeue_note,
+)
+from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
+from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
+from .sqlite_file import SqliteFile
+
+_RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
+
+
+def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
+    """What to raise for a fault of the file; the thread's connection is dropped first,
+    so that the next call opens the file again (remounted, freed, unlocked, re-made)."""
+    store._file.drop()
+    return sqlite_error(store.path, exc, store.busy_timeout)
+
+
+@said_clearly(SQLITE_FAULTS, _failed)
+class SqliteRecords(Records):
+    """The records of one jobnb home (``JOBNB_HOME``), in ``path``: jobs added here are
+    forgotten ``result_ttl`` seconds after they end (None: kept until forgotten); a
+    write waits up to ``busy_timeout`` seconds for another process's lock."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        lost_after: float = LOST_AFTER,
+        result_ttl: float | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self.place = str(self.path)
+        self.lost_after = lost_after
+        self.result_ttl = result_ttl
+        self.busy_timeout = busy_timeout
+        self._lost_look = LostLook(lost_after)
+        self._file = SqliteFile(self.path, busy_timeout)
+        self._connection = self._file.connection
+        self._connection()  # made, with its tables, if need be: an error shows here
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file (opened again, or the file made again,
+        if it was replaced or deleted): for the huey queue, whose messages live in this
+        file too. Not part of the Records contract: SQLite's own."""
+        return self._connection()
+
+    # --- writing -------------------------------------------------------------------------
+    def add(
+        self,
+        records: Iterable[JobRecord],
+        payloads: Iterable[bytes],
+        cwd: str | None = None,
+        sys_path: list[str] | None = None,
+        within: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> None:
+        """One transaction; ``within(db)`` runs inside it (the huey backend queues the jobs'
+        messages there: a submitter killed halfway leaves both or neither)."""
+        path_text = json.dumps(sys_path) if sys_path is not None else None
+        rows = [
+            (
+                r.id,
+                r.name,
+                r.backend,
+                r.status.value,
+                r.kind,
+                r.description,
+                r.queue,
+                r.timeout,
+                r.submitted,
+                cwd,
+                path_text,
+                self.result_ttl,
+                r.output,
+            )
+            for r in records
+        ]
+        blobs = [(r.id, p) for r, p in zip(records, payloads, strict=True)]
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
+                "timeout, submitted, cwd, sys_path, result_ttl, output) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("INSERT INTO payloads (id, data) VALUES (?, ?)", blobs)
+            if within is not None:
+                within(db)
+
+    def start(
+        self, job_id: str, worker: str
+    ) -> tuple[bytes, float | None, str | None, list[str]] | None:
+        now = time.time()
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute(
+                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, "
+                "beat_monotonic = ?, boot_id = ?, worker = ? "
+                "WHERE id = ? AND status = 'queued' RETURNING timeout, cwd, sys_path",
+                (now, now, time.monotonic(), BOOT_ID, worker, job_id),
+            ).fetchone()
+            if row is None:
+                return None
+            (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
+        return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
+
+    def heartbeat(self, job_id: str) -> bool:
+        row = (
+            self._connection()
+            .execute(
+                "UPDATE jobs SET heartbeat = ?, beat_monotonic = ?, boot_id = ? WHERE id = ? "
+                "RETURNING cancel_requested",
+                (time.time(), time.monotonic(), BOOT_ID, job_id),
+            )
+            .fetchone()
+        )
+        return bool(row and row[0])
+
+    def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
+        self._connection().execute(
+            "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?, "
+            "heartbeat = ?, beat_monotonic = ?, boot_id = ? WHERE id = ?",
+            (
+                float(done),  # (a numpy number is one too: sqlite3 binds floats only)
+                None if total is None else float(total),
+                message,
+                time.time(),
+                time.monotonic(),
+                BOOT_ID,
+                job_id,
+            ),
+        )
+
+    def log(self, job_id: str, text: str) -> None:
+        self._connection().execute("INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, text))
+
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        now = time.time()
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
+                "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
+                "THEN progress_total ELSE progress_done END "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (status.value, error, now, now, status.value, job_id),
+            ).rowcount
+            if done:
+                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
+        return bool(done)
+
+    def requeue(self, job_id: str, reason: str) -> bool:
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            done = db.execute(
+                "UPDATE jobs SET status = 'queued', started = NULL, worker = NULL "
+                "WHERE id = ? AND status = 'running'",
+                (job_id,),
+            ).rowcount
+            if done:
+                db.execute(
+                    "INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, requeue_note(reason))
+                )
+        return bool(done)
+
+    def lose_running(self, reason: str) -> list[str]:
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
+                "error = :error WHERE status = 'running' RETURNING id",
+                {"now": time.time(), "error": lost_error(reason)},
+            ).fetchall()
+        return [job_id for (job_id,) in rows]
+
+    def request_cancel(self, job_id: str) -> JobStatus:
+        """(A running job's flag is read by its worker's next ``heartbeat``.)"""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            status = self._status_in(db, job_id)
+            if status is JobStatus.QUEUED:
+                now = time.time()
+                db.execute(
+                    "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
+                    "error = ? WHERE id = ?",
+                    (now, now, CANCELLED_ERROR, job_id),
+                )
+            elif status is JobStatus.RUNNING:
+                db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+        return status
+
+    def _status_in(self, db: sqlite3.Connection, job_id: str) -> JobStatus:
+        """The job's status, read inside the caller's transaction."""
+        row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise self._missing(job_id)
+        return JobStatus(row[0])
+
+    def forget(self, job_id: str) -> JobStatus:
+        """The file gives the freed pages back (``auto_vacuum=INCREMENTAL``)."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            status = self._status_in(db, job_id)
+            if not status.is_done:
+                raise refuse_to_forget(job_id, status)
+            delete(db, [job_id])
+        shrink(db)
+        return status
+
+    # --- reading ---------------------------------------------------------------------------
+    def record(self, job_id: str) -> JobRecord:
+        self._mark_lost()
+        row = (
+            self._connection()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise self._missing(job_id)
+        return decode_record(row)
+
+    def status(self, job_id: str) -> JobStatus:
+        self._mark_lost()
+        row = (
+            self._connection().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+        if row is None:
+            raise self._missing(job_id)
+        return JobStatus(row[0])
+
+    def wait(self, job_id: str, timeout: float | None) -> bool:
+        """Poll the job's status until it has ended (True) or ``timeout`` passed (False):
+        from 0.5 ms, backing off to 50 ms (SQLite cannot wake a reader)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
+        while not self.status(job_id).is_done:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+        return True
+
+    def records(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[JobRecord]:
+        """Newest first (in the order the queue received them): a page reads ``offset +
+        limit`` rows from the end of the table, or of a status's index, not the history."""
+        self._mark_lost()
+        where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+                (*args, -1 if limit is None else limit, offset),
+            )
+            .fetchall()
+        )
+        return [decode_record(row) for row in rows]
+
+    def records_of(self, job_ids: list[str]) -> dict[str, JobRecord]:
+        """One query."""
+        self._mark_lost()
+        marks = ",".join("?" * len(job_ids))
+        rows = (
+            self._connection()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE id IN ({marks})", job_ids)
+            .fetchall()
+        )
+        return {row[0]: decode_record(row) for row in rows}
+
+    def counts(self) -> dict[JobStatus, int]:
+        self._mark_lost()
+        found = dict.fromkeys(JobStatus, 0)
+        for status, n in self._connection().execute("SELECT status, n FROM counts"):
+            found[JobStatus(status)] = n
+        return found
+
+    def queued_ids(self) -> list[str]:
+        rows = self._connection().execute(
+            "SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid"
+        )
+        return [job_id for (job_id,) in rows]
+
+    def logs(self, job_id: str) -> str:
+        rows = (
+            self._connection()
+            .execute("SELECT text FROM logs WHERE job_id = ? ORDER BY seq", (job_id,))
+            .fetchall()
+        )
+        return "".join(text for (text,) in rows)
+
+    def outcome(self, job_id: str) -> bytes | None:
+        return self._blob("outcomes", job_id)
+
+    def payload(self, job_id: str) -> bytes | None:
+        return self._blob("payloads", job_id)
+
+    def _blob(self, table: str, job_id: str) -> bytes | None:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT (SELECT data FROM {table} WHERE id = ?), "
+                "EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                (job_id, job_id),
+            )
+            .fetchone()
+        )
+        if not row[1]:
+            raise self._missing(job_id)
+        return row[0]
+
+    def _mark_lost(self) -> None:
+        """Whoever reads finds the jobs whose worker stopped beating, and says so; and
+        forgets the ended jobs past their result_ttl. Both are chores of a read: when the
+        file cannot be written (full, read-only, locked), the read goes on without them,
+        and the next look tries again."""
+        if not self._lost_look.due():
+            return
+        db = self._connection()
+        try:
+            find_lost(db, self._lost_look.silence)
+            forget_expired(db)
+        except sqlite3.OperationalError:
+            pass

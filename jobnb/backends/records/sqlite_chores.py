@@ -1,0 +1,90 @@
+"""What a SQLite store does beside answering, in its readers' transactions: find the
+running jobs whose worker stopped beating, forget the ended jobs past their result_ttl,
+and give the pages of forgotten jobs back to the file system.
+
+Heartbeats are judged on the machine's monotonic clock (the same for every process of
+one boot, whatever the wall clock says), stamped with the boot they came from: a
+heartbeat from another boot is a lost job. Worker and readers are always on one machine:
+WAL needs shared memory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from .base import SILENT_WORKER, lost_error
+
+
+def _boot_id() -> str:
+    """Which boot of this machine the monotonic clock counts from: Linux's random id of
+    the boot (elsewhere one constant, and a reboot is seen only once the new boot's
+    clock has passed the old heartbeat by ``lost_after``)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:
+            return file.read().strip()
+    except OSError:
+        return "this boot"
+
+
+BOOT_ID = _boot_id()
+
+# A running job whose worker stopped beating: its last heartbeat is older than the cutoff
+# on this machine's monotonic clock, or is from another boot. (A heartbeat without a
+# boot id was written by an older jobnb: judged on the wall clock, as it was then.)
+_LOST = (
+    "status = 'running' AND (boot_id IS NOT NULL AND (boot_id != :boot "
+    "OR beat_monotonic < :cutoff) OR boot_id IS NULL AND heartbeat < :wall_cutoff)"
+)
+
+
+def find_lost(db: sqlite3.Connection, silence: float) -> None:
+    """Mark lost the running jobs silent for more than ``silence`` seconds."""
+    args = {
+        "boot": BOOT_ID,
+        "cutoff": time.monotonic() - silence,
+        "wall_cutoff": time.time() - silence,
+        "error": lost_error(SILENT_WORKER),
+    }
+    # a read first: an UPDATE would take the write lock even when it changes nothing
+    if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
+        return
+    db.execute(
+        "UPDATE jobs SET status = 'lost', finished = heartbeat, "
+        f"expires = heartbeat + result_ttl, error = :error WHERE {_LOST}",
+        args,
+    )
+
+
+def forget_expired(db: sqlite3.Connection) -> None:
+    """Forget the ended jobs past their result_ttl (a thousand at a time)."""
+    now = time.time()
+    if db.execute("SELECT 1 FROM jobs WHERE expires < ? LIMIT 1", (now,)).fetchone() is None:
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        expired = db.execute("SELECT id FROM jobs WHERE expires < ? LIMIT 1000", (now,))
+        delete(db, [job_id for (job_id,) in expired.fetchall()])
+    shrink(db)
+
+
+def delete(db: sqlite3.Connection, job_ids: list[str]) -> None:
+    """Every trace of these jobs, in the caller's transaction (the counts follow, by
+    their trigger)."""
+    rows = [(job_id,) for job_id in job_ids]
+    for table in ("payloads", "outcomes"):
+        db.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
+    db.executemany("DELETE FROM logs WHERE job_id = ?", rows)
+    db.executemany("DELETE FROM jobs WHERE id = ?", rows)
+
+
+def shrink(db: sqlite3.Connection) -> None:
+    """Give the pages that deletes freed back to the file system, and checkpoint, so that
+    the file is smaller at once. Best effort: pages left free are reused by the next
+    writes, and the next delete tries again."""
+    try:
+        # a script, which SQLite runs to its end: execute() would free one page only
+        db.executescript("PRAGMA incremental_vacuum;")
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.OperationalError:
+        pass

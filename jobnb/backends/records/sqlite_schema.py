@@ -1,0 +1,130 @@
+"""The tables of a SQLite records file, and how a file from an older jobnb is brought up
+to date when it is opened (its jobs kept: a column added since is added to it).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    queue TEXT,
+    timeout REAL,
+    submitted REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    progress_done REAL NOT NULL DEFAULT 0,
+    progress_total REAL,
+    progress_message TEXT,
+    worker TEXT,
+    heartbeat REAL,
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    cwd TEXT,
+    sys_path TEXT,
+    beat_monotonic REAL,
+    boot_id TEXT,
+    result_ttl REAL,
+    expires REAL,
+    output TEXT
+);
+-- Serialized payloads and outcomes live apart from the jobs: SQLite rewrites a whole
+-- row on any UPDATE, and a job's row is updated at every heartbeat (a 50 MB argument
+-- in it would be copied five times a second).
+CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
+"""
+
+# Columns added since the first records files: added to an older file when it is opened.
+ADDED_COLUMNS = {
+    "beat_monotonic": "REAL",  # the last heartbeat on the machine's monotonic clock
+    "boot_id": "TEXT",  # ... and the boot that clock counts from
+    "result_ttl": "REAL",  # seconds the job is kept once ended (NULL: until forgotten)
+    "expires": "REAL",  # when it is forgotten (wall clock), once ended
+    "output": "TEXT",  # a notebook job's output notebook
+}
+# made once those columns are there: the readers' sweep of ended jobs reads only these
+_EXPIRES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires) WHERE expires IS NOT NULL"
+)
+
+# How many jobs are in each status, kept by triggers as statuses change, so counting
+# (each dashboard refresh) reads a handful of rows, not the history.
+_COUNTS = """
+CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO counts SELECT status, COUNT(*) FROM jobs GROUP BY status;
+CREATE TRIGGER IF NOT EXISTS count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS count_update AFTER UPDATE OF status ON jobs
+WHEN OLD.status != NEW.status BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO counts VALUES (NEW.status, 1) ON CONFLICT(status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE counts SET n = n - 1 WHERE status = OLD.status;
+END;
+"""
+
+
+#: the tables, indexes and triggers of a file that is up to date
+_SCHEMA_NAMES = set(re.findall(r"IF NOT EXISTS (\w+)", SCHEMA + _COUNTS + _EXPIRES_INDEX))
+
+
+def _split(script: str) -> list[str]:
+    """The statements of ``script`` (triggers keep their inner semicolons)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [statement for statement in statements if statement]
+
+
+def _up_to_date(db: sqlite3.Connection) -> bool:
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    incremental = db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    return _SCHEMA_NAMES <= names and ADDED_COLUMNS.keys() <= columns and incremental
+
+
+def prepare(db: sqlite3.Connection) -> None:
+    """Make the tables, or bring a file from an older jobnb up to date; only reads when
+    all is in place (so that a read-only home can be read)."""
+    if _up_to_date(db):
+        return
+    db.execute("BEGIN IMMEDIATE")  # one process creates the tables, the others wait
+    try:
+        has_counts = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'counts'").fetchone()
+        for statement in _split(SCHEMA + ("" if has_counts else _COUNTS)):
+            db.execute(statement)
+        present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        db.execute(_EXPIRES_INDEX)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # a file from before
+        try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            db.execute("VACUUM")  # once: the file is rewritten in that mode
+        except sqlite3.OperationalError:
+            pass  # no room for the copy, or busy: it works as it is; next time, then
