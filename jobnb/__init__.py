@@ -44,8 +44,7 @@ from .exceptions import (
 )
 from .job import Job
 from .model import JobStatus, Progress
-from .notebook_runner import record
-from .runner import progress
+from .worker.reporting import progress, record
 
 __version__ = "0.1.0"
 

@@ -192,9 +192,9 @@ _IN_PROCESS = ("thread", "subprocess")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import api, notebooks
+    from . import api
     from .backends import canonical_name
-    from .payload import notebook_output
+    from .payload import notebook as notebooks
 
     backend = canonical_name(args.backend) if args.backend else api.settings().backend
     if args.no_wait and backend in _IN_PROCESS:
@@ -209,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
     submitter = api.options(name=args.name, timeout=args.timeout, backend=backend)
     job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
     rec = job.record()
-    output = notebook_output(rec.kind, rec.description)
+    output = rec.output
     if args.no_wait:
         print(f"job {job.id} ({job.name}) queued on {backend}; it writes {output}")
         return 0

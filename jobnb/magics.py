@@ -25,6 +25,7 @@ from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, Pay
 from .job import Job
 from .model import JobStatus
 from .payload import last_line
+from .payload import notebook as notebooks
 
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
@@ -205,8 +206,6 @@ class JobMagics(Magics):
             job = %submit_notebook analysis.ipynb -p lr=0.1 -p region=north
             %submit_notebook report.ipynb -p day=$today -o reports/ -b huey
         """
-        from . import notebooks
-
         # split as a shell does (IPython's own split keeps quotes and breaks
         # greeting="good day" in two), so paths and values may hold spaces
         args = self.submit_notebook.parser.parse_args(arg_split(line, posix=True))

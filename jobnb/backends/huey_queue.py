@@ -6,7 +6,7 @@ The queue carries only job ids: the serialized payload is written once, into the
 records, and the one registered Huey task (``jobnb.run``) reads it there, so
 notebook-defined functions and ``%%submit`` cells run (Huey alone drops tasks it
 does not find in its registry). Each worker thread runs its jobs in a clean child
-process (backends/child.py) that it can kill: cancel and timeout work on both worker
+process (worker/child.py) that it can kill: cancel and timeout work on both worker
 kinds, and the worker beats a heartbeat into the records while the child runs.
 """
 
@@ -25,8 +25,8 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from ..exceptions import JobnbWarning
 from ..model import JobRecord, JobStatus
+from ..worker.recorded_job import run_recorded_job
 from .huey_messages import insert_messages, messages
-from .recorded_job import run_recorded_job
 from .records_backend import RecordsBackend
 from .redis_connection import check_url, connect, redacted, unreachable
 from .redis_records import WORKER_BEAT, RedisRecords

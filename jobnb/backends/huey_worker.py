@@ -190,8 +190,8 @@ def _requeue_the_rest(huey, records, grace: float, whole_home: bool) -> None:
     """After the grace period: stop the jobs still running and queue them again, first
     in line, saying why in their log. ``whole_home``: every running job of the records
     is this worker's (a SQLite home has one worker), also those of forked workers."""
+    from ..worker.recorded_job import stop_running
     from .huey_messages import queue_messages
-    from .recorded_job import stop_running
 
     running = stop_running()
     if whole_home:

@@ -18,7 +18,6 @@ import ipywidgets as w
 from .. import api
 from ..backends.base import Backend
 from ..model import JobRecord, JobStatus
-from ..payload import notebook_output
 from .job import _badge
 
 ALL = "all"
@@ -54,7 +53,7 @@ class JobRow(w.HBox):
     def set(self, backend: Backend, record: JobRecord) -> None:
         self.backend, self.record = backend, record
         progress = record.progress.fraction
-        output = notebook_output(record.kind, record.description)
+        output = record.output
         self.summary.value = (
             f"<code>{html.escape(record.id)}</code> <b>{html.escape(record.name)}</b> "
             f"{_badge(record.status)} {html.escape(record.backend)} "

@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from ..job import Job
 from ..model import JobRecord, JobStatus
-from ..payload import NOTEBOOK_ARROW, last_line, notebook_output
+from ..payload import last_line
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar
 
@@ -134,9 +134,9 @@ class JobWidget(w.VBox):
             f"<pre style='margin:0'>{html.escape(rec.error)}</pre>" if rec.error else ""
         )
         children: list[w.Widget] = [self.header]
-        output = notebook_output(rec.kind, rec.description)
+        output = rec.output
         if output is not None:
-            source = rec.description.removeprefix("notebook ").rpartition(NOTEBOOK_ARROW)[0]
+            source = rec.description.removeprefix("notebook ")
             self.notebook_view.value = (
                 f"notebook <code>{html.escape(source)}</code> &rarr; output "
                 f"<code>{html.escape(output)}</code>"

@@ -1,0 +1,80 @@
+"""What every kind of payload is: a unit of work that names, describes and runs itself,
+and its one serialization in the kernel (``dumps_payload``).
+
+A payload is cloudpickled once, in the kernel, and run by a worker (worker/runner.py),
+which hands it a ``Worker``: where it reports, and what only a worker can do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+from ..exceptions import PayloadError
+from .serialization import dumps, explain_unpicklable
+
+
+class Worker(Protocol):
+    """What a payload runs with (given by worker/runner.py): the job's id, the reporter
+    its output and progress go to, and a notebook's execution (nbclient, which only
+    workers import)."""
+
+    job_id: str
+    reporter: Any
+
+    def run_notebook(self, payload: Any) -> dict[str, Any]: ...
+
+
+class Payload:
+    """One unit of work. A subclass per kind: CallPayload, CellPayload, NotebookPayload.
+
+    ``kind`` is what a job's record stores ("call", "cell" or "notebook").
+    """
+
+    kind: ClassVar[str]
+    #: the value is a dict of names (a cell's outputs, a notebook's records): one that
+    #: cannot travel back is dropped alone
+    named_outputs: ClassVar[bool] = False
+    #: the id the job will have, when the payload needs it before it is submitted (a
+    #: notebook's default output name); None: the backend chooses one
+    job_id: str | None = None
+    #: where a notebook job writes the executed notebook; None for other kinds
+    output: str | None = None
+
+    def default_name(self) -> str:
+        """The job's name when none is given."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short human text of what runs: the record's description."""
+        raise NotImplementedError
+
+    def parts(self) -> list[tuple[str, Any]]:
+        """Every value that travels, labelled for an error message."""
+        raise NotImplementedError
+
+    def execute(self, worker: Worker) -> Any:
+        """Run in a worker; return the job's value. Raises what the job raised."""
+        raise NotImplementedError
+
+
+def dumps_payload(payload: Payload) -> bytes:
+    """Serialize a payload once; on failure raise PayloadError naming what cannot travel."""
+    try:
+        return dumps(payload)
+    except Exception as exc:
+        raise PayloadError(
+            explain_unpicklable(payload.parts(), exc, "be sent to a worker")
+        ) from exc
+
+
+def dumps_payloads(payloads: list[Payload]) -> list[bytes]:
+    """Serialize the payloads of a ``map``; an error names the item that cannot travel."""
+    if len(payloads) == 1:
+        return [dumps_payload(payloads[0])]
+    blobs = []
+    for index, payload in enumerate(payloads):
+        try:
+            blobs.append(dumps_payload(payload))
+        except PayloadError as exc:
+            raise PayloadError(f"item {index} of {len(payloads)}: {exc}") from exc.__cause__
+    return blobs
