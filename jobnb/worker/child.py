@@ -238,7 +238,7 @@ def _widen_pipe(fd: int) -> None:
     """Grow the pipe's buffer from 64 KiB to 1 MiB where allowed: a large argument or
     result then crosses in far fewer wake-ups of the two processes."""
     try:
-        import fcntl
+        import fcntl  # POSIX only: elsewhere the ImportError below
 
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     except (ImportError, AttributeError, OSError):
