@@ -7,6 +7,7 @@ which hands it a ``Worker``: where it reports, and what only a worker can do.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar, Protocol
 
 from ..exceptions import PayloadError
@@ -39,6 +40,23 @@ class Payload:
     job_id: str | None = None
     #: where a notebook job writes the executed notebook; None for other kinds
     output: str | None = None
+    #: the class of each kind, for payloads stored by an earlier jobnb (``__setstate__``)
+    _kinds: ClassVar[dict[str, type[Payload]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Payload._kinds[cls.kind] = cls
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled. A payload stored by an earlier jobnb (one class for every kind, the
+        kind a field: a job queued or kept in a home before an upgrade) becomes the
+        class of its kind, so that it still runs and resubmits."""
+        if type(self) is Payload:
+            kind_class = Payload._kinds[state["kind"]]
+            fields = {field.name for field in dataclasses.fields(kind_class)}
+            self.__class__ = kind_class
+            state = {name: value for name, value in state.items() if name in fields}
+        self.__dict__.update(state)
 
     def default_name(self) -> str:
         """The job's name when none is given."""
