@@ -96,7 +96,9 @@ class Job:
         cause; raises JobCancelled or JobLost when the job did not run to its end, and
         JobFailed when the exception cannot be rebuilt in this process.
         """
-        outcome = self._ended_outcome(timeout)
+        if self._outcome is None:
+            self.wait(timeout)  # here, not below: a warning it gives points at the caller
+        outcome = self._ended_outcome()
         status = outcome.status
         if status is JobStatus.FINISHED:
             return outcome.value
@@ -115,11 +117,10 @@ class Job:
             exc.__cause__ = RemoteTraceback(outcome.error)
         raise exc
 
-    def _ended_outcome(self, timeout: float | None = None) -> Outcome:
-        """How the job ended, once it has: loaded on the first call only (an ended job's
-        outcome never changes), so ``result()``, ``pull()`` and the widget share one load."""
+    def _ended_outcome(self) -> Outcome:
+        """How the ended job ended: loaded on the first call only (an ended job's outcome
+        never changes), so ``result()``, ``pull()`` and the widget share one load."""
         if self._outcome is None:
-            self.wait(timeout)
             self._outcome = self._backend.outcome(self.id)
         return self._outcome
 
