@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import jobnb
 from jobnb import JobStatus
-from jobnb.backends.process_tree import children as children_of
+from jobnb.worker.process_tree import children as children_of
 
 WORKERS = 2
 BATCH = 100

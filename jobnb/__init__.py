@@ -45,9 +45,8 @@ from .exceptions import (
 )
 from .job import Job
 from .model import JobStatus, Progress
-from .notebook_runner import record
-from .runner import progress
 from .widgets.display import register_display
+from .worker.reporting import progress, record
 
 __version__ = "0.1.0"
 

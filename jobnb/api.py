@@ -26,7 +26,7 @@ from .exceptions import JobNotFound
 from .history import JobHistory
 from .job import Job
 from .model import JobStatus, refuse_to_forget
-from .payload import Payload
+from .payload import CallPayload, CellPayload, NotebookPayload
 
 if TYPE_CHECKING:
     import pandas
@@ -101,13 +101,13 @@ class Submitter:
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
         """Run ``fn(*args, **kwargs)`` as a job; return its Job at once."""
         backend = get_backend(self.backend)
-        job_id = backend.submit(Payload.call(fn, args, kwargs), self.job_options)
+        job_id = backend.submit(CallPayload(fn, args, kwargs), self.job_options)
         return Job(backend, job_id)
 
     def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:
         """One job per item, like the builtin ``map``; queued in one go."""
         backend = get_backend(self.backend)
-        payloads = [Payload.call(fn, args) for args in zip(*iterables, strict=False)]
+        payloads = [CallPayload(fn, args) for args in zip(*iterables, strict=False)]
         return [Job(backend, i) for i in backend.submit_many(payloads, self.job_options)]
 
     def submit_cell(
@@ -119,7 +119,7 @@ class Submitter:
     ) -> Job:
         """Run notebook cell ``source`` as a job (the engine of ``%%submit``)."""
         backend = get_backend(self.backend)
-        job_id = backend.submit(Payload.cell(source, inputs, outputs), self.job_options)
+        job_id = backend.submit(CellPayload(source, inputs, outputs), self.job_options)
         return Job(backend, job_id, namespace=namespace)
 
     def submit_notebook(
@@ -130,10 +130,8 @@ class Submitter:
         kernel_name: str | None = None,
     ) -> Job:
         """Run the notebook at ``path`` as a job (see :func:`submit_notebook`)."""
-        from . import notebooks
-
         backend = get_backend(self.backend)
-        payload = notebooks.prepare(path, parameters, output, kernel_name, new_job_id())
+        payload = NotebookPayload.prepare(path, parameters, output, kernel_name, new_job_id())
         job_id = backend.submit(payload, self.job_options)
         return Job(backend, job_id)
 

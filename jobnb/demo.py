@@ -10,7 +10,7 @@ import time
 
 from . import api
 from .exceptions import JobnbError
-from .runner import progress
+from .worker.reporting import progress
 
 
 def slow_square(x: int, steps: int = 5) -> int:

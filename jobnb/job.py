@@ -19,6 +19,7 @@ from .model import JobRecord, JobStatus, Progress
 
 if TYPE_CHECKING:
     from .backends.base import Backend  # for type hints only: the handle is above the backends
+    from .payload import Outcome
 
 
 class RemoteTraceback(Exception):
@@ -44,6 +45,8 @@ class Job:
         #: where ``pull()`` writes a cell job's outputs (the notebook's namespace)
         self.namespace = namespace
         self.pulled: list[str] | None = None
+        #: the ended job's outcome, loaded once (its value may be large to load)
+        self._outcome: Outcome | None = None
 
     # --- what the backend knows -------------------------------------------------------
     def record(self) -> JobRecord:
@@ -95,8 +98,9 @@ class Job:
         cause; raises JobCancelled or JobLost when the job did not run to its end, and
         JobFailed when the exception cannot be rebuilt in this process.
         """
-        self.wait(timeout)
-        outcome = self._backend.outcome(self.id)
+        if self._outcome is None:
+            self.wait(timeout)  # here, not below: a warning it gives points at the caller
+        outcome = self._ended_outcome()
         status = outcome.status
         if status is JobStatus.FINISHED:
             return outcome.value
@@ -114,6 +118,13 @@ class Job:
         if outcome.error and not isinstance(exc, JobFailed):
             exc.__cause__ = RemoteTraceback(outcome.error)
         raise exc
+
+    def _ended_outcome(self) -> Outcome:
+        """How the ended job ended: loaded on the first call only (an ended job's outcome
+        never changes), so ``result()``, ``pull()`` and the widget share one load."""
+        if self._outcome is None:
+            self._outcome = self._backend.outcome(self.id)
+        return self._outcome
 
     def cancel(self) -> bool:
         """Cancel the job: a queued job never runs, a running one is stopped.
@@ -138,13 +149,14 @@ class Job:
         Raises JobnbError for a queued or running job: cancel it first, or wait.
         """
         self._backend.forget(self.id)
+        self._outcome = None  # gone: this handle no longer has a result either
 
     def pull(self) -> list[str]:
         """Assign a finished cell job's outputs into the notebook's namespace now."""
         if self.namespace is None:
             raise JobnbError(f"job {self.id} is not a %%submit cell job: nothing to pull")
         outputs = self.result()
-        for message in self._backend.outcome(self.id).warnings:
+        for message in self._ended_outcome().warnings:
             warnings.warn(f"job {self.id}: {message}", JobnbWarning, stacklevel=2)
         self.namespace.update(outputs)
         self.pulled = list(outputs)

@@ -20,12 +20,13 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.utils.process import arg_split
 
-from . import api, arguments, capture, notebooks
+from . import api, arguments, capture
 from .backends import known_names
 from .exceptions import ConfigError, JobnbError, JobNotFound, NotebookError, PayloadError
 from .job import Job
 from .model import JobStatus
 from .payload import last_line
+from .payload import notebook as notebooks
 from .widgets.display import has_frontend, register_display
 
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.

@@ -93,3 +93,39 @@ def return_lock():
     import threading
 
     return threading.Lock()
+
+
+# --- what a result costs on its way back (test_outcome_travel.py) -----------------------
+def _note(log: str, what: str) -> None:
+    with open(log, "a") as handle:
+        handle.write(f"{what} {os.getpid()}\n")
+
+
+def _unpickled(log: str) -> Counted:
+    _note(log, "unpickle")
+    return Counted(log)
+
+
+class Counted:
+    """A value that writes a line to the file ``log`` each time it is pickled or
+    unpickled, with the pid of the process that did it."""
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+
+    def __reduce__(self):
+        _note(self.log, "pickle")
+        return (_unpickled, (self.log,))
+
+
+def make_counted(log: str) -> Counted:
+    return Counted(log)
+
+
+def import_from(folder: str, module: str, number: int):
+    """``module.Value(number)``, its module imported from ``folder``, which only the job's
+    process adds to its sys.path."""
+    import importlib
+
+    sys.path.insert(0, folder)
+    return importlib.import_module(module).Value(number)

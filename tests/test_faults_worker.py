@@ -28,9 +28,9 @@ from jobs_for_faults import chatty_until, times_ten
 
 import jobnb
 from jobnb import JobStatus
-from jobnb.backends.child import ChildProcess
 from jobnb.backends.huey_worker import stop_worker
-from jobnb.payload import Payload, dumps_payload
+from jobnb.payload import CallPayload, dumps_payload
+from jobnb.worker.child import ChildProcess
 
 TESTS = Path(__file__).parent
 
@@ -78,13 +78,13 @@ def test_an_error_in_the_middle_of_a_job_never_hands_its_outcome_to_the_next(tmp
     child = ChildProcess()
     try:
         child.ready()
-        first = dumps_payload(Payload.call(chatty_until, (str(release), "A")))
+        first = dumps_payload(CallPayload(chatty_until, (str(release), "A")))
         with pytest.raises(jobnb.BackendUnavailable):
             child.run(first, _StoreGone())
         release.touch()  # a child still running A would now send A's outcome
         child.ready()
         kept = _Kept()
-        outcome = child.run(dumps_payload(Payload.call(times_ten, (7,))), kept, timeout=60)
+        outcome = child.run(dumps_payload(CallPayload(times_ten, (7,))), kept, timeout=60).open()
         assert (outcome.status, outcome.value) == (JobStatus.FINISHED, 70)
         assert not any("A " in text for text in kept.output)
     finally:

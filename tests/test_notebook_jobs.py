@@ -52,7 +52,8 @@ def test_a_notebook_job_runs_with_parameters_and_its_records_come_back(backend, 
         assert job.name == "params"
         description = job.record().description
         assert description.startswith(f"notebook {notebook} (greeting='hi', times=3, release=")
-        assert description.endswith(f"') -> {output}")
+        assert description.endswith("')")  # where it is written: the record's output
+        assert job.record().output == str(output)
         # while the notebook waits for the release file: progress names the running cell,
         # the log already holds what the cells before it printed, the output file exists
         eventually(lambda: job.progress.message == "wait_until(release)", timeout=60)
@@ -246,27 +247,29 @@ def test_the_submit_notebook_magic(tmp_path):
 
 # --- at submit, no kernel ------------------------------------------------------------------
 def test_parameters_go_in_as_papermill_puts_them(tmp_path):
-    from jobnb.notebooks import prepare
+    from jobnb.payload import NotebookPayload
 
     # no cell tagged `parameters`: the injected cell comes first
-    payload = prepare(
+    payload = NotebookPayload.prepare(
         copy("failing.ipynb", tmp_path), {"a": [1, (2, 3)], "b": None}, None, None, "i1"
     )
     assert payload.notebook.cells[0].source == "# Parameters\na = [1, (2, 3)]\nb = None\n"
     assert payload.injected_at == 0
     # after the first cell tagged `parameters`; a papermill output has its cell replaced
-    payload = prepare(copy("params.ipynb", tmp_path), {"times": 2}, None, None, "i2")
+    payload = NotebookPayload.prepare(
+        copy("params.ipynb", tmp_path), {"times": 2}, None, None, "i2"
+    )
     assert payload.notebook.cells[2].metadata.tags == ["injected-parameters"]
     rerun = tmp_path / "rerun.ipynb"
     nbformat.write(payload.notebook, rerun)
-    again = prepare(rerun, {"times": 9}, tmp_path, None, "i3").notebook
+    again = NotebookPayload.prepare(rerun, {"times": 9}, tmp_path, None, "i3").notebook
     assert [
         c.source for c in again.cells if "injected-parameters" in c.metadata.get("tags", [])
     ] == ["# Parameters\ntimes = 9\n"]
     assert len(again.cells) == len(payload.notebook.cells)
     # no parameters: the notebook runs as it is
     assert (
-        prepare(rerun, None, None, None, "i4").notebook.cells[2].source
+        NotebookPayload.prepare(rerun, None, None, None, "i4").notebook.cells[2].source
         == "# Parameters\ntimes = 2\n"
     )
 
@@ -299,18 +302,18 @@ def test_record_outside_a_notebook_job_does_nothing(capsys):
 
 
 def test_notebook_paths_are_absolute_at_submit(tmp_path, monkeypatch):
-    from jobnb.notebooks import prepare
+    from jobnb.payload import NotebookPayload
 
     copy("params.ipynb", tmp_path)
     (tmp_path / "sub").mkdir()
-    payload = prepare("params.ipynb", None, "sub/out.ipynb", None, "abc")
+    payload = NotebookPayload.prepare("params.ipynb", None, "sub/out.ipynb", None, "abc")
     assert (payload.path, payload.output, payload.cwd) == (
         str(tmp_path / "params.ipynb"),
         str(tmp_path / "sub" / "out.ipynb"),
         str(tmp_path),
     )
     monkeypatch.chdir(tmp_path / "sub")
-    assert prepare("../params.ipynb", None, None, None, "abc").output == str(
+    assert NotebookPayload.prepare("../params.ipynb", None, None, None, "abc").output == str(
         tmp_path / "params-abc.ipynb"
     )
-    assert os.path.isabs(prepare("../params.ipynb", None, ".", None, "d").output)
+    assert os.path.isabs(NotebookPayload.prepare("../params.ipynb", None, ".", None, "d").output)

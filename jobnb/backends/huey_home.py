@@ -16,7 +16,7 @@ from pathlib import Path
 from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
-from .recorded_job import run_recorded_job
+from ..worker.recorded_job import run_recorded_job
 from .records.redis import RedisRecords
 from .records.sqlite import SqliteRecords
 from .redis_connection import connect

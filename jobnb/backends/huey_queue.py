@@ -6,7 +6,7 @@ The queue carries only job ids: the serialized payload is written once, into the
 records, and the one registered Huey task (``jobnb.run``) reads it there, so
 notebook-defined functions and ``%%submit`` cells run (Huey alone drops tasks it
 does not find in its registry). Each worker thread runs its jobs in a clean child
-process (backends/child.py) that it can kill: cancel and timeout work on both worker
+process (worker/child.py) that it can kill: cancel and timeout work on both worker
 kinds, and the worker beats a heartbeat into the records while the child runs.
 """
 

@@ -29,10 +29,10 @@ from huey.consumer import Consumer
 
 from .. import defaults
 from ..model import JobStatus
+from ..worker.recorded_job import stop_running
 from .huey_home import make_huey, open_records
 from .huey_messages import MessageRepair, move_old_queue, queue_messages
 from .huey_presence import WORKER_BEAT, say_alive, say_gone
-from .recorded_job import stop_running
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
 

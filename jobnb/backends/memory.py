@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from ..exceptions import JobnbError, JobNotFound
 from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
-from ..payload import Outcome, Payload
+from ..payload import Outcome, Payload, SealedOutcome
 from .base import Backend, JobOptions, new_job_id, new_record
 
 
@@ -25,11 +25,12 @@ class Entry:
         #: what runs (serialized on process backends); kept for resubmit unless large
         self.payload: Payload | bytes | None = payload
         self.output: list[str] = []
-        self.outcome: Outcome | None = None
+        #: sealed as a worker process sent it, until the kernel first asks for it
+        self.outcome: Outcome | SealedOutcome | None = None
         self.done = threading.Event()
         self.cancel_requested = False
 
-    # An Entry is the runner.Reporter of its job when the job runs in this process.
+    # An Entry is the reporting.Reporter of its job when the job runs in this process.
     def log(self, stream: str, text: str) -> None:
         self.output.append(text)  # list.append is atomic: no lock on the hot path
 
@@ -119,7 +120,7 @@ class MemoryStore:
             entry.record.worker = worker
             return True
 
-    def finish(self, entry: Entry, outcome: Outcome) -> None:
+    def finish(self, entry: Entry, outcome: Outcome | SealedOutcome) -> None:
         with self.lock:
             if entry.done.is_set():
                 return
@@ -157,9 +158,17 @@ class MemoryStore:
 
     def outcome(self, job_id: str) -> Outcome:
         entry = self.get(job_id)
-        if entry.outcome is None:
+        outcome = entry.outcome
+        if outcome is None:
             raise RuntimeError(f"job {job_id} has not ended")
-        return entry.outcome
+        if isinstance(outcome, SealedOutcome):
+            # opened here, in the kernel, once: then kept opened in its place
+            opened = outcome.open()
+            with self.lock:
+                if entry.outcome is outcome:
+                    entry.outcome = opened
+            return opened
+        return outcome
 
     def logs(self, job_id: str) -> str:
         return "".join(self.get(job_id).output)

@@ -3,7 +3,7 @@ reaches the Redis server.
 
 Each worker is an RQ ``SimpleWorker`` (it runs the job target in its own process, no
 fork per job: a fork costs ~10 ms a job) whose target runs the job in a clean child
-process it can kill (backends/recorded_job.py): cancel and timeout work, and the
+process it can kill (worker/recorded_job.py): cancel and timeout work, and the
 worker beats the job's heartbeat meanwhile. ``-w N`` starts N such worker processes
 and restarts one that dies. Plain ``rq worker`` runs jobnb's jobs too (its forking
 worker: slower, same results).
@@ -28,8 +28,8 @@ import time
 
 from ..exceptions import JobFailed
 from ..model import JobStatus
+from ..worker.recorded_job import run_recorded_job
 from . import rq_batches
-from .recorded_job import run_recorded_job
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 

@@ -13,8 +13,8 @@ import queue
 import threading
 
 from ..payload import Payload, dumps_payloads
+from ..worker.child import ChildProcess
 from .base import JobOptions
-from .child import ChildProcess
 from .memory import Entry, MemoryBackend
 from .options import SubprocessOptions
 

@@ -13,8 +13,8 @@ import ctypes
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import runner
 from ..payload import Payload
+from ..worker import runner
 from .base import JobOptions
 from .memory import Entry, MemoryBackend
 from .options import ThreadOptions

@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 
-from .. import api, arguments, notebooks
+from .. import api, arguments
 from ..backends import backend_class, canonical_name
-from ..payload import notebook_output
+from ..payload import notebook as notebooks
 
 
 def add_to(commands) -> None:
@@ -47,7 +47,7 @@ def execute(args: argparse.Namespace) -> int:
     submitter = api.options(name=args.name, timeout=args.timeout, queue=args.queue, backend=backend)
     job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
     rec = job.record()
-    output = notebook_output(rec.kind, rec.description)
+    output = rec.output
     if args.no_wait:
         print(f"job {job.id} ({job.name}) queued on {backend}; it writes {output}")
         return 0

@@ -21,7 +21,6 @@ from ..api import job_history
 from ..history import JobHistory
 from ..job import Job
 from ..model import JobRecord, JobStatus
-from ..payload import notebook_output
 from .monitor import monitor
 from .style import badge, banner, block
 
@@ -57,7 +56,7 @@ class JobRow(w.HBox):
     def set(self, record: JobRecord) -> None:
         self.record = record
         progress = record.progress.fraction
-        output = notebook_output(record.kind, record.description)
+        output = record.output
         self.summary.value = (
             f"<code>{html.escape(record.id)}</code> <b>{html.escape(record.name)}</b> "
             f"{badge(record.status)} {html.escape(record.backend)} "

@@ -17,7 +17,7 @@ import ipywidgets as w
 
 from ..job import Job
 from ..model import JobRecord, JobStatus
-from ..payload import NOTEBOOK_ARROW, last_line, notebook_output
+from ..payload import last_line
 from .monitor import monitor
 from .style import BAR_STYLES, badge, pre
 
@@ -109,9 +109,9 @@ class JobWidget(w.VBox):
         self.ending_view.value = html.escape(snapshot.ending)
         self.traceback_view.value = pre(rec.error) if rec.error else ""
         children: list[w.Widget] = [self.header]
-        output = notebook_output(rec.kind, rec.description)
+        output = rec.output
         if output is not None:
-            source = rec.description.removeprefix("notebook ").rpartition(NOTEBOOK_ARROW)[0]
+            source = rec.description.removeprefix("notebook ")
             self.notebook_view.value = (
                 f"notebook <code>{html.escape(source)}</code> &rarr; output "
                 f"<code>{html.escape(output)}</code>"

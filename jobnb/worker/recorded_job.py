@@ -1,7 +1,7 @@
 """Running one job whose record and payload wait in a records store (SQLite or Redis):
 what a queue worker does with the job id its queue hands it, on huey and rq alike.
 
-The worker runs the job in a clean child process it can kill (backends/child.py), one
+The worker runs the job in a clean child process it can kill (worker/child.py), one
 per worker thread. Every ``BEAT_SECONDS`` it writes what the job printed and its
 progress meanwhile into the records (one write, however much the job printed) and
 beats the job's heartbeat; the beat also brings back a cancel request, so a running
@@ -14,6 +14,10 @@ outcome is written as soon as the store answers (tried for ``RECORD_FOR`` second
 The worker says so on its stderr, once per outage. Whatever happens, the job ends as
 itself: its own outcome if the store came back in time, ``lost`` if it stayed away
 longer than the lost window (readers saw its heartbeat stop).
+
+The outcome goes into the records as the child serialized it: the worker reads its
+header (status, traceback text), never its value, so a value whose class only the job
+can import comes back all the same.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from ..model import JobStatus
-from ..payload import Outcome, dumps_outcome
+from ..payload import SealedOutcome
 from .child import ChildProcess
 
 BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
@@ -92,7 +96,7 @@ class StoreOutage:
 
 
 class RecordsReporter:
-    """runner.Reporter gathering a job's output and progress in memory, written into
+    """reporting.Reporter gathering a job's output and progress in memory, written into
     the records at each ``tick`` with the job's heartbeat: a job printing 200 MB costs
     a write per tick, not one per line. While the store fails, nothing is lost (up to
     ``KEEP_UNWRITTEN`` characters) and nothing is raised: the writes wait for a later
@@ -150,14 +154,13 @@ class RecordsReporter:
             self.records.progress(self.job_id, *self._progress)
             self._progress = None
 
-    def finish(self, outcome: Outcome) -> None:
+    def finish(self, outcome: SealedOutcome) -> None:
         """Write the rest of the output, then the outcome (in that order: a reader who
         sees the job ended sees all its log), waiting for a failing store."""
-        blob = dumps_outcome(outcome)
 
         def record() -> bool:
             self.write()
-            return self.records.finish(self.job_id, outcome.status, outcome.error, blob)
+            return self.records.finish(self.job_id, outcome.status, outcome.error, outcome.blob)
 
         self.outage.persist(record, f"the outcome ({outcome.status.value})")
 
@@ -180,7 +183,7 @@ def stop_running() -> list[str]:
     return stopped
 
 
-def run_recorded_job(records, job_id: str) -> Outcome | None:
+def run_recorded_job(records, job_id: str) -> SealedOutcome | None:
     """Take the queued job ``job_id`` from ``records``, run it in this thread's child
     process, and record how it ended. None when it was cancelled (or taken) before, or
     when the store failed for ``RECORD_FOR`` seconds before it could start."""

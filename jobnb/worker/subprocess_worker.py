@@ -31,8 +31,8 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from .. import runner
 from ..payload import dumps_outcome
+from . import runner
 from .process_tree import become_subreaper, kill_tree, reap_zombies
 
 _FLUSH_BYTES = 65536  # output is sent at once past this much ...
@@ -41,7 +41,7 @@ _BURST = 16  # lines sent at once within _FLUSH_SECONDS; more wait for the next 
 
 
 class PipeReporter:
-    """runner.Reporter that streams a job's output and progress to the kernel.
+    """reporting.Reporter that streams a job's output and progress to the kernel.
 
     Lines are sent at once, up to a burst of 16 every 0.05 s; past that (a job printing
     without pause), its output is gathered and sent every 0.05 s (or 64 KiB), so a

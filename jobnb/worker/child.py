@@ -1,4 +1,4 @@
-"""A worker process started clean (``python -m jobnb.backends.subprocess_worker``) that
+"""A worker process started clean (``python -m jobnb.worker.subprocess_worker``) that
 runs one job at a time and can be killed, its whole process tree with it.
 
 The ``subprocess`` backend keeps one per pool slot; a ``huey`` or ``rq`` worker keeps
@@ -8,6 +8,9 @@ without forking a process that has threads.
 A job's outcome is only ever its own: each job sent carries a token that the child
 echoes with the outcome, and a child left by an error in the middle of a job is
 killed, never handed the next job.
+
+The outcome comes back as the child serialized it (a SealedOutcome: its header read,
+its value untouched), to be stored or handed on as is and opened in the kernel only.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from ..model import JobStatus
-from ..payload import Outcome, loads_outcome
-from ..runner import Reporter
+from ..payload import Outcome, SealedOutcome
 from .process_tree import kill_tree
+from .reporting import Reporter
 
 
 class ChildProcess:
@@ -54,7 +57,7 @@ class ChildProcess:
             [
                 sys.executable,
                 "-m",
-                "jobnb.backends.subprocess_worker",
+                "jobnb.worker.subprocess_worker",
                 str(to_child_r),
                 str(from_child_w),
             ],
@@ -109,7 +112,7 @@ class ChildProcess:
         check_cancel: Callable[[], bool] | None = None,
         tick: float = 0.2,
         context: tuple[str | None, list[str]] | None = None,
-    ) -> Outcome:
+    ) -> SealedOutcome:
         """Run the serialized payload ``blob``; stream its output and progress to
         ``reporter``. ``check_cancel`` is called every ``tick`` seconds, however much the
         job prints (a True kills the job); ``was_cancelled`` tells, when the process
@@ -129,8 +132,8 @@ class ChildProcess:
                 _kill_group(pgid)
             self.adopted.clear()
             if was_cancelled():
-                return Outcome.cancelled("while running")
-            return Outcome.lost(self._death_reason())
+                return SealedOutcome.seal(Outcome.cancelled("while running"))
+            return SealedOutcome.seal(Outcome.lost(self._death_reason()))
         except BaseException:
             self.kill()
             raise
@@ -145,7 +148,7 @@ class ChildProcess:
         check_cancel: Callable[[], bool] | None,
         tick: float,
         context: tuple[str | None, list[str]] | None,
-    ) -> Outcome:
+    ) -> SealedOutcome:
         if context is not None and context != self._context:
             self._send(b"C" + pickle.dumps(context))
             self._context = context
@@ -159,11 +162,11 @@ class ChildProcess:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 self.kill()
-                return Outcome.timed_out(timeout)
+                return SealedOutcome.seal(Outcome.timed_out(timeout))
             if next_tick is not None and now >= next_tick:
                 if check_cancel():
                     self.kill()
-                    return Outcome.cancelled("while running")
+                    return SealedOutcome.seal(Outcome.cancelled("while running"))
                 next_tick = time.monotonic() + tick  # after it: a slow store adds no ticks
             message = self._receive(_earliest(next_tick, deadline))
             if message is None:
@@ -177,7 +180,7 @@ class ChildProcess:
                 result = self._receive(None)
                 if rest == token:
                     self.adopted.clear()
-                    return _load(result)
+                    return _read(result)
                 # an older job's outcome (never this job's): dropped
             elif not ours:
                 continue
@@ -235,16 +238,17 @@ def _widen_pipe(fd: int) -> None:
     """Grow the pipe's buffer from 64 KiB to 1 MiB where allowed: a large argument or
     result then crosses in far fewer wake-ups of the two processes."""
     try:
-        import fcntl
+        import fcntl  # POSIX only: elsewhere the ImportError below
 
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
     except (ImportError, AttributeError, OSError):
         pass  # not Linux, or capped lower by /proc/sys/fs/pipe-max-size: 64 KiB works too
 
 
-def _load(blob: bytes) -> Outcome:
+def _read(blob: bytes) -> SealedOutcome:
+    """The outcome the child sent, its header read (plain values: never its value)."""
     try:
-        return loads_outcome(blob)
-    except Exception as exc:  # e.g. the result's class cannot be imported here
-        text = f"the job's result cannot be loaded here: {type(exc).__name__}: {exc}\n"
-        return Outcome(JobStatus.FAILED, exception=exc, error=text)
+        return SealedOutcome.read(blob)
+    except Exception as exc:  # not an outcome: the child broke (it never sends that)
+        text = f"the worker sent no readable outcome: {type(exc).__name__}: {exc}\n"
+        return SealedOutcome.seal(Outcome(JobStatus.FAILED, error=text))

@@ -1,11 +1,13 @@
-"""Notebook jobs, the submitting side: read the notebook, write its parameters into it
-as papermill does, and decide where the executed notebook goes. The worker's side
-(running it with nbclient, ``jobnb.record``) is notebook_runner.py.
+"""A whole notebook as a job: read and parameterized in the kernel at submit time, run
+by a worker with nbclient in a kernel of its own (worker/notebook_client.py), written to
+``output``; the job's value is a dict of what it ``jobnb.record``-ed.
 
-Everything here happens in the kernel at submit time, so that a mistake (no such
-file, a parameter that cannot be written as a literal, an output folder that does not
-exist) is an error at once, not a failed job later, and so that paths are absolute
-before the job reaches a worker that may run in another working directory.
+The submitting side is here: read the notebook, write its parameters into it as
+papermill does, and decide where the executed notebook goes. Everything happens in the
+kernel at submit time, so that a mistake (no such file, a parameter that cannot be
+written as a literal, an output folder that does not exist) is an error at once, not a
+failed job later, and so that paths are absolute before the job reaches a worker that
+may run in another working directory.
 """
 
 from __future__ import annotations
@@ -13,59 +15,96 @@ from __future__ import annotations
 import ast
 import keyword
 import os
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
-from .exceptions import NotebookError
-from .payload import Payload
+from ..exceptions import NotebookError
+from .base import Payload, Worker
+from .serialization import short
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"  # papermill's name: re-running its outputs works
 
 
-def prepare(
-    path: str | os.PathLike,
-    parameters: dict[str, Any] | None,
-    output: str | os.PathLike | None,
-    kernel_name: str | None,
-    job_id: str,
-) -> Payload:
-    """The payload of a notebook job: the notebook read now, with its parameters in."""
-    source = Path(path).expanduser().resolve()
-    parameters = dict(parameters or {})
-    # Read at submit time, not in the worker: the job runs the notebook as the user
-    # saw it when submitting (Jupyter autosaves the file while it sits in a queue, and
-    # the user may go on editing it), a missing or broken file is an error now, and a
-    # worker on another machine (huey on Redis) needs no copy of it. Papermill reads at
-    # start, but it starts at once. Resubmitting runs the same cells again.
-    notebook = read_notebook(source)
-    lines = parameter_source(parameters)  # refuses what cannot be written, naming it
-    if parameters:
-        _check_language(notebook, kernel_name, source)
-    injected_at = inject_parameters(notebook, lines) if parameters else None
-    _clear_outputs(notebook)
-    target = output_path(source, output, job_id)
-    notebook.metadata["jobnb"] = {
-        "job_id": job_id,
-        "input": str(source),
-        "parameters": {name: repr(value) for name, value in parameters.items()},
-    }
-    return Payload(
-        kind="notebook",
-        job_id=job_id,
-        notebook=notebook,
-        path=str(source),
-        output=str(target),
-        kernel_name=kernel_name,
-        cwd=str(source.parent),
-        parameters=parameters,
-        injected_at=injected_at,
-    )
+@dataclass
+class NotebookPayload(Payload):
+    """Absolute paths, resolved in the kernel at submit time."""
+
+    kind = "notebook"
+    named_outputs = True
+
+    notebook: dict[str, Any]  # nbformat v4, parameters already injected
+    path: str  # the input notebook
+    output: str  # where the executed notebook is written
+    job_id: str
+    kernel_name: str | None = None
+    cwd: str | None = None  # the kernel's working directory: the input's folder
+    parameters: dict[str, Any] = field(default_factory=dict)  # as given, for describe()
+    #: index of the cell jobnb inserted for the parameters (None: none inserted), so
+    #: that an error can count the cells of the input notebook
+    injected_at: int | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        path: str | os.PathLike,
+        parameters: dict[str, Any] | None,
+        output: str | os.PathLike | None,
+        kernel_name: str | None,
+        job_id: str,
+    ) -> NotebookPayload:
+        """The payload of a notebook job: the notebook read now, with its parameters in."""
+        source = Path(path).expanduser().resolve()
+        parameters = dict(parameters or {})
+        # Read at submit time, not in the worker: the job runs the notebook as the user
+        # saw it when submitting (Jupyter autosaves the file while it sits in a queue,
+        # and the user may go on editing it), a missing or broken file is an error now,
+        # and a worker on another machine (huey on Redis) needs no copy of it. Papermill
+        # reads at start, but it starts at once. Resubmitting runs the same cells again.
+        notebook = read_notebook(source)
+        lines = parameter_source(parameters)  # refuses what cannot be written, naming it
+        if parameters:
+            _check_language(notebook, kernel_name, source)
+        injected_at = inject_parameters(notebook, lines) if parameters else None
+        _clear_outputs(notebook)
+        target = output_path(source, output, job_id)
+        notebook.metadata["jobnb"] = {
+            "job_id": job_id,
+            "input": str(source),
+            "parameters": {name: repr(value) for name, value in parameters.items()},
+        }
+        return cls(
+            notebook=notebook,
+            path=str(source),
+            output=str(target),
+            job_id=job_id,
+            kernel_name=kernel_name,
+            cwd=str(source.parent),
+            parameters=parameters,
+            injected_at=injected_at,
+        )
+
+    def default_name(self) -> str:
+        return PurePath(self.path).stem
+
+    def describe(self) -> str:
+        """``notebook /in.ipynb (lr=0.1)``; where it is written is the record's ``output``."""
+        given = ", ".join(f"{k}={short.repr(v)}" for k, v in self.parameters.items())
+        return f"notebook {self.path}" + (f" ({given})" if given else "")
+
+    def parts(self) -> list[tuple[str, Any]]:
+        return [("the notebook", self.notebook)] + [
+            (f"parameter `{k}`", v) for k, v in self.parameters.items()
+        ]
+
+    def execute(self, worker: Worker) -> dict[str, Any]:
+        return worker.run_notebook(self)
 
 
 def read_notebook(path: Path):
     """The notebook at ``path`` (nbformat v4), or a NotebookError saying why not."""
-    import nbformat
+    import nbformat  # heavy: imported by notebook jobs only, so `import jobnb` stays light
 
     if not path.is_file():
         raise NotebookError(f"no notebook at {path}")
@@ -135,7 +174,7 @@ def inject_parameters(notebook: Any, source: str) -> int | None:
     """Insert the parameters cell as papermill does: in place of an earlier injected cell,
     else after the first cell tagged ``parameters``, else first. Returns the new cell's
     index when it was inserted (None when it replaced one: the indexes stay)."""
-    import nbformat
+    import nbformat  # heavy: imported by notebook jobs only, so `import jobnb` stays light
 
     cell = nbformat.v4.new_code_cell(source=source)
     cell.metadata["tags"] = [INJECTED_TAG]

@@ -1,0 +1,79 @@
+"""Executes a payload in any worker: the one function every backend runs.
+
+``run(payload, reporter)`` sends what the job prints and its ``jobnb.progress`` calls to
+``reporter`` as they happen, and returns an Outcome. It never raises for the job's own
+errors: they come back as a failed Outcome carrying the traceback text.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from ..exceptions import NotebookError
+from ..model import JobStatus
+from ..payload import Outcome, Payload, loads
+from .interrupts import CancelInterrupt, Interrupted, TimeoutInterrupt
+from .reporting import Reporter, own_process, reporting_to
+
+__all__ = [
+    "CancelInterrupt",
+    "Interrupted",
+    "TimeoutInterrupt",
+    "interrupted_outcome",
+    "own_process",
+    "run",
+]
+
+
+class RunningJob:
+    """The payload.Worker a payload runs with: the job's id and reporter, and what only
+    a worker does (a notebook's execution)."""
+
+    def __init__(self, job_id: str, reporter: Reporter) -> None:
+        self.job_id = job_id
+        self.reporter = reporter
+
+    def run_notebook(self, payload: Any) -> dict[str, Any]:
+        # nbclient is heavy: imported when a notebook job runs, never by `import jobnb`
+        from . import notebook_client
+
+        return notebook_client.execute(payload, self.reporter)
+
+
+def run(payload: Payload | bytes, reporter: Reporter, job_id: str = "job") -> Outcome:
+    """Execute ``payload`` (a Payload or its serialized bytes) and return its Outcome."""
+    with reporting_to(reporter):
+        try:
+            if isinstance(payload, bytes):
+                payload = loads(payload)
+            value = payload.execute(RunningJob(job_id, reporter))
+            return Outcome(JobStatus.FINISHED, value, named_outputs=payload.named_outputs)
+        except Interrupted as exc:
+            return interrupted_outcome(exc)
+        except NotebookError as exc:  # the notebook's traceback, not jobnb's frames
+            error = exc.traceback or f"{type(exc).__name__}: {exc}\n"
+            return Outcome(JobStatus.FAILED, exception=exc, error=error)
+        except BaseException as exc:  # the job's own error, SystemExit included: keep it
+            return Outcome(JobStatus.FAILED, exception=exc, error=_format(exc))
+
+
+def interrupted_outcome(exc: Interrupted) -> Outcome:
+    """The Outcome of a job stopped by a CancelInterrupt or TimeoutInterrupt."""
+    if isinstance(exc, CancelInterrupt):
+        return Outcome.cancelled("while running")
+    return Outcome.timed_out(None, _format(exc))
+
+
+def _is_own(frame: Any) -> bool:
+    """A frame of this module or of a payload's ``execute``: not the job's own."""
+    module = frame.f_globals.get("__name__", "")
+    return module == __name__ or module.startswith("jobnb.payload.")
+
+
+def _format(exc: BaseException) -> str:
+    """The traceback text without jobnb's own frames at its top."""
+    tb = exc.__traceback__
+    while tb is not None and _is_own(tb.tb_frame):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
