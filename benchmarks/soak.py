@@ -302,7 +302,7 @@ def one_run(system, planned, faults: bool) -> Run:
 
     def remaining():
         try:
-            counts = jobnb.api.counts()
+            counts = jobnb.job_history().counts()
         except jobnb.JobnbError:
             return 1, len(planned)
         return counts[JobStatus.QUEUED] + counts[JobStatus.RUNNING] + len(planned) - submitted[
@@ -315,32 +315,46 @@ def one_run(system, planned, faults: bool) -> Run:
     run.started = time.monotonic()
     if faults:
         injector.start()
+    submit_all(planned, run, submitted)
+    wait_for_all(run, injector, stop, faults)
+    stop.set()
+    run.ended = time.monotonic()
+    return run
+
+
+def submit_all(planned, run: Run, submitted: list[int]) -> None:
+    """Submit ``planned`` in batches (one batch in ten as single submits), retrying a
+    batch the store refuses for a moment; a job planned as "cancel" is cancelled soon."""
     for start in range(0, len(planned), BATCH):
         batch = planned[start : start + BATCH]
-        ids, kinds, pauses = zip(*batch, strict=True)
-        for attempt in range(60):  # a submit while Redis restarts fails clearly: try again
-            try:
-                if (start // BATCH) % 10 == 9:  # one batch in ten as single submits
-                    jobs = [jobnb.submit(soak_job, *args) for args in batch]
-                else:
-                    jobs = jobnb.map(soak_job, ids, kinds, pauses)
-                break
-            except jobnb.JobnbError as exc:
-                run.submit_errors += 1
-                if attempt == 0:
-                    print(f"  submit refused, retrying: {str(exc)[:120]}", flush=True)
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("could not submit for 30 s")
+        jobs = submit_batch(batch, singly=(start // BATCH) % 10 == 9, run=run)
         run.jobs += [(job, i, kind) for job, (i, kind, _) in zip(jobs, batch, strict=True)]
         submitted[0] += len(batch)
         for job, (_, kind, _) in zip(jobs, batch, strict=True):
             if kind == "cancel":
                 threading.Timer(0.2, _cancel_quietly, args=(job,)).start()
         time.sleep(0.02)
-    # wait for the jobs as a user would (`job.wait()`), while the faults go on: the
-    # injector stops once nothing remains (or nothing ended for STALLED_AFTER s); from
-    # then on every job has SETTLE_AFTER_LAST_FAULT s after the last fault to end
+
+
+def submit_batch(batch, singly: bool, run: Run) -> list:
+    ids, kinds, pauses = zip(*batch, strict=True)
+    for attempt in range(60):  # a submit while Redis restarts fails clearly: try again
+        try:
+            if singly:
+                return [jobnb.submit(soak_job, *args) for args in batch]
+            return jobnb.map(soak_job, ids, kinds, pauses)
+        except jobnb.JobnbError as exc:
+            run.submit_errors += 1
+            if attempt == 0:
+                print(f"  submit refused, retrying: {str(exc)[:120]}", flush=True)
+            time.sleep(0.5)
+    raise RuntimeError("could not submit for 30 s")
+
+
+def wait_for_all(run: Run, injector: threading.Thread, stop: threading.Event, faults: bool):
+    """Wait for the jobs as a user would (``job.wait()``), while the faults go on: the
+    injector stops once nothing remains (or nothing ended for STALLED_AFTER s); from then
+    on every job has SETTLE_AFTER_LAST_FAULT s after the last fault to end."""
     pending = [job for job, _, _ in run.jobs]
     deadline = None if faults else time.monotonic() + MAX_RUN
     while pending:
@@ -357,9 +371,6 @@ def one_run(system, planned, faults: bool) -> Run:
             pass
         except jobnb.JobnbError:  # the store is away for a moment (a Redis restart)
             time.sleep(0.5)
-    stop.set()
-    run.ended = time.monotonic()
-    return run
 
 
 def _cancel_quietly(job) -> None:

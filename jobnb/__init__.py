@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from .api import (
     configure,
     forget,
@@ -88,20 +90,20 @@ __all__ = [
 
 def dashboard(page_size: int = 20, interval: float = 1.0):
     """A live ipywidgets table of every job: counts, filter, pages, actions, details."""
-    from .widgets.dashboard import dashboard as make
+    from .widgets.dashboard import dashboard as make  # (ipywidgets: loaded when first shown)
 
     return make(page_size=page_size, interval=interval)
 
 
 def load_ipython_extension(shell):  # noqa: ANN001 - IPython's hook
     """``%load_ext jobnb``: register the magics (imported only now: IPython is heavy)."""
-    from .magics import load_ipython_extension as load
+    from .magics import load_ipython_extension as load  # (IPython's magics: on %load_ext)
 
     load(shell)
 
 
 def unload_ipython_extension(shell):  # noqa: ANN001
-    from .magics import unload_ipython_extension as unload
+    from .magics import unload_ipython_extension as unload  # (as load_ipython_extension)
 
     unload(shell)
 
@@ -109,8 +111,6 @@ def unload_ipython_extension(shell):  # noqa: ANN001
 def _show_jobs_as_widgets() -> None:
     """In a running kernel, Jobs display as live widgets even without %load_ext (the
     registration lives with the widgets, so the magics stay unimported until then)."""
-    import sys
-
     if "IPython" not in sys.modules:  # never import IPython just to find out
         return
     shell = sys.modules["IPython"].get_ipython()

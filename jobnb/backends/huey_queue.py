@@ -17,6 +17,8 @@ import sys
 import time
 import warnings
 
+import redis
+
 from ..exceptions import JobnbWarning
 from ..model import JobRecord, JobStatus
 from .huey_home import make_huey, open_records
@@ -58,8 +60,6 @@ class HueyBackend(RecordsBackend):
         self.ensure_worker()
 
     def _store_and_push(self, records, blobs, data: list[bytes], where: dict) -> None:
-        import redis
-
         try:
             with self.records_store.redis.pipeline(transaction=True) as pipe:
                 self.records_store.add(records, blobs, **where, pipeline=pipe)

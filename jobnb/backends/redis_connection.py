@@ -70,7 +70,7 @@ def unreachable(url: str, exc: BaseException) -> BackendUnavailable:
 
 def connect(url: str):
     """A client for ``url`` that has answered a PING; BackendUnavailable if none does."""
-    import redis
+    import redis  # (lazy: options.py reads this module when jobnb is imported)
 
     url = check_url(url)
     client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)

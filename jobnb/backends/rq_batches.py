@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import uuid
 
+from rq import Queue
+
 from ..defaults import RQ_QUEUE
 
 JOB_TARGET = "jobnb.backends.rq_worker.execute_job"
@@ -84,8 +86,6 @@ _take_script = None  # _TAKE, registered (once per process)
 
 
 def queue_key(queue_name: str) -> str:
-    from rq import Queue
-
     return f"{Queue.redis_queue_namespace_prefix}{queue_name}"
 
 
@@ -104,8 +104,6 @@ def rq_options(description: str, ttl: int, job_id: str | None = None) -> dict[st
 def start_batch(pipe, prefix: str, queue, job_ids: list[str], runners: int, ttl: int) -> None:
     """Queue the batch ``job_ids`` with ``runners`` runners, on ``pipe`` (the caller's
     MULTI, with the jobs' records); the last runner is the batch's first spare."""
-    from rq import Queue
-
     batch_id = uuid.uuid4().hex[:12]
     description = f"jobnb batch {batch_id}: {len(job_ids)} jobs"
     pipe.rpush(f"{prefix}batch:{batch_id}", *job_ids)
@@ -136,8 +134,6 @@ def take(client, prefix: str, batch_id: str, queue_name: str) -> str | None:
 
 def add_spare(client, prefix: str, batch_id: str) -> None:
     """Queue a runner of the batch and record it as its spare (one MULTI)."""
-    from rq import Queue
-
     meta = client.hget(f"{prefix}batches", batch_id)
     if meta is None:  # drained meanwhile
         return
@@ -177,8 +173,6 @@ def sweep(client, prefix: str, worker: str) -> list[str]:
 
 
 def _requeue_orphans(client, prefix: str, batches: dict) -> list[str]:
-    from rq import Queue
-
     queued = [raw.decode() for raw in client.zrange(f"{prefix}status:queued", 0, -1)]
     held = set()
     if queued:
@@ -203,8 +197,6 @@ def _requeue_orphans(client, prefix: str, batches: dict) -> list[str]:
 
 
 def _requeue(client, prefix: str, job_id: str) -> None:
-    from rq import Queue
-
     queue_name, result_ttl = client.hmget(f"{prefix}job:{job_id}", ["queue", "result_ttl"])
     queue = Queue(queue_name.decode() if queue_name else RQ_QUEUE, connection=client)
     ttl = KEEP_FOREVER if result_ttl is None else int(float(result_ttl) + 0.999)

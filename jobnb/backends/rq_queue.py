@@ -25,6 +25,12 @@ import os
 import sys
 import time
 
+import redis
+from rq import Queue, Worker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job as RqJob
+from rq.job import JobStatus as RqStatus
+
 from ..defaults import RQ_QUEUE
 from ..model import JobRecord, JobStatus
 from .options import RqOptions
@@ -57,8 +63,6 @@ class RqBackend(RecordsBackend):
         self._workers_seen: dict[str, tuple[int, float]] = {}
 
     def queue(self, name: str | None):
-        from rq import Queue
-
         name = name or RQ_QUEUE
         queue = self._queues.get(name)
         if queue is None:
@@ -68,8 +72,6 @@ class RqBackend(RecordsBackend):
     def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
         """Records, payloads and RQ jobs written in one MULTI: one round trip, and never
         a queued id without its record."""
-        import redis
-
         try:
             with self.redis.pipeline() as pipe:
                 self.records_store.add(
@@ -81,8 +83,6 @@ class RqBackend(RecordsBackend):
             raise unreachable(self.url, exc) from None
 
     def _queue_on(self, pipe, records: list[JobRecord]) -> None:
-        from rq import Queue
-
         by_queue: dict[str, list[JobRecord]] = {}
         for rec in records:
             by_queue.setdefault(rec.queue or RQ_QUEUE, []).append(rec)
@@ -102,8 +102,6 @@ class RqBackend(RecordsBackend):
     def _workers_serving(self, queue_name: str) -> int:
         """How many RQ workers serve ``queue_name`` (RQ's registry; counted at most every
         few seconds)."""
-        from rq import Worker
-
         seen = self._workers_seen.get(queue_name)
         if seen is None or time.monotonic() - seen[1] > WORKERS_SEEN_FOR:
             count = Worker.count(connection=self.redis, queue=self.queue(queue_name))
@@ -111,8 +109,6 @@ class RqBackend(RecordsBackend):
         return seen[0]
 
     def unserved(self, records: list[JobRecord]) -> str | None:
-        from rq import Worker
-
         wanted = {rec.queue or RQ_QUEUE for rec in records}
         serving = {q for w in Worker.all(connection=self.redis) for q in w.queue_names()}
         missing = sorted(wanted - serving)
@@ -128,9 +124,6 @@ class RqBackend(RecordsBackend):
 
     def forget_queued(self, job_id: str) -> None:
         """Take a cancelled job out of its RQ queue (into RQ's canceled registry)."""
-        from rq.exceptions import InvalidJobOperation, NoSuchJobError
-        from rq.job import Job as RqJob
-
         try:
             RqJob.fetch(job_id, connection=self.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
@@ -138,10 +131,6 @@ class RqBackend(RecordsBackend):
 
     def forget(self, job_id: str) -> None:
         """Forget the ended job, and RQ's own copy of it (its hash, its registries)."""
-        from rq.exceptions import InvalidJobOperation, NoSuchJobError
-        from rq.job import Job as RqJob
-        from rq.job import JobStatus as RqStatus
-
         ended_as = self.records_store.forget(job_id)  # refuses a job that has not ended
         try:
             rq_job = RqJob.fetch(job_id, connection=self.redis)
@@ -160,8 +149,6 @@ class RqBackend(RecordsBackend):
             pass  # one of a map's batch (RQ knows only the batch), or already expired
 
     def stats(self) -> dict[str, object]:
-        from rq import Worker
-
         counts = self.counts()
         return {  # (a count, not Worker.all: a dashboard refresh stays a few round trips)
             "workers": Worker.count(connection=self.redis),

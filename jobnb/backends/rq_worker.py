@@ -26,10 +26,15 @@ import sys
 import threading
 import time
 
+from rq import Queue, SimpleWorker, Worker, get_current_job
+from rq.command import send_shutdown_command
+from rq.exceptions import StopRequested
+
 from ..exceptions import JobFailed
 from ..model import JobStatus
 from ..worker.recorded_job import run_recorded_job
 from . import rq_batches
+from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 
@@ -49,8 +54,6 @@ def drain_batch(batch_id: str) -> int:
     """RQ's target for a batch of jobs (rq_batches): take the batch's next job id and
     run it, until none is left; other workers drain the same batch meanwhile. A job
     that fails is recorded as failed; the batch goes on. Returns how many jobs ran here."""
-    from rq import get_current_job
-
     records = _records_here()
     queue_name = get_current_job().origin
     ran = 0
@@ -65,10 +68,6 @@ def _records_here():
     from (also under plain ``rq worker``)."""
     global _records
     if _records is None:
-        from rq import get_current_job
-
-        from .records.redis import RedisRecords
-
         client = get_current_job().connection
         kwargs = client.connection_pool.connection_kwargs
         url = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}"
@@ -89,8 +88,6 @@ def worker_class():
     come faster than that. Heartbeats sent within a pipeline, with a job, go as RQ says.
     A lost connection ends its work loop (RedisLost) wherever it happens: RQ retries it
     only while idle, and quits when it happens during a job."""
-    from rq import Queue, SimpleWorker
-    from rq.exceptions import StopRequested
 
     class Lost(RedisLost, StopRequested):
         pass
@@ -149,7 +146,6 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     client = connect(url)
     if workers > 1:
         return _supervise(url, queues, workers)
-    from .records.redis import RedisRecords
 
     _records = RedisRecords(url, name=None, namespace="rq", client=client)
     name = f"{os.uname().nodename}.{os.getpid()}"
@@ -245,8 +241,6 @@ def _supervise(url: str, queues: list[str], workers: int) -> int:
 
 def worker_names(url: str) -> list[str]:
     """The RQ workers registered at ``url``, with their queues and state."""
-    from rq import Worker
-
     return [
         f"{w.name} ({w.get_state()}; {', '.join(w.queue_names())})"
         for w in Worker.all(connection=connect(url))
@@ -256,9 +250,6 @@ def worker_names(url: str) -> list[str]:
 def stop_workers(url: str, queues: list[str] | None = None) -> list[str]:
     """Ask every RQ worker at ``url`` (serving one of ``queues``, if given) to shut down,
     wherever it runs; returns their names."""
-    from rq import Worker
-    from rq.command import send_shutdown_command
-
     client = connect(url)
     stopped = []
     for worker in Worker.all(connection=client):

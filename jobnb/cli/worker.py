@@ -136,8 +136,8 @@ def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
 
 def _redis_worker(args: argparse.Namespace, home: Path, url: str) -> int:
     from ..backends import huey_worker  # (huey, redis: see the module's docstring)
-    from ..backends.huey_home import open_records
-    from ..backends.huey_presence import live_workers
+    from ..backends.huey_home import open_records  # (huey, redis: as above)
+    from ..backends.huey_presence import live_workers  # (redis)
 
     if args.status:
         alive = live_workers(open_records(home, url))
