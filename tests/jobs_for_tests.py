@@ -129,3 +129,17 @@ def import_from(folder: str, module: str, number: int):
 
     sys.path.insert(0, folder)
     return importlib.import_module(module).Value(number)
+
+
+class KeptReport:
+    """A reporter (worker/reporting.Reporter) that keeps what a job printed: for tests
+    that call the runner directly."""
+
+    def __init__(self) -> None:
+        self.output: list[str] = []
+
+    def log(self, stream: str, text: str) -> None:
+        self.output.append(text)
+
+    def progress(self, done, total, message) -> None:
+        pass

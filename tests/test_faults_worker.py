@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import eventually, start_redis_server, start_redis_worker, stop_process
 from jobs_for_faults import chatty_until, times_ten
+from jobs_for_tests import KeptReport
 
 import jobnb
 from jobnb import JobStatus
@@ -60,17 +61,6 @@ class _StoreGone:
         raise jobnb.BackendUnavailable("cannot reach the records store")
 
 
-class _Kept:
-    def __init__(self) -> None:
-        self.output: list[str] = []
-
-    def log(self, stream: str, text: str) -> None:
-        self.output.append(text)
-
-    def progress(self, done, total, message) -> None:
-        pass
-
-
 def test_an_error_in_the_middle_of_a_job_never_hands_its_outcome_to_the_next(tmp_path):
     """Whatever raises inside ChildProcess.run (here its reporter, as a failing store's
     writes did), the child does not keep the job: the next job gets its own outcome."""
@@ -83,7 +73,7 @@ def test_an_error_in_the_middle_of_a_job_never_hands_its_outcome_to_the_next(tmp
             child.run(first, _StoreGone())
         release.touch()  # a child still running A would now send A's outcome
         child.ready()
-        kept = _Kept()
+        kept = KeptReport()
         outcome = child.run(dumps_payload(CallPayload(times_ten, (7,))), kept, timeout=60).open()
         assert (outcome.status, outcome.value) == (JobStatus.FINISHED, 70)
         assert not any("A " in text for text in kept.output)

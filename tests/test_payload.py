@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 
+from jobs_for_tests import KeptReport
+
 from jobnb import JobStatus
 from jobnb.payload import loads_outcome
 from jobnb.worker import runner
@@ -27,21 +29,10 @@ STORED_CELL = (
 STORED_OUTCOME = "gAWVGwAAAAAAAAAojAhmaW5pc2hlZJR9lIwBY5RLKnNOTil0lC4="
 
 
-class _Kept:
-    def __init__(self) -> None:
-        self.output: list[str] = []
-
-    def log(self, stream: str, text: str) -> None:
-        self.output.append(text)
-
-    def progress(self, done, total, message) -> None:
-        pass
-
-
 def test_payloads_stored_by_an_earlier_jobnb_still_run():
-    call = runner.run(base64.b64decode(STORED_CALL), _Kept())
+    call = runner.run(base64.b64decode(STORED_CALL), KeptReport())
     assert (call.status, call.value) == (JobStatus.FINISHED, 5)
-    cell = runner.run(base64.b64decode(STORED_CELL), _Kept())
+    cell = runner.run(base64.b64decode(STORED_CELL), KeptReport())
     assert (cell.status, cell.value) == (JobStatus.FINISHED, {"c": 42})
 
 
