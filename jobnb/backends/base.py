@@ -55,7 +55,7 @@ def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord
         description=payload.describe(),
         queue=options.queue,
         timeout=options.timeout,
-        output=payload.output if payload.kind == "notebook" else None,
+        output=payload.output,  # a notebook job's; None for the other kinds
     )
 
 
