@@ -257,6 +257,9 @@ def test_settings_repr_hides_the_password(shape):
     url = shape.format(p="p#ss/x")
     jobnb.configure("rq", redis_url=url, home=url)
     assert "p#ss/x" not in repr(jobnb.settings()) and "***" in repr(jobnb.settings())
+    for backend in ("rq", "huey"):  # the options a backend is made of, and known by
+        options = repr(jobnb.settings().backend_options(backend))
+        assert "p#ss/x" not in options and "***" in options
 
 
 def test_submit_without_a_worker_suggests_no_password_on_a_command_line(locked_url):
