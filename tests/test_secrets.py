@@ -290,6 +290,8 @@ def test_status_shows_no_password_however_the_url_is_given(backend, locked_url, 
         (["--url-file", str(url_file(tmp_path, locked_url))], {}),
         ([], {variable: locked_url}),
     ]
+    if backend == "huey":
+        ways.append((["--home", locked_url], {}))
     for arguments, env in ways:
         done = jobnb_command(
             "worker", "--backend", backend, "--status", *arguments, cwd=tmp_path, env=env
