@@ -26,7 +26,7 @@ import redis
 from conftest import eventually, start_redis_server, stop_process
 
 import jobnb
-from jobnb.backends.redis_connection import check_url, redacted
+from jobnb.backends.redis_connection import check_url, connect, redacted
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 PASSWORD = "s3cr#t/pw?x@" + secrets.token_hex(4)  # unique: no other process holds it
@@ -243,6 +243,14 @@ def test_an_unencoded_password_is_refused_saying_how_to_encode_it(password):
     with pytest.raises(jobnb.ConfigError, match="percent-encode") as error:
         check_url(url)
     assert password not in str(error.value) and "redis://:***@host:6379/0" in str(error.value)
+
+
+def test_a_url_redis_py_cannot_read_is_a_config_error_that_shows_no_password():
+    with pytest.raises(jobnb.ConfigError, match="Invalid value for 'db'") as error:
+        connect("redis://:pw-xyz@127.0.0.1:1/0?db=x")
+    assert "pw-xyz" not in str(error.value) and "redis://:***@127.0.0.1:1/0?db=x" in str(
+        error.value
+    )
 
 
 def test_a_value_that_is_no_url_is_not_shown():

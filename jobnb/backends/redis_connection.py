@@ -132,7 +132,10 @@ def connect(url: str):
     import redis  # (lazy: options.py reads this module when jobnb is imported)
 
     url = check_url(url)
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    except ValueError as exc:  # redis-py's reading of it: a db, an option it cannot take
+        raise ConfigError(f"{redacted(url)!r}: {hidden(str(exc), url)}") from None
     try:
         client.ping()
     except (redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError) as exc:
