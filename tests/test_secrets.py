@@ -326,6 +326,24 @@ def test_url_file_takes_the_first_line_with_text(locked_url, tmp_path):
     assert done.returncode == 1 and "0 RQ worker(s) at redis://:***@127.0.0.1" in done.stdout
 
 
+def test_a_url_file_others_can_read_is_used_with_a_warning(locked_url, tmp_path):
+    path = url_file(tmp_path, locked_url)
+    path.chmod(0o644)
+    done = jobnb_command(
+        "worker", "--backend", "rq", "--status", "--url-file", str(path), cwd=tmp_path
+    )
+    assert done.returncode == 1 and "0 RQ worker(s)" in done.stdout
+    assert f"{path} can be read by other users (mode 0644)" in done.stderr
+    assert f"chmod 600 {path}" in done.stderr
+    path.chmod(0o600)
+    assert (
+        "chmod"
+        not in jobnb_command(
+            "worker", "--backend", "rq", "--status", "--url-file", str(path), cwd=tmp_path
+        ).stderr
+    )
+
+
 @pytest.mark.parametrize("content", [None, "", "\n  \n", "hunter2-not-a-url"])
 def test_a_url_file_without_a_url_is_a_clear_error_that_shows_no_content(content, tmp_path):
     path = tmp_path / "redis.env"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from ..backends.redis_connection import check_url
@@ -43,7 +44,7 @@ _ASSIGNMENT = re.compile(r"^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 def url_file(text: str) -> str:
     """``--url-file``: the Redis URL on the first line of the file that holds one (blank
     lines and ``#`` comments skipped; ``JOBNB_REDIS_URL=...`` taken as its value). The
-    file's text is never shown: it holds a password."""
+    file's text is never shown: it holds a password; a file others can read is said."""
     path = Path(text)
     try:
         lines = path.read_text().splitlines()
@@ -62,6 +63,14 @@ def url_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{path} holds no Redis URL: write one on its first line, e.g. "
             "redis://:password@host:6379/0 (or JOBNB_REDIS_URL=redis://...)"
+        )
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:  # (a warning, not a refusal: the file is the user's to keep)
+        print(
+            f"jobnb worker: {path} can be read by other users (mode {mode:04o}) and holds a "
+            f"password: `chmod 600 {path}`",
+            file=sys.stderr,
+            flush=True,
         )
     try:
         return check_url(url)
