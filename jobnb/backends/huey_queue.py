@@ -27,7 +27,7 @@ from .huey_presence import WORKER_SILENT_FOR, live_workers
 from .huey_worker import ensure_worker, worker_pid
 from .options import HueyOptions, huey_home
 from .records_backend import RecordsBackend
-from .redis_connection import redacted, unreachable
+from .redis_connection import redacted, unreachable, worker_command
 
 WAIT_SLICE = 2.0  # seconds a waiting kernel waits between two looks for a worker
 
@@ -96,10 +96,11 @@ class HueyBackend(RecordsBackend):
             ):
                 self._warned_unserved = True
                 url = redacted(self.redis_url)
+                command = worker_command(self.redis_url, "huey")
                 warnings.warn(
                     f"job {job_id} waits, but no jobnb worker has been heard from at {url} "
-                    f"for {WORKER_SILENT_FOR:g} s: start one with `jobnb worker --backend huey "
-                    f"--url {url}` (on this machine or any other that reaches the server)",
+                    f"for {WORKER_SILENT_FOR:g} s: start one with {command} (on this "
+                    "machine or any other that reaches the server)",
                     JobnbWarning,
                     stacklevel=4,  # at the user's wait() or result() call
                 )
@@ -110,10 +111,11 @@ class HueyBackend(RecordsBackend):
         if not self.redis_url or live_workers(self.records_store):
             return None
         url = redacted(self.redis_url)
+        command = worker_command(self.redis_url, "huey")
         return (
             f"no jobnb worker serves the Redis queue at {url} yet: the job waits until one "
-            f"does. Start one with `jobnb worker --backend huey --url {url}` (on this "
-            "machine or any other that reaches the server)."
+            f"does. Start one with {command} (on this machine or any other that reaches "
+            "the server)."
         )
 
     def stats(self) -> dict[str, object]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .. import defaults
-from .redis_connection import check_url
+from .redis_connection import check_url, redacted
 
 
 @dataclass(frozen=True)
@@ -32,22 +32,29 @@ class BackendOptions:
         """The options of this kind that ``settings`` (a ``config.Settings``) give."""
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
+    def __repr__(self) -> str:  # a Redis URL's password never shows (subclasses: repr=False)
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("redis_url", "home"):
+            if shown.get(name) is not None:
+                shown[name] = redacted(str(shown[name]))
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class ThreadOptions(BackendOptions):
     """``thread``: the size of its pool of threads in the kernel."""
 
     workers: int = defaults.WORKERS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SubprocessOptions(BackendOptions):
     """``subprocess``: the size of its pool of worker processes, children of the kernel."""
 
     workers: int = defaults.WORKERS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HueyOptions(BackendOptions):
     """``huey``: its home (a folder, or a Redis URL: see :func:`huey_home`), the threads
     of the worker a kernel starts for a SQLite home, and how long ended jobs are kept
@@ -59,7 +66,7 @@ class HueyOptions(BackendOptions):
     result_ttl: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RqOptions(BackendOptions):
     """``rq``: its Redis server (None: a local one), the workers ``jobnb worker`` is
     told to start, and how long ended jobs are kept (seconds; None: until forgotten)."""

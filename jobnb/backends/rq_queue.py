@@ -36,7 +36,7 @@ from ..model import JobRecord, JobStatus
 from .options import RqOptions
 from .records.redis import RedisRecords
 from .records_backend import RecordsBackend
-from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
+from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable, worker_command
 from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
@@ -114,12 +114,11 @@ class RqBackend(RecordsBackend):
         missing = sorted(wanted - serving)
         if not missing:
             return None
-        url = redacted(self.url)
+        command = worker_command(self.url, "rq", f"-q {' -q '.join(missing)}")
         return (
-            f"no RQ worker serves the queue(s) {', '.join(missing)} at {url} yet: the job "
-            f"waits until one does. Start one with `jobnb worker --backend rq --url {url} "
-            f"-q {' -q '.join(missing)}` (on this machine or any other that reaches the "
-            "server)."
+            f"no RQ worker serves the queue(s) {', '.join(missing)} at {redacted(self.url)} "
+            f"yet: the job waits until one does. Start one with {command} (on this machine "
+            "or any other that reaches the server)."
         )
 
     def forget_queued(self, job_id: str) -> None:

@@ -4,6 +4,12 @@ names the option and the value)."""
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from pathlib import Path
+
+from ..backends.redis_connection import check_url
+from ..exceptions import ConfigError
 
 
 def at_least_one(text: str) -> int:
@@ -28,3 +34,49 @@ def seconds(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
     return value
+
+
+#: ``NAME=value`` (or ``export NAME=value``): a line of a systemd EnvironmentFile, so that
+#: one file serves both ``EnvironmentFile=`` and ``--url-file``
+_ASSIGNMENT = re.compile(r"^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def url_file(text: str) -> str:
+    """``--url-file``: the Redis URL on the first line of the file that holds one (blank
+    lines and ``#`` comments skipped; ``JOBNB_REDIS_URL=...`` taken as its value). The
+    file's text is never shown: it holds a password; a file others can read is said."""
+    path = Path(text)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+        raise argparse.ArgumentTypeError(
+            f"cannot read {path} ({reason}): give a file that holds the Redis URL on its "
+            "first line, readable by this user only (chmod 600)"
+        ) from None
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            url = _ASSIGNMENT.sub("", line).strip().strip("'\"")
+            break
+    else:
+        raise argparse.ArgumentTypeError(
+            f"{path} holds no Redis URL: write one on its first line, e.g. "
+            "redis://:password@host:6379/0 (or JOBNB_REDIS_URL=redis://...)"
+        )
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:  # (a warning, not a refusal: the file is the user's to keep)
+        print(
+            f"jobnb worker: {path} can be read by other users (mode {mode:04o}) and holds a "
+            f"password: `chmod 600 {path}`",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        return check_url(url)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"the first line of {path} is not a Redis URL jobnb can use (not shown: it may "
+            "hold a password): it must be redis://, rediss:// or unix://..., with #, /, ? "
+            "and @ in the password percent-encoded (%23, %2F, %3F, %40)"
+        ) from None

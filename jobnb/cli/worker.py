@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .. import api, defaults
 from ..backends.options import huey_home
-from ..backends.redis_connection import DEFAULT_URL, check_url, redacted
-from .values import at_least_one, seconds
+from ..backends.redis_connection import DEFAULT_URL, check_url, has_password, redacted
+from .values import at_least_one, seconds, url_file
 
 
 def add_to(commands) -> None:
@@ -50,10 +50,22 @@ def add_to(commands) -> None:
         help="huey: the jobnb home whose queue to serve, a folder or a Redis URL "
         f"(default: JOBNB_HOME, or ./{defaults.HOME})",
     )
-    parser.add_argument(
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument(
         "--url",
         help="the Redis server of the queue (redis://[:password@]host:port/db); huey: the "
-        "same as --home URL; rq: default JOBNB_REDIS_URL or jobnb.toml, else a local server",
+        "same as --home URL. A password here shows in `ps` to every local user: give it "
+        "in --url-file or the environment instead. Where the URL comes from, first found "
+        "first: --url or --url-file; then rq: JOBNB_REDIS_URL, jobnb.toml, a local server; "
+        "huey: --home, JOBNB_HOME (a folder or a URL), jobnb.toml, ./.jobnb",
+    )
+    given.add_argument(
+        "--url-file",
+        type=url_file,
+        metavar="PATH",
+        help="read the URL from the first line of PATH (a file only you can read, chmod "
+        "600; a line JOBNB_REDIS_URL=... is read too, so one systemd EnvironmentFile= "
+        "serves both)",
     )
     parser.add_argument(
         "-q",
@@ -92,9 +104,10 @@ def add_to(commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     settings = api.settings()
+    url = args.url_file or _url_of_command_line(args.url, "--url")
     if args.backend in ("rq", "redis"):
-        return _rq_worker(args, args.url or settings.redis_url)
-    home, url = huey_home(args.home or settings.home, args.url)
+        return _rq_worker(args, url or settings.redis_url)
+    home, url = huey_home(_url_of_command_line(args.home, "--home") or settings.home, url)
     if args.queues:
         parser_error = "-q/--queue is for --backend rq: a huey queue has no named queues"
         print(f"jobnb worker: {parser_error}", file=sys.stderr)
@@ -102,6 +115,20 @@ def execute(args: argparse.Namespace) -> int:
     if url:
         return _redis_worker(args, home, url)
     return _sqlite_worker(args, home)
+
+
+def _url_of_command_line(value: str | None, option: str) -> str | None:
+    """``value``, given as ``option``; with a warning when it holds a password, which a
+    command line shows to every local user (``ps``, /proc/<pid>/cmdline)."""
+    if value and "://" in value and has_password(value):
+        print(
+            f"jobnb worker: the password in {option} shows in `ps` to every local user: "
+            "give the URL in the environment (JOBNB_REDIS_URL for rq, JOBNB_HOME for huey; "
+            "systemd: EnvironmentFile=) or in a file only you can read (--url-file PATH)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return value
 
 
 def _sqlite_worker(args: argparse.Namespace, home: Path) -> int:
