@@ -204,3 +204,16 @@ def test_stop_still_stops_the_worker_of_the_home(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"stopped the worker of {home} (pid {pid})" in done.stdout
     assert worker_pid(home) is None
+
+
+def test_a_redis_queue_worker_refuses_a_local_home_folder_owned_by_another_user(
+    tmp_path, redis_url
+):
+    local = tmp_path / ".jobnb"  # where a Redis queue's worker keeps this machine's files
+    local.mkdir()
+    os.chown(local, NOBODY, -1)
+    done = worker_command("--url", redis_url, "--idle-exit", "2", cwd=tmp_path)
+    assert done.returncode != 0
+    assert f"{local} is owned by nobody (uid {NOBODY})" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "serving" not in done.stdout
