@@ -44,6 +44,7 @@ from .exceptions import (
     PayloadError,
     ResultTimeout,
     StoreUnavailable,
+    UnsafeHome,
 )
 from .job import Job
 from .model import JobStatus, Progress
@@ -71,6 +72,7 @@ __all__ = [
     "Progress",
     "ResultTimeout",
     "StoreUnavailable",
+    "UnsafeHome",
     "configure",
     "dashboard",
     "forget",

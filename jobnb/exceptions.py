@@ -8,6 +8,7 @@
     │   └── NotCallable          what was submitted is not a function (also a TypeError)
     ├── BackendUnavailable       the queue backend cannot be reached
     │   └── StoreUnavailable     a file of a jobnb home cannot be used (full, read-only, ...)
+    ├── UnsafeHome               a jobnb home, or a file in it, is not its user's alone
     ├── JobNotFound              no job with that id or name
     ├── JobFailed                the job raised and its exception cannot be rebuilt here
     │   ├── JobCancelled         the job was cancelled
@@ -46,6 +47,21 @@ class StoreUnavailable(BackendUnavailable):
     full or read-only, another process holds its lock, it cannot be created. The message
     names the file and what to do; the next call tries again, so the home works again
     by itself once the cause is gone."""
+
+
+class UnsafeHome(JobnbError):
+    """A jobnb home, or a file jobnb uses in it, is owned by another user, writable by
+    its group or others, or a symbolic link: whoever can write there could run code as
+    this user (the home holds pickles), so jobnb refuses it, as ssh refuses such a
+    ``~/.ssh``. The message names the path, its owner and mode, and the fix; ``path``
+    holds the path."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self):  # (crossing a process, as every jobnb error can)
+        return (type(self), (self.args[0], self.path))
 
 
 class JobNotFound(JobnbError, LookupError):

@@ -17,6 +17,7 @@ from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..worker.recorded_job import run_recorded_job
+from .private_home import home_path
 from .records.redis import RedisRecords
 from .records.sqlite import SqliteRecords
 from .redis_connection import connect
@@ -115,7 +116,7 @@ def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
     else:
         records = open_records(home)  # (its clear errors first: an unwritable home, ...)
         huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, records=records, results=False)
-    place = (str(Path(home).resolve()), redis_url)
+    place = (str(home_path(home)), redis_url)
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
 
@@ -129,7 +130,7 @@ def open_records(
     """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis; the jobs
     added are forgotten ``result_ttl`` s after they end, if given. Opened once per
     process (each keeps a connection per thread, or a pool)."""
-    place = (str(Path(home).resolve()), redis_url, result_ttl)
+    place = (str(home_path(home)), redis_url, result_ttl)
     records = _records.get(place)
     if records is None:
         if redis_url:

@@ -28,11 +28,13 @@ from pathlib import Path
 from huey.consumer import Consumer
 
 from .. import defaults
+from ..exceptions import UnsafeHome
 from ..model import JobStatus
 from ..worker.recorded_job import stop_running
 from .huey_home import make_huey, open_records
 from .huey_messages import MessageRepair, move_old_queue, queue_messages
 from .huey_presence import WORKER_BEAT, say_alive, say_gone
+from .private_home import home_path, open_private, private_home
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
 
@@ -51,11 +53,17 @@ def _lock_path(home: Path) -> Path:
 
 
 def worker_pid(home: str | os.PathLike) -> int | None:
-    """The pid of the worker serving ``home``, or None when there is none."""
+    """The pid of the worker serving ``home``, or None when there is none (-1: one whose
+    lock file names no pid)."""
     path = _lock_path(Path(home))
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    with open(path, "a+") as handle:
+    private_home(home)  # (a lock file another user wrote would name any pid)
+    try:
+        handle = open_private(path, "r")
+    except FileNotFoundError:  # its worker gone meanwhile
+        return None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -76,9 +84,10 @@ def ensure_worker(home: Path, workers: int) -> None:
     spawned = _spawned.get(home)
     if spawned and spawned[0].poll() is None and now - spawned[1] < 30:
         return  # ours, still starting up or running
+    private_home(home)  # (one lstat, once the home was checked)
     if worker_pid(home) is not None:
         return
-    log = open(Path(home) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    log = open_private(Path(home) / "worker.log", "ab")  # handed to the child
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -116,8 +125,7 @@ def run_worker(
     """Serve ``home``'s queue (or the Redis queue at ``redis_url``) until stopped
     (SIGINT/SIGTERM: running jobs get ``grace`` seconds to finish, the rest are
     requeued) or idle for ``idle_exit`` s."""
-    home = Path(home).resolve()
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home = private_home(home_path(home))  # (the folder of a Redis queue's too)
     if not redis_url:
         taken, previous = _take_lock(home)
         if not taken:
@@ -207,7 +215,7 @@ def _requeue_the_rest(huey, records, grace: float, whole_home: bool) -> None:
 def _take_lock(home: Path) -> tuple[bool, int | None]:
     """Hold ``HOME/worker.lock`` for this process's life: one worker per queue file.
     Returns whether it was taken, and the pid of the worker that held it last."""
-    lock = open(_lock_path(home), "a+")  # noqa: SIM115 - held for the worker's life
+    lock = open_private(_lock_path(home), "a+")  # held for the worker's life
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -291,18 +299,99 @@ def _exit_when_idle(records, idle_exit: float) -> None:
 def stop_worker(home: str | os.PathLike, grace: float = DEFAULT_GRACE) -> int | None:
     """Stop the worker of ``home``: it takes no new job, its running jobs get ``grace``
     seconds to finish, the rest are requeued. Waits for that (killing the worker if it
-    has not ended ``STOP_MARGIN`` s later); returns its pid, or None if there was none."""
+    has not ended ``STOP_MARGIN`` s later); returns its pid, or None if there was none.
+
+    The pid is signalled only once it is known to be the worker of ``home`` (UnsafeHome,
+    and nothing signalled, if not), and through a pidfd: a pid the system gives another
+    process once the worker has ended is never signalled."""
     pid = worker_pid(home)
     if pid is None or pid < 0:
         return None
-    _stop_request_path(home).write_text(f"{pid} {grace:g}")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace + STOP_MARGIN
-    while worker_pid(home) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if worker_pid(home) is not None:
-        os.kill(pid, signal.SIGKILL)
+    worker = _open_worker(Path(home), pid)
+    if worker is None:
+        return None  # it ended meanwhile
+    try:
+        with open_private(_stop_request_path(home), "w") as request:
+            request.write(f"{pid} {grace:g}")
+        _send(worker, signal.SIGTERM)
+        deadline = time.monotonic() + grace + STOP_MARGIN
+        while worker_pid(home) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if worker_pid(home) is not None:
+            _send(worker, signal.SIGKILL)
+    finally:
+        os.close(worker)
     return pid
+
+
+def _open_worker(home: Path, pid: int) -> int | None:
+    """A pidfd of ``pid``, once it is known to be the worker of ``home``: a process of
+    this user holding the lock on ``HOME/worker.lock`` (a pid in that file alone proves
+    nothing); None if it has ended. UnsafeHome if it is not that worker."""
+    try:
+        worker = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    try:
+        reason = _not_the_worker(home, pid)
+    except BaseException:
+        os.close(worker)
+        raise
+    if reason:
+        os.close(worker)
+        lock = _lock_path(home)
+        raise UnsafeHome(
+            f"{lock} names pid {pid}, which is not the jobnb worker of {home}: {reason}; "
+            f"nothing was stopped. If no worker serves {home}, delete {lock}; if that "
+            f"file was written by someone else, see who else can write to {home}.",
+            str(lock),
+        )
+    return worker
+
+
+def _not_the_worker(home: Path, pid: int) -> str | None:
+    """Why ``pid`` is not the worker of ``home`` (None: it is)."""
+    try:
+        owner = os.stat(f"/proc/{pid}").st_uid
+    except FileNotFoundError:
+        return None  # ended meanwhile: signalling its pidfd does nothing
+    if owner != os.geteuid():
+        return f"it is a process of uid {owner}, not of this user (uid {os.geteuid()})"
+    if pid not in _lock_holders(_lock_path(home)):
+        return f"it does not hold the lock on {_lock_path(home)} (it is {_command(pid)})"
+    return None
+
+
+def _lock_holders(path: Path) -> set[int]:
+    """The pids holding a flock on the file at ``path``, from /proc/locks."""
+    st = os.stat(path)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    holders = set()
+    with open("/proc/locks") as locks:
+        for line in locks:  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:56789 0 EOF"
+            fields = line.split()
+            if "->" in fields or "FLOCK" not in fields:  # (-> : a process waiting)
+                continue
+            at = fields.index("FLOCK") + 3  # (past ADVISORY and WRITE: the pid)
+            if fields[at + 1 : at + 2] == [inode] and fields[at].lstrip("-").isdigit():
+                holders.add(int(fields[at]))
+    return holders
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "gone"
+    return "`" + " ".join(w.decode(errors="replace") for w in words)[:200] + "`"
+
+
+def _send(worker: int, signum: int) -> None:
+    try:
+        signal.pidfd_send_signal(worker, signum)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
 
 
 def _stop_request_path(home: str | os.PathLike) -> Path:
@@ -314,8 +403,9 @@ def _requested_grace(home: Path) -> float | None:
     for an earlier worker of the home is not this one's)."""
     path = _stop_request_path(home)
     try:
-        pid, grace = path.read_text().split()
-    except (OSError, ValueError):
+        with open_private(path, "r") as request:
+            pid, grace = request.read().split()
+    except (OSError, ValueError, UnsafeHome):  # none, or not a request to trust
         return None
     path.unlink(missing_ok=True)
     return float(grace) if int(pid) == os.getpid() else None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .. import defaults
+from .private_home import home_path
 from .redis_connection import check_url, redacted
 
 
@@ -94,6 +95,7 @@ def redis_home(home: str | os.PathLike) -> str | None:
 def huey_home(home: str | os.PathLike, redis_url: str | None = None) -> HueyHome:
     """Where the huey home ``home`` is, or the Redis server ``redis_url`` when given
     (``jobnb worker --url``): the one place that tells a folder from a URL. A folder is
-    resolved against the working directory now."""
+    made absolute against the working directory now (a home that is a symbolic link
+    stays one, to be refused: private_home)."""
     url = check_url(redis_url) if redis_url else redis_home(home)
-    return HueyHome(Path(defaults.HOME if url else home).resolve(), url)
+    return HueyHome(home_path(defaults.HOME if url else home), url)

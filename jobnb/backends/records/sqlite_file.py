@@ -2,7 +2,8 @@
 thread, opened in WAL mode, to whatever file is at the path *now*. Another process may
 delete the file or replace it (a user's ``rm -r .jobnb``, a restore): the next call then
 opens the new one, or makes it again, empty, with its tables; it never goes on, unaware,
-with the old inode. The file holds pickles, which run code: it is its owner's alone.
+with the old inode. The file holds pickles, which run code: it is its owner's alone
+(private_home.py: made 0600 in a 0700 folder, never through a link).
 """
 
 from __future__ import annotations
@@ -13,22 +14,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from .errors import sqlite_error
+from ..private_home import check_file, create_private_file, private_home
 from .sqlite_schema import prepare
 
 #: what a WAL is cut back to once checkpointed (SQLite's default checkpoint: ~4 MB)
 WAL_KEPT_BYTES = 4 * 2**20
-
-
-def create_private_file(path: Path) -> None:
-    """Create ``path`` readable and writable by its owner only, in a folder only its
-    owner can enter (created if need be). An existing file is left as it is."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    except OSError as exc:  # a home on a read-only or full file system, or not ours
-        raise sqlite_error(path, exc, 0) from None
 
 
 def _identity(path: str | Path) -> tuple[int, int] | None:
@@ -64,6 +54,10 @@ class SqliteFile:
             if local.writable or not os.access(self.path, os.W_OK):
                 return db
         self.drop()
+        # a new file, or a new thread: its folder and the file are ours alone (checked
+        # once per process per folder), and SQLite, which follows links, meets none
+        private_home(self.path.parent)
+        check_file(self.path)
         local.identity = self._make_if_missing()
         local.writable = os.access(self.path, os.W_OK)
         db = sqlite3.connect(
@@ -94,14 +88,14 @@ class SqliteFile:
         may find it gone at once); return its identity. A missing file's WAL and index
         are an older file's: left there, they would be read as the new one's."""
         if _identity(self.path) is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # gone too?
+            private_home(self.path.parent)  # (gone too? made again, 0700)
             folder = os.open(self.path.parent, os.O_RDONLY)
             try:
                 fcntl.flock(folder, fcntl.LOCK_EX)
                 if _identity(self.path) is None:
                     for suffix in ("-wal", "-shm", "-journal"):
                         Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-                    create_private_file(self.path)  # it holds pickles, which run code
+                    create_private_file(self.path)  # 0600: it holds pickles, which run code
             finally:
                 os.close(folder)  # (and the lock with it)
         return _identity(self.path)
