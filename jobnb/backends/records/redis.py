@@ -37,7 +37,9 @@ from collections.abc import Iterable
 import redis
 
 from ...model import JobRecord, JobStatus, refuse_to_forget
+from ...payload.signing import Signer
 from ..redis_connection import connect, unreachable
+from ..secret_key import redis_signer
 from . import redis_scripts as lua
 from .base import (
     CANCELLED_ERROR,
@@ -84,8 +86,12 @@ class RedisRecords(Records):
         namespace: str = "huey",
         client=None,
         result_ttl: float | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.url = url
+        # the server's shared key (JOBNB_SECRET_KEY, ...) unless the caller gives one:
+        # refused here, before anything is written or read, when there is none
+        self.signer = signer if signer is not None else redis_signer(url)
         # seconds the jobs added here are kept once ended (None: until deleted); kept in
         # each job's hash, since whoever ends it (a worker, a reader) applies it
         self.result_ttl = result_ttl
@@ -126,7 +132,7 @@ class RedisRecords(Records):
                 "description": rec.description,
                 "submitted": rec.submitted,
                 "progress_done": 0,
-                "payload": payload,
+                "payload": self._signed("payload", rec.id, payload),
             }
             if rec.queue is not None:
                 fields["queue"] = rec.queue
@@ -161,6 +167,7 @@ class RedisRecords(Records):
         if found is None:
             return None
         timeout, cwd, sys_path = found[1]
+        payload = self._verified("payload", job_id, payload)  # (the job is running: see base)
         return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -176,7 +183,8 @@ class RedisRecords(Records):
         self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
-        args = [self.prefix, job_id, status.value, error or "", outcome, time.time()]
+        signed = self._signed("outcome", job_id, outcome)
+        args = [self.prefix, job_id, status.value, error or "", signed, time.time()]
         return bool(self._finish(args=args))
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -278,11 +286,13 @@ class RedisRecords(Records):
         value = self.redis.get(f"{self.prefix}log:{job_id}")
         return "" if value is None else value.decode(errors="replace")
 
-    def outcome(self, job_id: str) -> bytes | None:
-        return self._blob(job_id, "outcome")
+    def outcome(self, job_id: str) -> memoryview | None:
+        blob = self._blob(job_id, "outcome")
+        return None if blob is None else self._verified("outcome", job_id, blob)
 
-    def payload(self, job_id: str) -> bytes | None:
-        return self._blob(job_id, "payload")
+    def payload(self, job_id: str) -> memoryview | None:
+        blob = self._blob(job_id, "payload")
+        return None if blob is None else self._verified("payload", job_id, blob)
 
     def _blob(self, job_id: str, field: str) -> bytes | None:
         status, blob = self.redis.hmget(self._job(job_id), ["status", field])
