@@ -37,9 +37,9 @@ from .options import RqOptions
 from .records.redis import RedisRecords
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable
+from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 from .rq_serializer import SignedPickle
 from .secret_key import redis_signer
-from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
 RQ_FILES_WITHIN = 2.0  # seconds RQ takes at most to file a job whose target returned

@@ -35,10 +35,10 @@ from ..model import JobStatus
 from ..worker.recorded_job import run_recorded_job
 from . import rq_batches
 from .records.redis import RedisRecords
-from .rq_serializer import SignedPickle
-from .secret_key import redis_signer
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .rq_serializer import SignedPickle
+from .secret_key import redis_signer
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords

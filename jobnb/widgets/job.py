@@ -8,10 +8,10 @@ before it is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import reprlib
 import time
-import dataclasses
 from dataclasses import dataclass
 
 import ipywidgets as w

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...model import JobRecord, JobStatus, refuse_to_forget
+from ...payload.signing import Signer
+from ..secret_key import home_signer
 from .base import (
     CANCELLED_ERROR,
     LOST_AFTER,
@@ -39,8 +41,6 @@ from .base import (
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
-from ..secret_key import home_signer
-from ...payload.signing import Signer
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 
