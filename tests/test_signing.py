@@ -96,9 +96,7 @@ def test_a_planted_key_symlink_is_not_followed(tmp_path):
         home_signer(tmp_path / "home")
 
 
-def test_jobnb_key_makes_a_shared_key_and_says_how_to_share_it_without_showing_it(
-    tmp_path, capsys
-):
+def test_jobnb_key_makes_a_shared_key_and_says_how_to_share_it_without_showing_it(tmp_path, capsys):
     old = os.umask(0)
     try:
         assert jobnb_command(["key"]) == 0
@@ -126,9 +124,7 @@ def test_a_kernel_without_a_key_refuses_a_redis_server_naming_it(redis_url, monk
 
 
 @pytest.mark.parametrize("backend", ["rq", "huey"])
-def test_a_worker_without_a_key_exits_at_once_saying_how_to_set_it(
-    redis_url, tmp_path, backend
-):
+def test_a_worker_without_a_key_exits_at_once_saying_how_to_set_it(redis_url, tmp_path, backend):
     env = {k: v for k, v in os.environ.items() if k != "JOBNB_SECRET_KEY"}
     done = subprocess.run(
         [sys.executable, "-m", "jobnb.cli", "worker", "--backend", backend, "--url", redis_url],
@@ -236,7 +232,8 @@ def test_an_outcome_of_another_job_swapped_in_is_refused(redis_url, rq_worker):
     one, two = jobnb.submit(add, 1, 2), jobnb.submit(add, 10, 20)
     assert (one.result(timeout=30), two.result(timeout=30)) == (3, 30)
     client = redis.Redis.from_url(redis_url)
-    client.hset(f"jobnb:rq:job:{two.id}", "outcome", client.hget(f"jobnb:rq:job:{one.id}", "outcome"))
+    first = client.hget(f"jobnb:rq:job:{one.id}", "outcome")
+    client.hset(f"jobnb:rq:job:{two.id}", "outcome", first)
     with pytest.raises(SignatureMismatch):
         jobnb.get(two.id).result()  # never 3
 
@@ -250,9 +247,7 @@ def test_a_worker_with_another_key_fails_the_job_saying_so(redis_url, rq_worker)
     assert "signature mismatch" in job.error
 
 
-def test_planted_huey_messages_are_dropped_and_the_replaced_job_still_runs(
-    redis_url, tmp_path
-):
+def test_planted_huey_messages_are_dropped_and_the_replaced_job_still_runs(redis_url, tmp_path):
     marker = tmp_path / "marker"
     jobnb.configure("huey", home=redis_url)
     with pytest.warns(jobnb.JobnbWarning):
