@@ -38,7 +38,7 @@ class SignedPickle:
     @classmethod
     def signer(cls) -> Signer:
         if cls._signer is None:
-            cls._signer = redis_signer("the RQ server of this worker")
+            cls._signer = redis_signer(None)
         return cls._signer
 
     @classmethod

@@ -108,11 +108,12 @@ def how_to_set(server: str) -> str:
     )
 
 
-def redis_signer(url: str, key_file: str | os.PathLike | None = None) -> Signer:
-    """The signer of the jobs on the Redis server ``url``: the key of ``JOBNB_SECRET_KEY``,
-    else of ``key_file`` (the setting; ``JOBNB_SECRET_KEY_FILE`` when not given), else
-    of ``./.jobnb/secret.key`` if it exists; else MissingSecretKey naming the server."""
-    server = f"the Redis server {redacted(url)}"
+def redis_signer(url: str | None, key_file: str | os.PathLike | None = None) -> Signer:
+    """The signer of the jobs on the Redis server ``url`` (None: not known here, a plain
+    ``rq worker``'s): the key of ``JOBNB_SECRET_KEY``, else of ``key_file`` (the setting;
+    ``JOBNB_SECRET_KEY_FILE`` when not given), else of ``./.jobnb/secret.key`` if it
+    exists; else MissingSecretKey naming the server."""
+    server = f"the Redis server {redacted(url)}" if url else "this worker's Redis server"
     fix = how_to_set(server)
     key = os.environ.get(ENV_KEY)
     if key:
