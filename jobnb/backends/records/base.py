@@ -176,6 +176,15 @@ class Records:
         """``blob`` (a payload or an outcome of job ``job_id``) signed to be stored."""
         return self.signer.sign(blob, f"{kind}:{job_id}")
 
+    def _signature(self, kind: str, job_id: str, blob) -> bytes:
+        """The signature of ``blob``, for a store that keeps it beside the blob."""
+        return self.signer.signature(blob, f"{kind}:{job_id}")
+
+    def _verified_apart(self, kind: str, job_id: str, signature, stored) -> memoryview:
+        """As ``_verified``, for a blob whose signature was kept beside it."""
+        what = f"the {kind} of job {job_id}"
+        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what)
+
     def _verified(self, kind: str, job_id: str, stored) -> memoryview:
         """The blob a store held (signed by ``_signed``), or SignatureMismatch saying
         which job's payload or outcome failed: never unpickled then."""
