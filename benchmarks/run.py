@@ -269,7 +269,8 @@ def pickle_round_trip() -> float:
 
 def signing_cost() -> float:
     """Seconds to sign and verify (HMAC-SHA256, payload/signing.py) the payload of a job
-    taking the BIG_MB array (median of 3): what signing adds to the 50 MB argument."""
+    taking the BIG_MB array (median of 3), as the Redis store does (the signature kept
+    beside the payload): what signing adds to the 50 MB argument."""
     from jobnb.payload import CallPayload, dumps_payload
     from jobnb.payload.signing import Signer
 
@@ -278,7 +279,8 @@ def signing_cost() -> float:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        signer.verify(signer.sign(blob, "payload:bench"), "payload:bench")
+        signature = signer.signature(blob, "payload:bench")
+        signer.verify_apart(signature, blob, "payload:bench")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
