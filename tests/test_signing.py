@@ -223,6 +223,9 @@ def test_a_planted_outcome_is_never_loaded_by_the_kernel_nor_its_widget(
     widget = JobWidget(jobnb.get(done.id))
     widget.show(snapshot)
     assert "signature mismatch" in widget.traceback_view.value
+    board = jobnb.dashboard()  # its rows read records, never outcomes
+    board.refresh()
+    board.close()
     assert not marker.exists()
 
 
