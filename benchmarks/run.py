@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -266,6 +267,24 @@ def pickle_round_trip() -> float:
     return statistics.median(times)
 
 
+def signing_cost() -> float:
+    """Seconds to sign and verify (HMAC-SHA256, payload/signing.py) the payload of a job
+    taking the BIG_MB array (median of 3), as the Redis store does (the signature kept
+    beside the payload): what signing adds to the 50 MB argument."""
+    from jobnb.payload import CallPayload, dumps_payload
+    from jobnb.payload.signing import Signer
+
+    blob = dumps_payload(CallPayload(nbytes, (np.random.default_rng(0).random(BIG_MB * 2**17),)))
+    signer = Signer(secrets.token_hex(32).encode())
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        signature = signer.signature(blob, "payload:bench")
+        signer.verify_apart(signature, blob, "payload:bench")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def start_after_idle(idle: float) -> tuple[float, float]:
     """Seconds from submit to start for a job submitted after ``idle`` s of nothing, on
     jobnb huey and on raw Huey, idling side by side."""
@@ -365,6 +384,9 @@ def main(argv: list[str] | None = None) -> None:
         "--only", action="append", choices=sorted(pairs()), help="run only this pair (repeatable)"
     )
     args = parser.parse_args(argv)
+    # the Redis backends' shared key, inherited by the workers started here (a fresh one
+    # each run, unless given)
+    os.environ.setdefault("JOBNB_SECRET_KEY", secrets.token_hex(32))
     chosen = args.only or list(pairs())
     print(f"python {sys.version.split()[0]}, {WORKERS} workers\n")
     print("| pair | measure | jobnb | raw | ratio jobnb/raw |")
@@ -393,6 +415,13 @@ def main(argv: list[str] | None = None) -> None:
                     f"| jobnb rq vs in-process pickle.dumps+loads | {BIG_MB} MB numpy "
                     f"argument | {fmt(ours_big, 'time')} | {fmt(reference, 'time')} | "
                     f"{ours_big / reference:.2f}x |",
+                    flush=True,
+                )
+                signing = signing_cost()
+                print(
+                    f"| HMAC sign+verify of the payload vs jobnb rq end to end | {BIG_MB} MB "
+                    f"numpy argument | {fmt(signing, 'time')} | {fmt(ours_big, 'time')} | "
+                    f"{signing / ours_big:.2f}x |",
                     flush=True,
                 )
         finally:

@@ -46,8 +46,9 @@ def configure(backend: str | None = None, **options: Any) -> config.Settings:
         ``"rq"`` (or ``"redis"``).
     **options
         ``workers`` (pool size), ``redis_url`` (rq's server), ``home`` (huey's folder,
-        or a Redis URL), ``result_ttl``. Each backend takes the ones it uses and ignores
-        the rest, which are kept for the backends that use them.
+        or a Redis URL), ``result_ttl``, ``secret_key_file`` (the Redis backends' key
+        file). Each backend takes the ones it uses and ignores the rest, which are kept
+        for the backends that use them.
 
     Returns the resolved settings. Unknown names raise ConfigError.
     """

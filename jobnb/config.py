@@ -46,6 +46,8 @@ class Settings:
     home: str = defaults.HOME
     #: seconds an ended job (record, logs, result) is kept by huey and rq; None: until forgotten
     result_ttl: float | None = None
+    #: the file of the secret key the Redis backends sign jobs with (backends/secret_key.py)
+    secret_key_file: str | None = None
 
     def __repr__(self) -> str:  # the password of a Redis URL never shows
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -66,6 +68,7 @@ _ENV = {
     "JOBNB_REDIS_URL": "redis_url",
     "JOBNB_HOME": "home",
     "JOBNB_RESULT_TTL": "result_ttl",
+    "JOBNB_SECRET_KEY_FILE": "secret_key_file",
 }
 _TOML_KEYS = {
     "type",
@@ -76,6 +79,7 @@ _TOML_KEYS = {
     "redis_url",
     "home",
     "result_ttl",
+    "secret_key_file",
 }
 
 
@@ -95,7 +99,7 @@ def from_toml(path: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if "type" in section:
         found["backend"] = section["type"]
-    for key in ("workers", "redis_url", "home", "result_ttl"):
+    for key in ("workers", "redis_url", "home", "result_ttl", "secret_key_file"):
         if key in section:
             found[key] = section[key]
     if "redis_url" not in found and {"redis_ip", "redis_port", "redis_db"} & set(section):

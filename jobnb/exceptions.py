@@ -4,6 +4,7 @@
 
     JobnbError
     ├── ConfigError              a setting is wrong (unknown backend, bad value)
+│   └── MissingSecretKey     no secret key to sign the jobs of a Redis server with
     ├── PayloadError             something cannot travel to a worker (names it)
     │   └── NotCallable          what was submitted is not a function (also a TypeError)
     ├── BackendUnavailable       the queue backend cannot be reached
@@ -16,6 +17,7 @@
     │   └── JobLost              the worker died while running the job
     ├── NotebookError            a notebook job cannot run its notebook (no such kernel, ...)
     │   └── NotebookCellError    a cell of a notebook job raised (names the cell)
+    ├── SignatureMismatch    stored bytes fail their signature: never unpickled
     └── ResultTimeout            ``job.result(timeout=...)`` ran out of time (also a TimeoutError)
 """
 
@@ -159,3 +161,14 @@ class ResultTimeout(JobnbError, TimeoutError):
 class JobnbWarning(UserWarning):
     """Something was left out but the rest went on: e.g. a cell output that could not
     come back from the worker."""
+
+
+class SignatureMismatch(JobnbError):
+    """Bytes jobnb stored or sent (a payload, an outcome, a queue message) do not carry a
+    valid signature under this process's secret key: they were written with another key
+    or by someone else, and are never unpickled. The message names what they are."""
+
+
+class MissingSecretKey(ConfigError):
+    """No secret key to sign and verify the jobs of a Redis server with (or a key that
+    cannot be used): the message names the server and says how to set one."""

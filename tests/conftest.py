@@ -4,6 +4,7 @@ and the workers it started are stopped after it. The session starts its own
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,18 @@ BACKEND_NAMES = ["thread", "subprocess", "huey", "huey-redis", "rq"]
 #: Backends whose workers are separate processes (a job there cannot take down the test).
 PROCESS_BACKENDS = ["subprocess", "huey", "huey-redis", "rq"]
 
-ENV_VARS = ("JOBNB_BACKEND", "JOBNB_WORKERS", "JOBNB_REDIS_URL", "JOBNB_HOME", "JOBNB_RESULT_TTL")
+ENV_VARS = (
+    "JOBNB_BACKEND",
+    "JOBNB_WORKERS",
+    "JOBNB_REDIS_URL",
+    "JOBNB_HOME",
+    "JOBNB_RESULT_TTL",
+    "JOBNB_SECRET_KEY_FILE",
+)
+#: the key every kernel and worker of the tests' Redis servers signs jobs with (set once,
+#: not cleared per test: the workers the tests start inherit it)
+TEST_SECRET_KEY = "jobnb-tests-secret-key-0123456789abcdef"
+os.environ["JOBNB_SECRET_KEY"] = TEST_SECRET_KEY
 
 
 @pytest.fixture(autouse=True)

@@ -14,14 +14,18 @@ import threading
 from pathlib import Path
 
 from huey import Huey
+from huey.serializer import Serializer
 from huey.storage import RedisStorage, SqliteStorage
 
+from ..exceptions import SignatureMismatch
+from ..payload.signing import Signer
 from ..worker.recorded_job import run_recorded_job
 from .private_home import home_path
 from .records.redis import RedisRecords
 from .records.sqlite import SqliteRecords
 from .redis_connection import connect
-from .redis_outage import CONNECTION_ERRORS, wait_for_server
+from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .secret_key import signer_for
 
 TASK_NAME = "jobnb.run"
 QUEUE_NAME = "jobnb"
@@ -105,17 +109,65 @@ class PatientRedisStorage(RedisStorage):
             return []
 
 
-def make_huey(home: str | os.PathLike, redis_url: str | None = None) -> Huey:
+#: what a huey queue message's signature is for
+MESSAGE_CONTEXT = "huey-message"
+
+
+class SignedSerializer(Serializer):
+    """Huey's pickles of its queue messages, signed (payload/signing.py): whoever can
+    write the queue (its SQLite file, its Redis server) but has not the key cannot make
+    a worker unpickle what they wrote."""
+
+    def __init__(self, signer: Signer) -> None:
+        super().__init__()
+        self.signer = signer
+
+    def serialize(self, data) -> bytes:
+        return self.signer.sign(super().serialize(data), MESSAGE_CONTEXT)
+
+    def deserialize(self, data):
+        return super().deserialize(self.signer.verify(data, MESSAGE_CONTEXT, "a queue message"))
+
+
+class SignedHuey(Huey):
+    """A Huey whose worker drops a message that fails its signature with one line in its
+    log (never unpickled; Huey's would log a traceback), and goes on. A job whose
+    genuine message was replaced is still queued in its records: MessageRepair queues
+    it again (huey_messages)."""
+
+    def dequeue(self):
+        try:
+            return super().dequeue()
+        except SignatureMismatch as exc:
+            say(f"dropped a message of the queue {self.name}: {exc}")
+            return None
+
+
+def make_huey(
+    home: str | os.PathLike, redis_url: str | None = None, key_file: str | None = None
+) -> Huey:
     """The Huey of a jobnb home (or of a Redis server, when ``redis_url`` is given), with
-    its one task registered: kernel and worker alike."""
+    its one task registered: kernel and worker alike. ``key_file``: the setting
+    ``secret_key_file`` (secret_key.py)."""
     if redis_url:
         connect(redis_url)  # a clear error, now, if no server answers there
-        huey = Huey(
-            name=QUEUE_NAME, storage_class=PatientRedisStorage, url=redis_url, results=False
+        records = open_records(home, redis_url, key_file=key_file)  # (no key: refused here)
+        huey = SignedHuey(
+            name=QUEUE_NAME,
+            storage_class=PatientRedisStorage,
+            url=redis_url,
+            results=False,
+            serializer=SignedSerializer(records.signer),
         )
     else:
         records = open_records(home)  # (its clear errors first: an unwritable home, ...)
-        huey = Huey(name=QUEUE_NAME, storage_class=QueueStorage, records=records, results=False)
+        huey = SignedHuey(
+            name=QUEUE_NAME,
+            storage_class=QueueStorage,
+            records=records,
+            results=False,
+            serializer=SignedSerializer(records.signer),
+        )
     place = (str(home_path(home)), redis_url)
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
@@ -125,7 +177,10 @@ _records: dict[tuple, SqliteRecords | RedisRecords] = {}
 
 
 def open_records(
-    home: str | os.PathLike, redis_url: str | None = None, result_ttl: float | None = None
+    home: str | os.PathLike,
+    redis_url: str | None = None,
+    result_ttl: float | None = None,
+    key_file: str | None = None,
 ):
     """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis; the jobs
     added are forgotten ``result_ttl`` s after they end, if given. Opened once per
@@ -133,10 +188,12 @@ def open_records(
     place = (str(home_path(home)), redis_url, result_ttl)
     records = _records.get(place)
     if records is None:
+        signer = signer_for(home, redis_url, key_file)
         if redis_url:
-            records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl)
+            records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl, signer=signer)
         else:
-            records = SqliteRecords(records_path(home), result_ttl=result_ttl)
+            path = records_path(home)
+            records = SqliteRecords(path, result_ttl=result_ttl, signer=signer)
         records = _records.setdefault(place, records)
     return records
 

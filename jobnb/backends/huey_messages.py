@@ -18,6 +18,8 @@ from pathlib import Path
 from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
+from ..exceptions import SignatureMismatch
+
 OLD_QUEUE_FILE = "queue.db"  # where homes made before the queue moved into jobs.db kept it
 
 
@@ -56,7 +58,10 @@ def queued_job_ids(huey: Huey) -> set[str]:
     """The ids of the jobs that have a message in the queue."""
     found = set()
     for data in huey.storage.enqueued_items():  # (jobnb's queue: each runs the one task)
-        found.update(huey.serializer.deserialize(bytes(data)).args[:1])
+        try:
+            found.update(huey.serializer.deserialize(bytes(data)).args[:1])
+        except SignatureMismatch:  # not ours (never unpickled): its job, if any, is missing
+            continue
     return found
 
 

@@ -43,8 +43,9 @@ class HueyBackend(RecordsBackend):
         self.options = options
         self.home, self.redis_url = huey_home(options.home)
         self.workers = options.workers
-        self.huey = make_huey(self.home, self.redis_url)
-        self.records_store = open_records(self.home, self.redis_url, options.result_ttl)
+        key_file = options.secret_key_file
+        self.huey = make_huey(self.home, self.redis_url, key_file)
+        self.records_store = open_records(self.home, self.redis_url, options.result_ttl, key_file)
 
     def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
         """Records, payloads and queue messages in one transaction (SQLite) or one MULTI

@@ -65,6 +65,8 @@ class HueyOptions(BackendOptions):
     home: str = defaults.HOME
     workers: int = defaults.WORKERS
     result_ttl: float | None = None
+    #: the key file of a Redis home (a folder home has its own: backends/secret_key.py)
+    secret_key_file: str | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -75,6 +77,8 @@ class RqOptions(BackendOptions):
     redis_url: str | None = None
     workers: int = defaults.WORKERS
     result_ttl: float | None = None
+    #: where its secret key is, if not in JOBNB_SECRET_KEY (backends/secret_key.py)
+    secret_key_file: str | None = None
 
 
 class HueyHome(NamedTuple):

@@ -119,7 +119,7 @@ def start_batch(pipe, prefix: str, queue, job_ids: list[str], runners: int, ttl:
     )
 
 
-def take(client, prefix: str, batch_id: str, queue_name: str) -> str | None:
+def take(client, prefix: str, batch_id: str, queue_name: str, serializer) -> str | None:
     """The next job id of the batch (None: drained); queues a spare runner first when
     the batch has more and no spare waits."""
     global _take_script
@@ -128,17 +128,18 @@ def take(client, prefix: str, batch_id: str, queue_name: str) -> str | None:
     args = [prefix, batch_id, queue_key(queue_name), PENDING_FOR]
     job_id, spare_needed = _take_script(args=args, client=client)
     if spare_needed:
-        add_spare(client, prefix, batch_id)
+        add_spare(client, prefix, batch_id, serializer)
     return None if job_id is None else job_id.decode()
 
 
-def add_spare(client, prefix: str, batch_id: str) -> None:
-    """Queue a runner of the batch and record it as its spare (one MULTI)."""
+def add_spare(client, prefix: str, batch_id: str, serializer) -> None:
+    """Queue a runner of the batch and record it as its spare (one MULTI); ``serializer``:
+    RQ's, signing (rq_serializer)."""
     meta = client.hget(f"{prefix}batches", batch_id)
     if meta is None:  # drained meanwhile
         return
     meta = json.loads(meta)
-    queue = Queue(meta["queue"], connection=client)
+    queue = Queue(meta["queue"], connection=client, serializer=serializer)
     spare = uuid.uuid4().hex
     description = f"jobnb batch {batch_id}: spare runner"
     with client.pipeline() as pipe:
@@ -154,7 +155,7 @@ def add_spare(client, prefix: str, batch_id: str) -> None:
         pipe.execute()
 
 
-def sweep(client, prefix: str, worker: str) -> list[str]:
+def sweep(client, prefix: str, worker: str, serializer) -> list[str]:
     """Mend what no runner is left to mend, if no other worker swept lately: queue a
     spare for each batch left without one, and queue again (as single RQ jobs) the
     jobs recorded as queued that no RQ job nor batch holds, seen so in two sweeps in
@@ -168,11 +169,11 @@ def sweep(client, prefix: str, worker: str) -> list[str]:
     for batch_id, meta in batches.items():
         args = (prefix, batch_id, queue_key(meta["queue"]), PENDING_FOR)
         if client.eval(_CHECK, 0, *args):
-            add_spare(client, prefix, batch_id)
-    return _requeue_orphans(client, prefix, batches)
+            add_spare(client, prefix, batch_id, serializer)
+    return _requeue_orphans(client, prefix, batches, serializer)
 
 
-def _requeue_orphans(client, prefix: str, batches: dict) -> list[str]:
+def _requeue_orphans(client, prefix: str, batches: dict, serializer) -> list[str]:
     queued = [raw.decode() for raw in client.zrange(f"{prefix}status:queued", 0, -1)]
     held = set()
     if queued:
@@ -192,13 +193,14 @@ def _requeue_orphans(client, prefix: str, batches: dict) -> list[str]:
             pipe.sadd(f"{prefix}orphans", *(orphans - suspects))
         pipe.execute()
     for job_id in confirmed:
-        _requeue(client, prefix, job_id)
+        _requeue(client, prefix, job_id, serializer)
     return confirmed
 
 
-def _requeue(client, prefix: str, job_id: str) -> None:
+def _requeue(client, prefix: str, job_id: str, serializer) -> None:
     queue_name, result_ttl = client.hmget(f"{prefix}job:{job_id}", ["queue", "result_ttl"])
-    queue = Queue(queue_name.decode() if queue_name else RQ_QUEUE, connection=client)
+    queue_name = queue_name.decode() if queue_name else RQ_QUEUE
+    queue = Queue(queue_name, connection=client, serializer=serializer)
     ttl = KEEP_FOREVER if result_ttl is None else int(float(result_ttl) + 0.999)
     description = f"jobnb job {job_id}, queued again: nothing held it"
     rq_id = f"{job_id}-again-{uuid.uuid4().hex[:8]}"  # (its first RQ job may still exist)

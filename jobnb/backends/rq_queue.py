@@ -38,6 +38,8 @@ from .records.redis import RedisRecords
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable, worker_command
 from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
+from .rq_serializer import SignedPickle
+from .secret_key import redis_signer
 
 WORKERS_SEEN_FOR = 5.0  # seconds a count of a queue's workers is reused
 RQ_FILES_WITHIN = 2.0  # seconds RQ takes at most to file a job whose target returned
@@ -52,9 +54,11 @@ class RqBackend(RecordsBackend):
         self.options = options
         self.url = check_url(options.redis_url or DEFAULT_URL)
         self.workers = options.workers  # what `jobnb worker` is told to start; not started here
+        signer = redis_signer(self.url, options.secret_key_file)  # refused now if none
         self.records_store = RedisRecords(
-            self.url, name=None, namespace="rq", result_ttl=options.result_ttl
+            self.url, name=None, namespace="rq", result_ttl=options.result_ttl, signer=signer
         )
+        self.serializer = SignedPickle.with_signer(signer)  # RQ's own pickles, signed too
         # RQ's own copy of a job (its hash, its registries) lives as long as jobnb's
         ttl = options.result_ttl
         self._rq_ttl = KEEP_FOREVER if ttl is None else math.ceil(ttl)
@@ -66,7 +70,9 @@ class RqBackend(RecordsBackend):
         name = name or RQ_QUEUE
         queue = self._queues.get(name)
         if queue is None:
-            queue = self._queues[name] = Queue(name, connection=self.redis)
+            queue = self._queues[name] = Queue(
+                name, connection=self.redis, serializer=self.serializer
+            )
         return queue
 
     def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
@@ -124,7 +130,7 @@ class RqBackend(RecordsBackend):
     def forget_queued(self, job_id: str) -> None:
         """Take a cancelled job out of its RQ queue (into RQ's canceled registry)."""
         try:
-            RqJob.fetch(job_id, connection=self.redis).cancel()
+            RqJob.fetch(job_id, connection=self.redis, serializer=self.serializer).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass  # already taken by a worker: it finds the record cancelled and skips it
 
@@ -132,7 +138,7 @@ class RqBackend(RecordsBackend):
         """Forget the ended job, and RQ's own copy of it (its hash, its registries)."""
         ended_as = self.records_store.forget(job_id)  # refuses a job that has not ended
         try:
-            rq_job = RqJob.fetch(job_id, connection=self.redis)
+            rq_job = RqJob.fetch(job_id, connection=self.redis, serializer=self.serializer)
             # jobnb's record ends inside RQ's job target; RQ files the job a moment later,
             # writing its hash again if it was deleted before: wait for that (unless the
             # job was lost: its worker is gone, and RQ will not file it)

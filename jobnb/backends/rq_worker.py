@@ -37,6 +37,8 @@ from . import rq_batches
 from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .rq_serializer import SignedPickle
+from .secret_key import redis_signer
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords
@@ -57,7 +59,10 @@ def drain_batch(batch_id: str) -> int:
     records = _records_here()
     queue_name = get_current_job().origin
     ran = 0
-    while job_id := rq_batches.take(records.redis, records.prefix, batch_id, queue_name):
+    serializer = SignedPickle.with_signer(records.signer)
+    while job_id := rq_batches.take(
+        records.redis, records.prefix, batch_id, queue_name, serializer
+    ):
         if run_recorded_job(records, job_id) is not None:
             ran += 1
     return ran
@@ -144,10 +149,11 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     """Serve ``queues`` at ``url`` with ``workers`` worker processes until stopped."""
     global _records
     client = connect(url)
+    signer = redis_signer(url)  # no key: refused now, before any worker starts
     if workers > 1:
         return _supervise(url, queues, workers)
 
-    _records = RedisRecords(url, name=None, namespace="rq", client=client)
+    _records = RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
     name = f"{os.uname().nodename}.{os.getpid()}"
     threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
     serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
@@ -155,7 +161,12 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     for incarnation in itertools.count():
         # a new name each time: the server may still hold the last one, never unregistered
         suffix = f".{incarnation}" if incarnation else ""
-        worker = worker_class()(queues, connection=client, name=name + suffix)
+        worker = worker_class()(
+            queues,
+            connection=client,
+            name=name + suffix,
+            serializer=SignedPickle.with_signer(_records.signer),
+        )
         try:
             worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
         except CONNECTION_ERRORS:  # its last words to the server could not be said
@@ -194,7 +205,8 @@ def _sweep_now_and_then(client, name: str) -> None:
     while True:
         time.sleep(rq_batches.SWEEP_EVERY)
         try:
-            repaired = rq_batches.sweep(client, _records.prefix, name)
+            serializer = SignedPickle.with_signer(_records.signer)
+            repaired = rq_batches.sweep(client, _records.prefix, name, serializer)
         except CONNECTION_ERRORS:
             continue  # the work loop says so, and waits for the server
         if repaired:

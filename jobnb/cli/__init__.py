@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..exceptions import JobnbError
-from . import demo, run, worker
+from . import demo, key, run, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jobnb {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (demo, run, worker):
+    for group in (demo, key, run, worker):
         group.add_to(commands)
     return parser
 

@@ -8,6 +8,7 @@ huey, rq and redis, which ``jobnb --help`` and ``jobnb run`` on a thread do with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -105,6 +106,8 @@ def add_to(commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     settings = api.settings()
     url = args.url_file or _url_of_command_line(args.url, "--url")
+    if settings.secret_key_file:  # (jobnb.toml's, for the worker processes it starts)
+        os.environ.setdefault("JOBNB_SECRET_KEY_FILE", settings.secret_key_file)
     if args.backend in ("rq", "redis"):
         return _rq_worker(args, url or settings.redis_url)
     home, url = huey_home(_url_of_command_line(args.home, "--home") or settings.home, url)

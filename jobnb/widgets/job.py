@@ -8,6 +8,7 @@ before it is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import reprlib
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
+from ..exceptions import SignatureMismatch
 from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import last_line
@@ -40,7 +42,16 @@ class Snapshot:
 def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = None) -> Snapshot:
     record = record or job.record()
     logs = job.logs() if logs is None else logs
-    return Snapshot(record, logs, ending_of(job, record) if record.status.is_done else "")
+    if not record.status.is_done:
+        return Snapshot(record, logs)
+    try:
+        ending = ending_of(job, record)
+    except SignatureMismatch as exc:
+        # what the store holds is not what the job's worker wrote (never unpickled):
+        # the job shows failed, saying why, whatever its record claims
+        error = f"SignatureMismatch: {exc}\n"
+        return Snapshot(dataclasses.replace(record, status=JobStatus.FAILED, error=error), logs)
+    return Snapshot(record, logs, ending)
 
 
 def ending_of(job: Job, record: JobRecord) -> str:
@@ -49,6 +60,8 @@ def ending_of(job: Job, record: JobRecord) -> str:
         return ""
     try:
         value = job.result(timeout=0)
+    except SignatureMismatch:
+        raise  # the job is shown failed (take_snapshot)
     except Exception as exc:  # noqa: BLE001 - a summary must not break the widget
         return f"result not readable here: {type(exc).__name__}: {exc}"
     if record.kind == "cell" and isinstance(value, dict):

@@ -30,8 +30,9 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from ..exceptions import SignatureMismatch
 from ..model import JobStatus
-from ..payload import SealedOutcome
+from ..payload import Outcome, SealedOutcome
 from .child import ChildProcess
 
 BEAT_SECONDS = 0.2  # also how soon a running job sees its cancel
@@ -81,6 +82,8 @@ class StoreOutage:
             time.sleep(max(0.0, self.retry_at - time.monotonic()))
             try:
                 value = write()
+            except SignatureMismatch:
+                raise  # not the store's fault: trying again would not help
             except Exception as exc:  # the store's error: it is said, and tried again
                 self.failed(exc)
                 if time.monotonic() >= give_up:
@@ -193,7 +196,16 @@ def run_recorded_job(records, job_id: str) -> SealedOutcome | None:
     child.ready()
     worker = f"{socket.gethostname()} pid {child.pid}"
     reporter = RecordsReporter(records, job_id)
-    written, started = reporter.outage.persist(lambda: records.start(job_id, worker), "the start")
+    try:
+        written, started = reporter.outage.persist(
+            lambda: records.start(job_id, worker), "the start"
+        )
+    except SignatureMismatch as exc:  # never unpickled: the job ends failed, saying why
+        _say(f"jobnb worker: job {job_id} not run: {exc}")
+        error = f"SignatureMismatch: {exc}\n"
+        outcome = SealedOutcome.seal(Outcome(JobStatus.FAILED, exception=exc, error=error))
+        reporter.finish(outcome)
+        return outcome
     if not written or started is None:
         return None
     payload, timeout, cwd, sys_path = started

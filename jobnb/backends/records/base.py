@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
+from ...payload.signing import Signer
 
 #: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
 #: in tests; read by the kernels and workers alike, when jobnb is imported)
@@ -165,6 +166,30 @@ class Records:
     #: the store, in words, for errors: its file, or its server's keys
     place: str = "a records store"
 
+    #: signs the payloads and outcomes the store keeps, and verifies them before they
+    #: leave it: whoever can write the store (its file, its Redis server) but has not
+    #: the key cannot make a worker or a kernel unpickle what they wrote. The store
+    #: signs, not its callers, so that no path in or out can forget it.
+    signer: Signer
+
+    def _signed(self, kind: str, job_id: str, blob) -> bytes:
+        """``blob`` (a payload or an outcome of job ``job_id``) signed to be stored."""
+        return self.signer.sign(blob, f"{kind}:{job_id}")
+
+    def _signature(self, kind: str, job_id: str, blob) -> bytes:
+        """The signature of ``blob``, for a store that keeps it beside the blob."""
+        return self.signer.signature(blob, f"{kind}:{job_id}")
+
+    def _verified_apart(self, kind: str, job_id: str, signature, stored) -> memoryview:
+        """As ``_verified``, for a blob whose signature was kept beside it."""
+        what = f"the {kind} of job {job_id}"
+        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what)
+
+    def _verified(self, kind: str, job_id: str, stored) -> memoryview:
+        """The blob a store held (signed by ``_signed``), or SignatureMismatch saying
+        which job's payload or outcome failed: never unpickled then."""
+        return self.signer.verify(stored, f"{kind}:{job_id}", f"the {kind} of job {job_id}")
+
     def _missing(self, job_id: str) -> JobNotFound:
         """The error for a job this store does not hold."""
         return JobNotFound(f"no job {job_id!r} in {self.place}")
@@ -203,7 +228,9 @@ class Records:
     ) -> tuple[bytes, float | None, str | None, list[str]] | None:
         """Mark a queued job running on ``worker``; return its payload, its timeout, and
         the submitter's working directory and sys.path (``[]`` if not given). None if it
-        is no longer queued (cancelled, or taken by another worker): a job starts once."""
+        is no longer queued (cancelled, or taken by another worker): a job starts once.
+        A payload whose signature fails raises SignatureMismatch once the job is marked
+        running: the caller ends it failed with that message."""
         raise NotImplementedError
 
     def heartbeat(self, job_id: str) -> bool:
@@ -287,7 +314,9 @@ class Records:
 
     def outcome(self, job_id: str) -> bytes | None:
         """The serialized outcome ``finish`` stored, as it was given; None until then (or
-        when the job ended without one: cancelled while queued, lost)."""
+        when the job ended without one: cancelled while queued, lost). Outcomes and
+        payloads are signed as they are stored and verified as they are read: one that
+        fails raises SignatureMismatch, never returned."""
         raise NotImplementedError
 
     def payload(self, job_id: str) -> bytes | None:

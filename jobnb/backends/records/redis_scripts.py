@@ -72,11 +72,12 @@ FINISH = (
     MOVE
     + """
 local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local signature = ARGV[7]
 local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if old ~= 'queued' and old ~= 'running' then return 0 end
 move(p, id, job, old, status)
-redis.call('HSET', job, 'outcome', outcome, 'finished', now)
+redis.call('HSET', job, 'outcome', outcome, 'outcome_signature', signature, 'finished', now)
 if err ~= '' then redis.call('HSET', job, 'error', err) end
 local total = redis.call('HGET', job, 'progress_total')
 if status == 'finished' and total then redis.call('HSET', job, 'progress_done', total) end

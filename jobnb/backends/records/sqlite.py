@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...model import JobRecord, JobStatus, refuse_to_forget
+from ...payload.signing import Signer
+from ..secret_key import home_signer
 from .base import (
     CANCELLED_ERROR,
     LOST_AFTER,
@@ -62,8 +64,11 @@ class SqliteRecords(Records):
         lost_after: float = LOST_AFTER,
         result_ttl: float | None = None,
         busy_timeout: float = 30.0,
+        signer: Signer | None = None,
     ) -> None:
         self.path = Path(path)
+        # the home's own key (made on first use) unless the caller gives one
+        self.signer = signer if signer is not None else home_signer(self.path.parent)
         self.place = str(self.path)
         self.lost_after = lost_after
         self.result_ttl = result_ttl
@@ -109,7 +114,9 @@ class SqliteRecords(Records):
             )
             for r in records
         ]
-        blobs = [(r.id, p) for r, p in zip(records, payloads, strict=True)]
+        blobs = [
+            (r.id, self._signed("payload", r.id, p)) for r, p in zip(records, payloads, strict=True)
+        ]
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -139,6 +146,7 @@ class SqliteRecords(Records):
             if row is None:
                 return None
             (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
+        payload = self._verified("payload", job_id, payload)  # (the job is running: see base)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -184,7 +192,8 @@ class SqliteRecords(Records):
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
             if done:
-                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
+                signed = self._signed("outcome", job_id, outcome)
+                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, signed))
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -331,11 +340,13 @@ class SqliteRecords(Records):
         )
         return "".join(text for (text,) in rows)
 
-    def outcome(self, job_id: str) -> bytes | None:
-        return self._blob("outcomes", job_id)
+    def outcome(self, job_id: str) -> memoryview | None:
+        blob = self._blob("outcomes", job_id)
+        return None if blob is None else self._verified("outcome", job_id, blob)
 
-    def payload(self, job_id: str) -> bytes | None:
-        return self._blob("payloads", job_id)
+    def payload(self, job_id: str) -> memoryview | None:
+        blob = self._blob("payloads", job_id)
+        return None if blob is None else self._verified("payload", job_id, blob)
 
     def _blob(self, table: str, job_id: str) -> bytes | None:
         row = (
