@@ -154,7 +154,14 @@ def test_under_umask_000_a_fresh_home_is_0700_and_its_files_0600(tmp_path):
         os.umask(old)
         stop_worker(home, grace=0)
     assert mode(home) == 0o700
-    for name in ("jobs.db", "jobs.db-wal", "jobs.db-shm", "worker.log", "worker.lock"):
+    for name in (
+        "jobs.db",
+        "jobs.db-wal",
+        "jobs.db-shm",
+        "worker.log",
+        "worker.lock",
+        "secret.key",
+    ):
         assert modes.pop(name) == 0o600, name
     assert modes == {}  # no other file was made there
 

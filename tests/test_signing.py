@@ -20,9 +20,9 @@ from conftest import TEST_SECRET_KEY, eventually, start_redis_worker, stop_proce
 
 import jobnb
 from jobnb import JobStatus
-from jobnb.backends.secret_key import home_signer
+from jobnb.backends.secret_key import home_signer, redis_signer
 from jobnb.cli import main as jobnb_command
-from jobnb.exceptions import MissingSecretKey, SignatureMismatch
+from jobnb.exceptions import MissingSecretKey, SignatureMismatch, UnsafeHome
 from jobnb.payload.signing import Signer
 
 HINT = "(was the key changed, or did someone else write to this server?)"
@@ -92,8 +92,9 @@ def test_a_planted_key_symlink_is_not_followed(tmp_path):
     target = tmp_path / "elsewhere"
     target.write_text("attacker-chosen-key-0123456789")
     (tmp_path / "home" / "secret.key").symlink_to(target)
-    with pytest.raises(MissingSecretKey, match="secret.key"):
+    with pytest.raises(UnsafeHome, match="secret.key is a symbolic link"):
         home_signer(tmp_path / "home")
+    assert target.read_text() == "attacker-chosen-key-0123456789"
 
 
 def test_jobnb_key_makes_a_shared_key_and_says_how_to_share_it_without_showing_it(tmp_path, capsys):
@@ -146,6 +147,7 @@ def test_a_key_file_named_by_the_setting_is_shared_with_the_workers(
     monkeypatch.delenv("JOBNB_SECRET_KEY")
     key_file = tmp_path / "shared.key"
     key_file.write_text(TEST_SECRET_KEY + "\n")
+    key_file.chmod(0o600)
     jobnb.configure("rq", redis_url=redis_url, secret_key_file=str(key_file))
     assert jobnb.submit(add, 1, 2).result(timeout=30) == 3
 
@@ -286,3 +288,14 @@ def test_a_planted_outcome_or_payload_in_jobs_db_is_never_loaded(tmp_path):
     with pytest.raises(SignatureMismatch, match="signature mismatch: the payload of job"):
         jobnb.get(done.id).resubmit()
     assert not marker.exists()
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path, monkeypatch):
+    key_file = tmp_path / "shared.key"
+    key_file.write_text("a-key-of-enough-length-0123456789")
+    key_file.chmod(0o644)
+    monkeypatch.delenv("JOBNB_SECRET_KEY")
+    with pytest.raises(MissingSecretKey, match=r"mode 0644\) is not yours alone.*chmod 600"):
+        redis_signer("redis://:pw@localhost:6379/0", key_file)
+    key_file.chmod(0o600)
+    assert redis_signer("redis://:pw@localhost:6379/0", key_file) is not None
