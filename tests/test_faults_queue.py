@@ -92,7 +92,7 @@ def test_a_kernel_waiting_in_short_timeouts_replaces_a_dead_worker_too(tmp_path)
 
 
 MAP_THEN_BE_KILLED = """
-import sys, jobnb
+import sys, time, jobnb
 from jobnb.backends import huey_worker
 huey_worker.DEFAULT_IDLE_EXIT = 3  # the worker this process may start exits soon when idle
 jobnb.configure("huey", home=sys.argv[1])
@@ -100,17 +100,18 @@ jobnb.api.get_backend()  # set up (tables, connections), as in a kernel that has
 def square(x):
     return x * x
 print("mapping", flush=True)
+started = time.perf_counter()
 jobnb.map(square, range(1000))
-print("mapped", flush=True)
+print("mapped in", time.perf_counter() - started, flush=True)
 """
 
 
 def map_and_kill(tmp_path, home: str, kills: int) -> int:
     """Start submitters of a ``map`` of 1,000 and SIGKILL each at a random moment of its
-    map (one takes 50 to 100 ms); returns how many were killed before it returned."""
-    chance = random.Random(12)
-    cut_short = 0
-    for _ in range(kills):
+    map; returns how many were killed before it returned. How long a map takes (50 to
+    150 ms, more on a loaded machine) is measured first, by one submitter left to end."""
+
+    def submitter() -> subprocess.Popen:
         proc = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(MAP_THEN_BE_KILLED), home],
             cwd=tmp_path,
@@ -118,7 +119,16 @@ def map_and_kill(tmp_path, home: str, kills: int) -> int:
             text=True,
         )
         assert proc.stdout.readline() == "mapping\n"
-        time.sleep(chance.uniform(0.0, 0.08))
+        return proc
+
+    measured = submitter()
+    took = float(measured.stdout.read().split()[-1])
+    measured.wait()
+    chance = random.Random(12)
+    cut_short = 0
+    for _ in range(kills):
+        proc = submitter()
+        time.sleep(chance.uniform(0.0, 1.2 * took))
         proc.send_signal(signal.SIGKILL)
         cut_short += "mapped" not in proc.stdout.read()
         proc.wait()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 import zlib
 
 import pytest
@@ -23,6 +25,7 @@ from jobnb import JobStatus
 from jobnb.backends.secret_key import home_signer, redis_signer
 from jobnb.cli import main as jobnb_command
 from jobnb.exceptions import MissingSecretKey, SignatureMismatch, UnsafeHome
+from jobnb.payload import signing
 from jobnb.payload.signing import Signer
 
 HINT = "(was the key changed, or did someone else write to this server?)"
@@ -299,3 +302,24 @@ def test_a_key_file_others_can_read_is_refused(tmp_path, monkeypatch):
         redis_signer("redis://:pw@localhost:6379/0", key_file)
     key_file.chmod(0o600)
     assert redis_signer("redis://:pw@localhost:6379/0", key_file) is not None
+
+
+def test_a_forked_child_signs_big_blobs_too():
+    """The hashing threads do not survive a fork: a child given the parent's pool would
+    wait for ever on a blob of more than one chunk."""
+    signer = Signer(b"k" * 32)
+    big = b"x" * (3 * signing.CHUNK + 5)
+    signed = signer.sign(big, "payload:a")  # the pool is made in this process
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it signed the same bytes the same way
+        os._exit(0 if signer.sign(big, "payload:a") == signed else 1)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung signing a big blob")

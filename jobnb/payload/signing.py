@@ -50,6 +50,16 @@ def _chunk_digests(view: memoryview) -> bytes:
     return b"".join(_hashers.map(lambda at: hashlib.sha256(view[at : at + CHUNK]).digest(), starts))
 
 
+def _forget_hashers() -> None:
+    global _hashers
+    _hashers = None
+
+
+# a forked child (a job's own multiprocessing) inherits the pool but not its threads: work
+# given to it would wait for ever, so the child makes a pool of its own
+os.register_at_fork(after_in_child=_forget_hashers)
+
+
 class Signer:
     """Signs and verifies blobs under ``key`` (bytes). Its repr never shows the key."""
 
