@@ -35,7 +35,13 @@ def test_the_binder_build_runs_every_notebook(tmp_path):
     run([sys.executable, "-m", "venv", str(venv)])
     env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     env.pop("PYTHONPATH", None)  # nothing of this machine's Python leaks in
-    for var in ("JOBNB_BACKEND", "JOBNB_REDIS_URL", "JOBNB_HOME", "VIRTUAL_ENV"):
+    for var in (
+        "JOBNB_BACKEND",
+        "JOBNB_REDIS_URL",
+        "JOBNB_HOME",
+        "JOBNB_SECRET_KEY",
+        "VIRTUAL_ENV",
+    ):
         env.pop(var, None)
     python = str(venv / "bin" / "python")
     run([python, "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"], cwd=repo, env=env)

@@ -188,12 +188,11 @@ def open_records(
     place = (str(home_path(home)), redis_url, result_ttl)
     records = _records.get(place)
     if records is None:
-        signer = signer_for(home, redis_url, key_file)
         if redis_url:
+            signer = signer_for(home, redis_url, key_file)
             records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl, signer=signer)
-        else:
-            path = records_path(home)
-            records = SqliteRecords(path, result_ttl=result_ttl, signer=signer)
+        else:  # (the store finds the home's key itself, once its file's errors have spoken)
+            records = SqliteRecords(records_path(home), result_ttl=result_ttl)
         records = _records.setdefault(place, records)
     return records
 

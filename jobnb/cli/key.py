@@ -16,6 +16,9 @@ def add_to(commands) -> None:
         "key",
         help="make the secret key that signs the jobs of a Redis server (if missing), "
         "and say how to share it",
+        description="Make the secret key that signs the jobs of a Redis server, if it is "
+        "missing, and say how to give it to every kernel and worker of that server. A "
+        "SQLite home needs none of this: its key is made on first use.",
     )
     parser.add_argument(
         "--file",

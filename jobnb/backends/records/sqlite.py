@@ -67,8 +67,6 @@ class SqliteRecords(Records):
         signer: Signer | None = None,
     ) -> None:
         self.path = Path(path)
-        # the home's own key (made on first use) unless the caller gives one
-        self.signer = signer if signer is not None else home_signer(self.path.parent)
         self.place = str(self.path)
         self.lost_after = lost_after
         self.result_ttl = result_ttl
@@ -77,6 +75,9 @@ class SqliteRecords(Records):
         self._file = SqliteFile(self.path, busy_timeout)
         self._connection = self._file.connection
         self._connection()  # made, with its tables, if need be: an error shows here
+        # the home's own key (made on first use) unless the caller gives one: after the
+        # file, whose errors say what is wrong with the home (read-only, full, not ours)
+        self.signer = signer if signer is not None else home_signer(self.path.parent)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection to the file (opened again, or the file made again,
