@@ -152,22 +152,13 @@ def make_huey(
     if redis_url:
         connect(redis_url)  # a clear error, now, if no server answers there
         records = open_records(home, redis_url, key_file=key_file)  # (no key: refused here)
-        huey = SignedHuey(
-            name=QUEUE_NAME,
-            storage_class=PatientRedisStorage,
-            url=redis_url,
-            results=False,
-            serializer=SignedSerializer(records.signer),
-        )
+        storage = {"storage_class": PatientRedisStorage, "url": redis_url}
     else:
         records = open_records(home)  # (its clear errors first: an unwritable home, ...)
-        huey = SignedHuey(
-            name=QUEUE_NAME,
-            storage_class=QueueStorage,
-            records=records,
-            results=False,
-            serializer=SignedSerializer(records.signer),
-        )
+        storage = {"storage_class": QueueStorage, "records": records}
+    huey = SignedHuey(
+        name=QUEUE_NAME, results=False, serializer=SignedSerializer(records.signer), **storage
+    )
     place = (str(home_path(home)), redis_url)
     huey.jobnb_task = huey.task(name=TASK_NAME)(lambda job_id: execute_job(place, job_id))
     return huey
