@@ -13,6 +13,7 @@ environment (JOBNB_SECRET_KEY or JOBNB_SECRET_KEY_FILE).
 
 from __future__ import annotations
 
+import functools
 import pickle
 
 from ..payload.signing import Signer
@@ -31,6 +32,7 @@ class SignedPickle:
     _signer: Signer | None = None
 
     @classmethod
+    @functools.cache  # one class per signer, however often a worker's loops ask for it
     def with_signer(cls, signer: Signer) -> type[SignedPickle]:
         """The serializer signing with ``signer``."""
         return type(cls.__name__, (cls,), {"_signer": signer, "__qualname__": cls.__qualname__})
