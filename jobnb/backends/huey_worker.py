@@ -30,6 +30,7 @@ from huey.consumer import Consumer
 from .. import defaults
 from ..exceptions import UnsafeHome
 from ..model import JobStatus
+from ..worker.process_tree import lock_holders
 from ..worker.recorded_job import stop_running
 from .huey_home import make_huey, open_records
 from .huey_messages import MessageRepair, move_old_queue, queue_messages
@@ -357,25 +358,9 @@ def _not_the_worker(home: Path, pid: int) -> str | None:
         return None  # ended meanwhile: signalling its pidfd does nothing
     if owner != os.geteuid():
         return f"it is a process of uid {owner}, not of this user (uid {os.geteuid()})"
-    if pid not in _lock_holders(_lock_path(home)):
+    if pid not in lock_holders([_lock_path(home)], kind="FLOCK"):
         return f"it does not hold the lock on {_lock_path(home)} (it is {_command(pid)})"
     return None
-
-
-def _lock_holders(path: Path) -> set[int]:
-    """The pids holding a flock on the file at ``path``, from /proc/locks."""
-    st = os.stat(path)
-    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    holders = set()
-    with open("/proc/locks") as locks:
-        for line in locks:  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:56789 0 EOF"
-            fields = line.split()
-            if "->" in fields or "FLOCK" not in fields:  # (-> : a process waiting)
-                continue
-            at = fields.index("FLOCK") + 3  # (past ADVISORY and WRITE: the pid)
-            if fields[at + 1 : at + 2] == [inode] and fields[at].lstrip("-").isdigit():
-                holders.add(int(fields[at]))
-    return holders
 
 
 def _command(pid: int) -> str:

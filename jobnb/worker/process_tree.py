@@ -129,3 +129,29 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def lock_holders(paths: Iterable[str | os.PathLike], kind: str | None = None) -> set[int]:
+    """The pids holding a write lock on any of the files at ``paths`` (those that
+    exist), from /proc/locks (Linux); only locks of ``kind`` ("FLOCK", "POSIX") if
+    given. OSError when /proc/locks cannot be read."""
+    inodes = set()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        inodes.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
+    holders = set()
+    with open("/proc/locks") as locks:
+        for line in locks:  # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:56789 0 EOF"
+            fields = line.split()
+            if "->" in fields or "WRITE" not in fields:  # (-> : a process waiting)
+                continue
+            if kind is not None and kind not in fields:
+                continue
+            at = fields.index("WRITE")  # then the pid, then the file's device:inode
+            pid, inode = (fields[at + 1 : at + 3] + ["", ""])[:2]
+            if inode in inodes and pid.lstrip("-").isdigit():
+                holders.add(int(pid))
+    return holders

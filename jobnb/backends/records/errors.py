@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...exceptions import JobnbError, StoreUnavailable
+from ...worker.process_tree import lock_holders
 
 # SQLite's primary result codes (an extended code keeps them in its low byte)
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -139,25 +140,10 @@ def _free(mount: Path) -> str:
 def _lock_holders(path: Path) -> str:
     """Which other processes hold a write lock on the database or its WAL index (from
     /proc/locks), in words; 'another process' where that cannot be told."""
-    inodes = set()
-    for name in (path, Path(f"{path}-shm")):
-        try:
-            st = os.stat(name)
-        except OSError:
-            continue
-        inodes.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
-    holders = set()
     try:
-        with open("/proc/locks") as locks:
-            for line in locks:  # "1: POSIX  ADVISORY  WRITE 1234 fe:00:56789 120 120"
-                fields = line.split()
-                if "->" in fields or "WRITE" not in fields:  # (-> : a process waiting)
-                    continue
-                at = fields.index("WRITE")
-                if fields[at + 2 : at + 3] and fields[at + 2] in inodes:
-                    holders.add(int(fields[at + 1]))
+        holders = lock_holders([path, Path(f"{path}-shm")])
     except OSError:
-        pass
+        holders = set()
     holders.discard(os.getpid())
     if not holders:
         return "another process"
