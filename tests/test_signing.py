@@ -323,3 +323,117 @@ def test_a_forked_child_signs_big_blobs_too():
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung signing a big blob")
+
+
+# --- big payloads: signed while they are written -----------------------------------------
+def total(array):
+    return int(array.sum())
+
+
+def big_array():
+    import numpy as np
+
+    return np.arange(3 * signing.CHUNK // 8 + 11, dtype=np.int64)  # three chunks and more
+
+
+def test_a_big_argument_written_ahead_becomes_the_jobs_for_good_and_runs(
+    redis_url, tmp_path, rq_worker
+):
+    """On Redis a big payload is written before its job's MULTI (its signature hashed
+    meanwhile), with a time to live in case the submitter dies in between: the MULTI
+    takes the time to live away, so a job that waits long in the queue keeps its data."""
+    from jobnb.backends.records.redis import AHEAD_TTL, WRITTEN_AHEAD
+
+    array = big_array()
+    assert array.nbytes > WRITTEN_AHEAD
+    jobnb.configure("rq", redis_url=redis_url)
+    with pytest.warns(jobnb.JobnbWarning):  # no worker yet
+        job = jobnb.submit(total, array)
+    client = redis.Redis.from_url(redis_url)
+    key = f"jobnb:rq:job:{job.id}"
+    assert client.ttl(key) == -1  # kept until it ends, like any job
+    assert client.hget(key, "payload_signature").startswith(signing.MAGIC)
+    assert 0 < AHEAD_TTL <= 24 * 3600
+    rq_worker()
+    assert job.result(timeout=60) == int(array.sum())
+
+
+def test_a_big_planted_payload_is_never_loaded(redis_url, tmp_path, rq_worker):
+    marker = tmp_path / "marker"
+    jobnb.configure("rq", redis_url=redis_url)
+    with pytest.warns(jobnb.JobnbWarning):
+        job = jobnb.submit(total, big_array())
+    # the attacker's pickle, made as big as the genuine one (its chunks hashed apart)
+    bait = planted(marker) + b"\0" * (3 * signing.CHUNK)
+    redis.Redis.from_url(redis_url).hset(f"jobnb:rq:job:{job.id}", "payload", bait)
+    rq_worker()
+    job.wait(timeout=60)
+    assert job.status is JobStatus.FAILED
+    assert f"signature mismatch: the payload of job {job.id} has a wrong signature" in job.error
+    assert not marker.exists()
+
+
+def test_a_payload_written_ahead_by_a_submitter_that_died_goes_away(redis_url):
+    """The submitter writes a big payload, then dies before its MULTI: no job shows, and
+    the payload's key expires by itself."""
+    from jobnb.backends.memory import new_job_id
+    from jobnb.backends.records.redis import AHEAD_TTL, RedisRecords
+    from jobnb.model import JobRecord
+
+    store = RedisRecords(redis_url, "died")
+    record = JobRecord(id=new_job_id(), name="big", backend="huey", description="big()")
+    client = redis.Redis.from_url(redis_url)
+    unsent = client.pipeline(transaction=True)  # its MULTI, never executed
+    store.add([record], [b"x" * (2 * signing.CHUNK)], pipeline=unsent)
+    unsent.reset()
+    key = f"{store.prefix}job:{record.id}"
+    assert 0 < client.ttl(key) <= AHEAD_TTL
+    assert store.records() == []
+
+
+def test_a_big_argument_and_result_in_the_home_are_signed_and_checked(tmp_path):
+    import numpy as np
+
+    jobnb.configure("huey")
+    array = big_array()
+    job = jobnb.submit(np.negative, array)
+    assert np.array_equal(job.result(timeout=60), -array)
+    db = sqlite3.connect(tmp_path / ".jobnb" / "jobs.db")
+    signatures = db.execute(
+        "SELECT payload_signature, outcome_signature FROM jobs WHERE id = ?", (job.id,)
+    ).fetchone()
+    assert all(s.startswith(signing.MAGIC) for s in signatures)
+    with db:  # a byte changed in the middle of the outcome
+        (blob,) = db.execute("SELECT data FROM outcomes WHERE id = ?", (job.id,)).fetchone()
+        middle = len(blob) // 2
+        changed = blob[:middle] + bytes([blob[middle] ^ 1]) + blob[middle + 1 :]
+        db.execute("UPDATE outcomes SET data = ? WHERE id = ?", (changed, job.id))
+    db.close()
+    with pytest.raises(SignatureMismatch, match=f"the outcome of job {job.id} has a wrong"):
+        jobnb.get(job.id).result()
+
+
+def test_a_home_of_the_first_signing_jobnb_keeps_its_jobs_and_its_guard(tmp_path):
+    """Its jobs.db had each signature in front of its blob, and no signature columns: the
+    file is brought up to date, its results still load, and a planted blob there is still
+    refused (taking the signature column away does not make the check skip)."""
+    marker = tmp_path / "marker"
+    jobnb.configure("huey")
+    done, planted_job = jobnb.submit(add, 1, 2), jobnb.submit(add, 3, 4)
+    assert (done.result(timeout=60), planted_job.result(timeout=60)) == (3, 7)
+    key = home_signer(tmp_path / ".jobnb")
+    db = sqlite3.connect(tmp_path / ".jobnb" / "jobs.db")
+    with db:  # as the first signing jobnb wrote them
+        for job_id in (done.id, planted_job.id):
+            (outcome,) = db.execute("SELECT data FROM outcomes WHERE id = ?", (job_id,)).fetchone()
+            db.execute(
+                "UPDATE outcomes SET data = ? WHERE id = ?",
+                (key.sign(outcome, f"outcome:{job_id}"), job_id),
+            )
+        db.execute("UPDATE outcomes SET data = ? WHERE id = ?", (planted(marker), planted_job.id))
+        db.execute("UPDATE jobs SET outcome_signature = NULL, payload_signature = NULL")
+    db.close()
+    assert jobnb.get(done.id).result() == 3
+    with pytest.raises(SignatureMismatch, match="is not signed"):
+        jobnb.get(planted_job.id).result()
+    assert not marker.exists()

@@ -4,15 +4,18 @@ Redis server, a home folder) could run code in the workers and in the kernels. E
 such blob is signed with an HMAC-SHA256 under a secret key (backends/secret_key.py says
 where it comes from) and verified before anything unpickles it.
 
-A signed blob is ``MAGIC + mac + data``, or the data with its signature ``MAGIC + mac``
-kept apart (a Redis store: no copy of a big blob). The mac covers a *context* too, which
-says what the bytes are for (``payload:<job id>``, ``outcome:<job id>``,
-``huey-message``): a blob signed for one job cannot be swapped into another, so a job
-never gets another job's payload and a kernel never another job's result.
+A signed blob is ``MAGIC + mac + data`` (queue messages; a SQLite home's first signing
+version), or the data with its signature ``MAGIC + mac`` kept apart (the stores: no
+copy of a big blob, and the signature hashed while the blob is written). The mac
+covers a *context* too, which says what the bytes are for (``payload:<job id>``,
+``outcome:<job id>``, ``huey-message``): a blob signed for one job cannot be swapped
+into another, so a job never gets another job's payload and a kernel never another
+job's result.
 
 A big blob (a 50 MB argument) is hashed in chunks on every core at once (``CHUNK``: the
 SHA-256 of each; the HMAC then covers their list and the length), so that signing costs
-a fraction of sending it; a small one is hashed in one pass.
+a fraction of sending it, or nothing when it is hashed while it is sent
+(``signature_later``); a small one is hashed in one pass, from a copy of the keyed HMAC.
 
 Not signed (nobody else writes there): the thread backend's objects (in the kernel's
 memory) and the pipes between a process and the children it started.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ..exceptions import SignatureMismatch
@@ -37,17 +41,19 @@ MIN_KEY_BYTES = 16
 #: bytes hashed apart on a thread each, in a blob bigger than one (SHA-256 releases the GIL)
 CHUNK = 4 * 2**20
 
+_SIGNATURE_SIZE = len(MAGIC) + MAC_SIZE
 _HINT = "(was the key changed, or did someone else write to this server?)"
 _hashers: ThreadPoolExecutor | None = None
 
 
-def _chunk_digests(view: memoryview) -> bytes:
-    """The SHA-256 of each ``CHUNK`` of ``view``, one after the other, hashed on threads."""
+def _chunk_digests(view: memoryview) -> Iterator[bytes]:
+    """The SHA-256 of each ``CHUNK`` of ``view``, in order, as the threads hash them
+    (already under way when this returns)."""
     global _hashers
     if _hashers is None:  # made once, when a blob this big is first signed
         _hashers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="jobnb-hash")
     starts = range(0, len(view), CHUNK)
-    return b"".join(_hashers.map(lambda at: hashlib.sha256(view[at : at + CHUNK]).digest(), starts))
+    return _hashers.map(lambda at: hashlib.sha256(view[at : at + CHUNK]).digest(), starts)
 
 
 def _forget_hashers() -> None:
@@ -60,10 +66,17 @@ def _forget_hashers() -> None:
 os.register_at_fork(after_in_child=_forget_hashers)
 
 
+def _context_head(context: str) -> bytes:
+    """What a mac covers before the data: the context, its length first ("a" + "bc..."
+    never signs as "ab" + "c...")."""
+    label = context.encode()
+    return len(label).to_bytes(4, "big") + label
+
+
 class Signer:
     """Signs and verifies blobs under ``key`` (bytes). Its repr never shows the key."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
@@ -72,27 +85,51 @@ class Signer:
                 f"a secret key needs at least {MIN_KEY_BYTES} bytes "
                 f"(this one has {len(key) if isinstance(key, bytes | str) else 'none'})"
             )
-        self._key = key
+        # the HMAC with the key already in: each mac starts from a copy of it, which spares
+        # OpenSSL's look-up of SHA-256 and the keying (most of a small blob's cost)
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "Signer(key=<hidden>)"
 
     def _mac(self, data, context: str) -> bytes:
-        mac = hmac.new(self._key, digestmod=hashlib.sha256)
-        label = context.encode()
-        # the context's length first: "a" + "bc..." never signs as "ab" + "c..."
-        mac.update(len(label).to_bytes(4, "big") + label)
+        view = memoryview(data).cast("B")
+        if len(view) > CHUNK:
+            return self._mac_later(view, context)()
+        mac = self._keyed.copy()
+        mac.update(_context_head(context))
+        mac.update(view)  # no copy of the data
+        return mac.digest()
+
+    def _mac_later(self, data, context: str) -> Callable[[], bytes]:
+        """What gives the mac of ``data`` for ``context``: a big blob's chunks are hashed on
+        the hashing threads from now on, while the caller does something else."""
         view = memoryview(data).cast("B")
         if len(view) <= CHUNK:
-            mac.update(view)  # no copy of the data
-        else:  # the list of the chunks' hashes, and the length they add up to
-            mac.update(b"chunks" + len(view).to_bytes(8, "big") + _chunk_digests(view))
-        return mac.digest()
+            digest = self._mac(view, context)
+            return lambda: digest
+        digests = _chunk_digests(view)
+
+        def mac_of_chunks() -> bytes:
+            mac = self._keyed.copy()
+            mac.update(_context_head(context))
+            # the list of the chunks' hashes, and the length they add up to
+            mac.update(b"chunks" + len(view).to_bytes(8, "big") + b"".join(digests))
+            return mac.digest()
+
+        return mac_of_chunks
 
     def signature(self, data, context: str) -> bytes:
         """The signature of ``data`` for ``context`` alone (``MAGIC + mac``): for a store
         that keeps it beside the data, sparing the copy of a big blob that ``sign`` makes."""
         return MAGIC + self._mac(data, context)
+
+    def signature_later(self, data, context: str) -> Callable[[], bytes]:
+        """As ``signature``, but what gives it: the hashing of a big ``data`` goes on
+        while the caller writes it (it is then done at the cost of the slower of the two,
+        not of both). ``data`` must not change until the signature is taken."""
+        mac = self._mac_later(data, context)
+        return lambda: MAGIC + mac()
 
     def sign(self, data, context: str) -> bytes:
         """``data`` (bytes or a buffer) signed for ``context``: one concatenation."""
@@ -101,26 +138,32 @@ class Signer:
     def verify(self, blob, context: str, what: str | None = None) -> memoryview:
         """The data of ``blob`` (a memoryview on it, not a copy) if it was signed with this
         key for ``context``; else SignatureMismatch saying ``what`` the bytes are."""
-        what = what or f"the data signed for {context!r}"
         if blob is None:
-            raise SignatureMismatch(f"signature mismatch: {what} is missing {_HINT}")
+            raise _mismatch(context, what, "is missing")
         view = memoryview(blob)
-        head = len(MAGIC) + MAC_SIZE
-        return self.verify_apart(view[:head], view[head:], context, what)
+        return self.verify_apart(view[:_SIGNATURE_SIZE], view[_SIGNATURE_SIZE:], context, what)
 
     def verify_apart(self, signature, data, context: str, what: str | None = None) -> memoryview:
         """``data`` (a memoryview on it) if ``signature`` (kept apart: ``signature``) is
         its signature for ``context`` with this key; else SignatureMismatch."""
-        what = what or f"the data signed for {context!r}"
         if data is None:
-            raise SignatureMismatch(f"signature mismatch: {what} is missing {_HINT}")
+            raise _mismatch(context, what, "is missing")
         signature = bytes(signature or b"")
-        if len(signature) != len(MAGIC) + MAC_SIZE or not signature.startswith(MAGIC):
-            raise SignatureMismatch(
-                f"signature mismatch: {what} is not signed (written by someone else, or "
-                "by a jobnb before signing: submit the job again) " + _HINT
+        if len(signature) != _SIGNATURE_SIZE or not signature.startswith(MAGIC):
+            raise _mismatch(
+                context,
+                what,
+                "is not signed (written by someone else, or by a jobnb before signing: "
+                "submit the job again)",
             )
         data = memoryview(data)
         if not hmac.compare_digest(signature[len(MAGIC) :], self._mac(data, context)):
-            raise SignatureMismatch(f"signature mismatch: {what} has a wrong signature {_HINT}")
+            raise _mismatch(context, what, "has a wrong signature")
         return data
+
+
+def _mismatch(context: str, what: str | None, found: str) -> SignatureMismatch:
+    """The error for data that failed its check (``what`` it is: said from the context
+    if not given; worded only then, a check that passes formats nothing)."""
+    what = what or f"the data signed for {context!r}"
+    return SignatureMismatch(f"signature mismatch: {what} {found} {_HINT}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
@@ -172,13 +172,13 @@ class Records:
     #: signs, not its callers, so that no path in or out can forget it.
     signer: Signer
 
-    def _signed(self, kind: str, job_id: str, blob) -> bytes:
-        """``blob`` (a payload or an outcome of job ``job_id``) signed to be stored."""
-        return self.signer.sign(blob, f"{kind}:{job_id}")
-
     def _signature(self, kind: str, job_id: str, blob) -> bytes:
         """The signature of ``blob``, for a store that keeps it beside the blob."""
         return self.signer.signature(blob, f"{kind}:{job_id}")
+
+    def _signature_later(self, kind: str, job_id: str, blob) -> Callable[[], bytes]:
+        """What gives the signature of ``blob``, hashed while the store writes it."""
+        return self.signer.signature_later(blob, f"{kind}:{job_id}")
 
     def _verified_apart(self, kind: str, job_id: str, signature, stored) -> memoryview:
         """As ``_verified``, for a blob whose signature was kept beside it."""

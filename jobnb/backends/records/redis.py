@@ -54,6 +54,13 @@ from .base import (
 )
 from .errors import said_clearly
 
+#: a payload bigger than this is written ahead of its job's MULTI, and its signature
+#: hashed meanwhile: the signing of a 50 MB argument then hides behind its sending
+WRITTEN_AHEAD = 2**20
+#: seconds a payload written ahead is kept if its MULTI never comes (the submitter died
+#: in between); the MULTI makes it the job's for good
+AHEAD_TTL = 3600
+
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
 _SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
@@ -122,6 +129,18 @@ class RedisRecords(Records):
         """One MULTI. Given a ``pipeline`` (a MULTI the caller executes), the writes join it:
         one round trip with the caller's own (e.g. queueing the ids)."""
         pairs = list(zip(records, payloads, strict=True))
+        ahead = {
+            rec.id: self._signature_later("payload", rec.id, payload)
+            for rec, payload in pairs
+            if memoryview(payload).nbytes > WRITTEN_AHEAD
+        }
+        if ahead:  # (no job knows these keys until the MULTI: nobody reads them before)
+            early = self.redis.pipeline(transaction=False)
+            for rec, payload in pairs:
+                if rec.id in ahead:
+                    early.hset(self._job(rec.id), "payload", payload)
+                    early.expire(self._job(rec.id), AHEAD_TTL)
+            early.execute()
         pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
         for rec, payload in pairs:
             fields = {
@@ -132,10 +151,12 @@ class RedisRecords(Records):
                 "description": rec.description,
                 "submitted": rec.submitted,
                 "progress_done": 0,
-                # signed apart: the payload goes as it is (a copy of 50 MB costs 40 ms)
-                "payload": payload,
-                "payload_signature": self._signature("payload", rec.id, payload),
             }
+            if rec.id in ahead:
+                fields["payload_signature"] = ahead[rec.id]()
+            else:  # signed apart: the payload goes as it is (a copy of 50 MB costs 40 ms)
+                fields["payload"] = payload
+                fields["payload_signature"] = self._signature("payload", rec.id, payload)
             if rec.queue is not None:
                 fields["queue"] = rec.queue
             if rec.timeout is not None:
@@ -149,6 +170,8 @@ class RedisRecords(Records):
             if sys_path is not None:
                 fields["sys_path"] = json.dumps(sys_path)
             pipe.hset(self._job(rec.id), mapping=fields)
+            if rec.id in ahead:
+                pipe.persist(self._job(rec.id))
         # EVAL, not a registered script: redis-py checks a pipeline's scripts with an
         # extra SCRIPT EXISTS round trip before every execute
         for status in {rec.status.value for rec, _ in pairs}:

@@ -96,38 +96,42 @@ class SqliteRecords(Records):
     ) -> None:
         """One transaction; ``within(db)`` runs inside it (the huey backend queues the jobs'
         messages there: a submitter killed halfway leaves both or neither)."""
+        records = list(records)
+        # hashed on the hashing threads while SQLite writes the payloads: a 50 MB
+        # argument's signature then costs nothing next to its write
+        pairs = list(zip(records, payloads, strict=True))
+        signatures = [self._signature_later("payload", r.id, p) for r, p in pairs]
         path_text = json.dumps(sys_path) if sys_path is not None else None
-        rows = [
-            (
-                r.id,
-                r.name,
-                r.backend,
-                r.status.value,
-                r.kind,
-                r.description,
-                r.queue,
-                r.timeout,
-                r.submitted,
-                cwd,
-                path_text,
-                self.result_ttl,
-                r.output,
-            )
-            for r in records
-        ]
-        blobs = [
-            (r.id, self._signed("payload", r.id, p)) for r, p in zip(records, payloads, strict=True)
-        ]
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
-                "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, cwd, sys_path, result_ttl, output) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "INSERT INTO payloads (id, data) VALUES (?, ?)", [(r.id, p) for r, p in pairs]
             )
-            db.executemany("INSERT INTO payloads (id, data) VALUES (?, ?)", blobs)
+            db.executemany(
+                "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
+                "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.id,
+                        r.name,
+                        r.backend,
+                        r.status.value,
+                        r.kind,
+                        r.description,
+                        r.queue,
+                        r.timeout,
+                        r.submitted,
+                        cwd,
+                        path_text,
+                        self.result_ttl,
+                        r.output,
+                        signature(),
+                    )
+                    for r, signature in zip(records, signatures, strict=True)
+                ],
+            )
             if within is not None:
                 within(db)
 
@@ -141,13 +145,15 @@ class SqliteRecords(Records):
             row = db.execute(
                 "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, "
                 "beat_monotonic = ?, boot_id = ?, worker = ? "
-                "WHERE id = ? AND status = 'queued' RETURNING timeout, cwd, sys_path",
+                "WHERE id = ? AND status = 'queued' "
+                "RETURNING timeout, cwd, sys_path, payload_signature",
                 (now, now, time.monotonic(), BOOT_ID, worker, job_id),
             ).fetchone()
             if row is None:
                 return None
             (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
-        payload = self._verified("payload", job_id, payload)  # (the job is running: see base)
+        # (the job is running: see base)
+        payload = self._checked("payload", job_id, row[3], payload)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -181,6 +187,7 @@ class SqliteRecords(Records):
         self._connection().execute("INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, text))
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+        signature = self._signature_later("outcome", job_id, outcome)  # (see add)
         now = time.time()
         db = self._connection()
         with db:
@@ -193,8 +200,10 @@ class SqliteRecords(Records):
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
             if done:
-                signed = self._signed("outcome", job_id, outcome)
-                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, signed))
+                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
+                db.execute(
+                    "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
+                )
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -342,26 +351,32 @@ class SqliteRecords(Records):
         return "".join(text for (text,) in rows)
 
     def outcome(self, job_id: str) -> memoryview | None:
-        blob = self._blob("outcomes", job_id)
-        return None if blob is None else self._verified("outcome", job_id, blob)
+        return self._blob("outcome", job_id)
 
     def payload(self, job_id: str) -> memoryview | None:
-        blob = self._blob("payloads", job_id)
-        return None if blob is None else self._verified("payload", job_id, blob)
+        return self._blob("payload", job_id)
 
-    def _blob(self, table: str, job_id: str) -> bytes | None:
+    def _blob(self, kind: str, job_id: str) -> memoryview | None:
+        """The verified payload or outcome (``kind``) of a job, None if it has none yet."""
         row = (
             self._connection()
             .execute(
-                f"SELECT (SELECT data FROM {table} WHERE id = ?), "
-                "EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                f"SELECT (SELECT data FROM {kind}s WHERE id = ?), {kind}_signature "
+                "FROM jobs WHERE id = ?",
                 (job_id, job_id),
             )
             .fetchone()
         )
-        if not row[1]:
+        if row is None:
             raise self._missing(job_id)
-        return row[0]
+        return None if row[0] is None else self._checked(kind, job_id, row[1], row[0])
+
+    def _checked(self, kind: str, job_id: str, signature: bytes | None, blob) -> memoryview:
+        """``blob`` verified against its signature in the jobs row; a row from the first
+        signing jobnb has none, its signature being inside the blob."""
+        if signature is None:
+            return self._verified(kind, job_id, blob)
+        return self._verified_apart(kind, job_id, signature, blob)
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so; and

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     boot_id TEXT,
     result_ttl REAL,
     expires REAL,
-    output TEXT
+    output TEXT,
+    payload_signature BLOB,
+    outcome_signature BLOB
 );
 -- Serialized payloads and outcomes live apart from the jobs: SQLite rewrites a whole
 -- row on any UPDATE, and a job's row is updated at every heartbeat (a 50 MB argument
@@ -56,6 +58,11 @@ ADDED_COLUMNS = {
     "result_ttl": "REAL",  # seconds the job is kept once ended (NULL: until forgotten)
     "expires": "REAL",  # when it is forgotten (wall clock), once ended
     "output": "TEXT",  # a notebook job's output notebook
+    # the signatures of the payload and the outcome (payload/signing.py), kept apart from
+    # them so that they are computed while the blobs are written; NULL in a file of the
+    # first signing jobnb, whose blobs carry their signature in front
+    "payload_signature": "BLOB",
+    "outcome_signature": "BLOB",
 }
 # made once those columns are there: the readers' sweep of ended jobs reads only these
 _EXPIRES_INDEX = (
