@@ -87,7 +87,9 @@ def start_redis(scratch: str) -> tuple[subprocess.Popen, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
-def measure(backend: str, url: str, scratch: str, switch: Switch) -> dict[str, dict[str, list]]:
+def measure(
+    backend: str, url: str, scratch: str, switch: Switch, big_repeats: int
+) -> dict[str, dict[str, list]]:
     """Each side's round trips and 50 MB ends to end, measured alternately (the i-th of
     one side next to the i-th of the other)."""
     import numpy as np
@@ -125,7 +127,7 @@ def measure(backend: str, url: str, scratch: str, switch: Switch) -> dict[str, d
                 jobnb.submit(noop).result(timeout=60)
                 found[side]["round_trip"].append(time.perf_counter() - start)
         array = np.random.default_rng(0).random(BIG_MB * 2**20 // 8)
-        for turn in range(BIG_REPEATS):
+        for turn in range(big_repeats):
             for side in sides[:: 1 if turn % 2 else -1]:
                 switch.set(side)
                 start = time.perf_counter()
@@ -147,6 +149,12 @@ def measure(backend: str, url: str, scratch: str, switch: Switch) -> dict[str, d
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=BACKENDS)
+    parser.add_argument(
+        "--big-repeats",
+        type=int,
+        default=BIG_REPEATS,
+        help=f"{BIG_MB} MB jobs per side (default {BIG_REPEATS}; more narrows a noisy disk's spread)",
+    )
     args = parser.parse_args(argv)
     scratch = tempfile.mkdtemp(prefix="jobnb-sign-bench-")
     if os.environ.get("JOBNB_BENCH_UNSIGNED") is None:
@@ -171,10 +179,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         print("|---|---|---|---|---|---|")
         for backend in args.only or BACKENDS:
-            found = measure(backend, url, scratch, switch)
+            found = measure(backend, url, scratch, switch, args.big_repeats)
             for key, label in (
                 ("round_trip", f"round trip, no-op (median of {ROUND_TRIPS})"),
-                ("big", f"{BIG_MB} MB numpy argument, end to end (median of {BIG_REPEATS})"),
+                ("big", f"{BIG_MB} MB numpy argument, end to end (median of {args.big_repeats})"),
             ):
                 signed, unsigned = found["signed"][key], found["unsigned"][key]
                 # each signed measure over the unsigned one taken next to it: the
