@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         "--big-repeats",
         type=int,
         default=BIG_REPEATS,
-        help=f"{BIG_MB} MB jobs per side (default {BIG_REPEATS}; more narrows a noisy disk's spread)",
+        help=f"{BIG_MB} MB jobs per side (default {BIG_REPEATS}; more narrow a noisy spread)",
     )
     args = parser.parse_args(argv)
     scratch = tempfile.mkdtemp(prefix="jobnb-sign-bench-")
