@@ -42,6 +42,10 @@ MIN_KEY_BYTES = 16
 CHUNK = 4 * 2**20
 
 _SIGNATURE_SIZE = len(MAGIC) + MAC_SIZE
+#: SHA-256's block size, and HMAC's pads (RFC 2104)
+_BLOCK = hashlib.sha256().block_size
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 _HINT = "(was the key changed, or did someone else write to this server?)"
 _hashers: ThreadPoolExecutor | None = None
 
@@ -76,7 +80,7 @@ def _context_head(context: str) -> bytes:
 class Signer:
     """Signs and verifies blobs under ``key`` (bytes). Its repr never shows the key."""
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_inner", "_outer")
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
@@ -85,9 +89,14 @@ class Signer:
                 f"a secret key needs at least {MIN_KEY_BYTES} bytes "
                 f"(this one has {len(key) if isinstance(key, bytes | str) else 'none'})"
             )
-        # the HMAC with the key already in: each mac starts from a copy of it, which spares
-        # OpenSSL's look-up of SHA-256 and the keying (most of a small blob's cost)
-        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # HMAC as RFC 2104 builds it, from two SHA-256 states with the key already in:
+        # each mac starts from copies of them, which spares the keying and OpenSSL's HMAC
+        # set-up (most of a small blob's cost: 7 us instead of 19 when the caches are cold)
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
 
     def __repr__(self) -> str:
         return "Signer(key=<hidden>)"
@@ -96,10 +105,16 @@ class Signer:
         view = memoryview(data).cast("B")
         if len(view) > CHUNK:
             return self._mac_later(view, context)()
-        mac = self._keyed.copy()
-        mac.update(_context_head(context))
-        mac.update(view)  # no copy of the data
-        return mac.digest()
+        return self._hmac(_context_head(context), view)
+
+    def _hmac(self, head: bytes, data) -> bytes:
+        """HMAC-SHA256 of ``head + data``, without joining them."""
+        inner = self._inner.copy()
+        inner.update(head)
+        inner.update(data)  # no copy of the data
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def _mac_later(self, data, context: str) -> Callable[[], bytes]:
         """What gives the mac of ``data`` for ``context``: a big blob's chunks are hashed on
@@ -111,11 +126,9 @@ class Signer:
         digests = _chunk_digests(view)
 
         def mac_of_chunks() -> bytes:
-            mac = self._keyed.copy()
-            mac.update(_context_head(context))
             # the list of the chunks' hashes, and the length they add up to
-            mac.update(b"chunks" + len(view).to_bytes(8, "big") + b"".join(digests))
-            return mac.digest()
+            chunks = b"chunks" + len(view).to_bytes(8, "big") + b"".join(digests)
+            return self._hmac(_context_head(context), chunks)
 
         return mac_of_chunks
 
