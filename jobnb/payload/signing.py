@@ -15,7 +15,7 @@ job's result.
 A big blob (a 50 MB argument) is hashed in chunks on every core at once (``CHUNK``: the
 SHA-256 of each; the HMAC then covers their list and the length), so that signing costs
 a fraction of sending it, or nothing when it is hashed while it is sent
-(``signature_later``); a small one is hashed in one pass, from a copy of the keyed HMAC.
+(``signature_later``); a small one is hashed in one pass, from pre-keyed SHA-256 states.
 
 Not signed (nobody else writes there): the thread backend's objects (in the kernel's
 memory) and the pipes between a process and the children it started.
