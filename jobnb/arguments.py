@@ -10,8 +10,7 @@ An option is what argparse's ``add_argument`` takes, which IPython's
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,20 +102,3 @@ CELL_JOB = (
         help="%%submit only: a call to run as a job, e.g. %%submit train(lr=0.1)",
     ),
 )
-
-
-def leading_options(options: Iterable[Option]) -> re.Pattern:
-    """A pattern of a line that starts with some of ``options`` (each given once or
-    more, a value after those that take one) and goes on with anything: groups
-    ``options`` and ``expression``. So ``%submit -n x f(a, b="c d")`` keeps its call
-    intact, where a split into words would not."""
-    valued, switches = [], []
-    for opt in options:
-        named = [re.escape(flag) for flag in opt.flags if flag.startswith("-")]
-        (valued if opt.takes_value else switches).extend(named)
-    longest_first = sorted(valued, key=len, reverse=True)
-    alternatives = [rf"(?:{'|'.join(longest_first)})\s+\S+", *sorted(switches, key=len)]
-    return re.compile(
-        rf"^(?P<options>(?:\s*(?:{'|'.join(alternatives)}))*)\s*(?P<expression>.*)$",
-        re.DOTALL,
-    )

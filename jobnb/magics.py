@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import sys
 import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.utils.process import arg_split
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api, arguments, capture
 from .backends import known_names
@@ -32,8 +32,6 @@ from .widgets.display import has_frontend, register_display
 # Names IPython puts in the namespace itself (_, __, _i3, _5, ...): never inputs.
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
 
-# Where the options of %submit end and its call begins.
-_LINE_OPTIONS = arguments.leading_options(arguments.CELL_JOB)
 #: %submit_notebook's options: jobnb run's, where IPython fills in the notebook's values
 _NOTEBOOK_OPTIONS = tuple(
     opt.with_help("$name and {expr} take the notebook's values.") if "-p" in opt.flags else opt
@@ -80,7 +78,7 @@ class JobMagics(Magics):
         """
         if cell is None:
             return self._submit_call(line)
-        args = parse_argstring(self.submit, line)
+        args = _parse(self.submit, line, shown_as="%%submit")
         if args.expression:
             raise UsageError(
                 f"%%submit takes options only, not {' '.join(args.expression)!r}; "
@@ -104,9 +102,8 @@ class JobMagics(Magics):
         return job
 
     def _submit_call(self, line: str) -> Job:
-        match = _LINE_OPTIONS.match(line)
-        args = parse_argstring(self.submit, match["options"])
-        text = match["expression"].strip()
+        options, text = _leading_options(line)
+        args = _parse(self.submit, options)
         if not text:
             raise UsageError("%submit needs a call to run, e.g. %submit train(lr=0.1)")
         try:
@@ -155,9 +152,7 @@ class JobMagics(Magics):
             job = %submit_notebook analysis.ipynb -p lr=0.1 -p region=north
             %submit_notebook report.ipynb -p day=$today -o reports/ -b huey
         """
-        # split as a shell does (IPython's own split keeps quotes and breaks
-        # greeting="good day" in two), so paths and values may hold spaces
-        args = self.submit_notebook.parser.parse_args(arg_split(line, posix=True))
+        args = _parse(self.submit_notebook, line)
         try:
             parameters = dict(notebooks.parse_parameter(p) for p in args.parameter)
             parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
@@ -197,7 +192,7 @@ class JobMagics(Magics):
     def jobs(self, line: str) -> Any:
         """The live dashboard of every job (in a notebook), or with -l a plain table of
         the jobs of this kernel's backends, newest first."""
-        args = parse_argstring(self.jobs, line)
+        args = _parse(self.jobs, line)
         if not args.list and not args.status and has_frontend(self.shell):
             from .widgets.dashboard import dashboard  # (ipywidgets: heavy, a notebook's only)
 
@@ -225,7 +220,7 @@ class JobMagics(Magics):
     def job(self, line: str) -> Job | None:
         """Show a job: its live widget in a notebook; in a terminal its status, what it
         runs, its logs and its error."""
-        job = _get(parse_argstring(self.job, line).job)
+        job = _get(_parse(self.job, line).job)
         if has_frontend(self.shell):
             return job  # displayed as its widget
         rec = job.record()
@@ -244,7 +239,7 @@ class JobMagics(Magics):
     @line_magic
     def pull(self, line: str) -> list[str]:
         """Write the variables a finished %%submit cell assigned into the notebook now."""
-        job = _get(parse_argstring(self.pull, line).job)
+        job = _get(_parse(self.pull, line).job)
         kind = job.record().kind
         if kind != "cell":
             what = "a notebook" if kind == "notebook" else "a function"
@@ -267,7 +262,7 @@ class JobMagics(Magics):
     @line_magic
     def cancel(self, line: str) -> None:
         """Cancel a job: a queued one never runs, a running one is stopped."""
-        job = _get(parse_argstring(self.cancel, line).job)
+        job = _get(_parse(self.cancel, line).job)
         if job.cancel():
             print(f"cancelled job {job.id} ({job.name})")
         else:
@@ -282,7 +277,7 @@ class JobMagics(Magics):
     @line_magic
     def jobnb(self, line: str) -> None:
         """Show the settings in force, or choose the backend: %jobnb backend thread."""
-        args = parse_argstring(self.jobnb, line)
+        args = _parse(self.jobnb, line)
         if args.what and not args.name:
             raise UsageError("%jobnb backend needs a name, e.g. %jobnb backend subprocess")
         options = {"workers": args.workers, "redis_url": args.url, "home": args.path}
@@ -294,6 +289,64 @@ class JobMagics(Magics):
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
         print(f"jobnb: backend {settings.backend}, {settings.workers} workers")
+
+
+def _parse(magic: Any, line: str, shown_as: str | None = None) -> Any:
+    """Read a magic's options, one way for every magic: split as a shell does (quotes
+    group words and go away: -n "two words" is the name two words; IPython's own split
+    keeps them), then its argparse parser. A bad option is a UsageError that names it
+    and shows the usage."""
+    try:
+        return magic.parser.parse_args(shlex.split(line))
+    except ValueError as exc:  # shlex: an unbalanced quote
+        problem = f'{exc} in {line!r} (quote as in a shell: -n "two words")'
+        raise _usage_error(magic, problem, shown_as) from None
+    except UsageError as exc:  # argparse, through IPython's MagicArgumentParser
+        raise _usage_error(magic, str(exc), shown_as) from None
+
+
+def _usage_error(magic: Any, problem: str, shown_as: str | None) -> UsageError:
+    shown_as = shown_as or f"%{magic.parser.prog}"
+    usage = " ".join(magic.parser.format_usage().replace("::", "").split())
+    usage = usage.replace(f"%{magic.parser.prog} ", f"{shown_as} ", 1)
+    return UsageError(f"{shown_as}: {problem}\nusage: {usage}\nSee `{shown_as}?` for every option.")
+
+
+def _leading_options(line: str) -> tuple[str, str]:
+    """``%submit [options] call(...)`` cut in two: its options (as written, quotes and
+    all) and its call, kept intact (a split into words would break f(a, b="c d")).
+
+    The options are the words from the start that begin with a dash, each with the next
+    word when it takes a value; words are read as a shell reads them, so a value may be
+    quoted. What they mean is left to the parser (``_parse``): an unknown option, or an
+    unbalanced quote, is its error."""
+    takes_value = {
+        flag: opt.takes_value for opt in arguments.CELL_JOB for flag in opt.flags if flag[0] == "-"
+    }
+    words = shlex.shlex(line, posix=True)
+    words.whitespace_split = True
+    words.commenters = ""
+    end = 0  # where the options read so far end
+    while line[end:].lstrip().startswith("-"):
+        try:
+            if _needs_value(words.get_token(), takes_value):
+                words.get_token()
+        except ValueError:  # an unbalanced quote: the parser says so
+            return line, ""
+        end = words.instream.tell()
+    return line[:end], line[end:].strip()
+
+
+def _needs_value(word: str, takes_value: dict[str, bool]) -> bool:
+    """Whether the option ``word`` takes the next word as its value."""
+    if "=" in word:
+        return False  # --name=x
+    if word in takes_value:
+        return takes_value[word]
+    if not word.startswith("--"):
+        return False  # -nx (the value attached) or an unknown option
+    matches = [flag for flag in takes_value if flag.startswith(word)]
+    return len(matches) == 1 and takes_value[matches[0]]  # an abbreviation argparse takes
 
 
 def _python_source(cell: str, shell: Any) -> str:

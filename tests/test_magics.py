@@ -164,3 +164,75 @@ def test_jobnb_magic_configures(shell, capsys):
     run(shell, "%jobnb backend thread -w 3")
     assert "jobnb: backend thread, 3 workers" in capsys.readouterr().out
     assert jobnb.settings().backend == "thread"
+
+
+@pytest.fixture
+def shell_on_thread():
+    """The magics on the thread backend: for what does not depend on the backend (how a
+    magic reads its line)."""
+    jobnb.configure("thread")
+    sh = InteractiveShell.instance()
+    sh.reset(new_session=False)
+    if not hasattr(sh, "_jobnb_magics"):
+        sh.run_line_magic("load_ext", "jobnb")
+    sh._jobnb_magics.pending.clear()
+    return sh
+
+
+def test_options_are_quoted_as_in_a_shell_and_the_quotes_go_away(shell_on_thread):
+    sh = shell_on_thread
+    for line, name in [
+        ('%%submit -n "two words"', "two words"),
+        ("%%submit -n 'say \"hi\" now' -t 30", 'say "hi" now'),
+        ('%%submit --name="it\'s done"', "it's done"),
+        (r"%%submit -n it\'s", "it's"),
+    ]:
+        job = run(sh, f"{line}\nx = 1").result
+        assert isinstance(job, jobnb.Job), (line, error_of(run(sh, f"{line}\nx = 1")))
+        assert job.name == name, line
+        job.wait(30)
+    run(sh, "def echo(*words):\n    return words")
+    job = run(sh, "j = %submit -n \"a call\" -t 30 echo('a  b', \"c 'd'\")\nj").result
+    assert job.name == "a call"
+    assert job.result(timeout=30) == ("a  b", "c 'd'")
+    job = run(sh, "j = %submit --name='x y' echo(1)\nj").result
+    assert (job.name, job.result(timeout=30)) == ("x y", (1,))
+    # the other magics read a quoted job name the same way
+    assert run(sh, '%job "a call"').error_in_exec is None
+    assert run(sh, "%pull 'two words'").result == ["x"]
+
+
+def test_a_bad_option_names_itself_and_shows_the_usage(shell_on_thread):
+    sh = shell_on_thread
+    for line, message, usage in [
+        ("%%submit --bogus\nx = 1", "unrecognized arguments: --bogus", "%%submit [-n NAME]"),
+        ("%%submit -t soon\nx = 1", "argument -t/--timeout: invalid float value: 'soon'", "-t"),
+        ('%%submit -n "two\nx = 1', "No closing quotation", "%%submit [-n NAME]"),
+        ("%submit --bogus f(1)", "unrecognized arguments: --bogus", "%submit [-n NAME]"),
+        ("%submit -n", "argument -n/--name: expected one argument", "%submit [-n NAME]"),
+        ("%submit_notebook x.ipynb --bogus", "unrecognized arguments: --bogus", "[-p NAME=VALUE]"),
+        ("%submit_notebook x.ipynb -t", "expected one argument", "%submit_notebook [-p"),
+        ("%submit_notebook", "the following arguments are required: notebook", "notebook"),
+        ("%jobs -n many", "argument -n/--limit: invalid int value: 'many'", "%jobs [-l]"),
+        ("%job", "the following arguments are required: job", "%job job"),
+    ]:
+        error = error_of(run(sh, line))
+        assert isinstance(error, UsageError), line
+        text = str(error)
+        assert message in text, (line, text)
+        assert "usage: " in text and usage in text, (line, text)
+        assert "?` for every option" in text, (line, text)
+    assert jobnb.jobs() == []
+
+
+def test_every_magic_shows_its_help_with_a_question_mark(shell_on_thread, capsys):
+    sh = shell_on_thread
+    magics = sh.magics_manager.registry["JobMagics"].magics
+    names = sorted(set(magics["line"]) | set(magics["cell"]))
+    assert {"submit", "submit_notebook", "jobs", "job", "pull", "cancel", "jobnb"} <= set(names)
+    for name in names:
+        capsys.readouterr()
+        run(sh, f"%{name}?")
+        shown = capsys.readouterr().out
+        assert f"%{name} " in shown, (name, shown)
+        assert "options:" in shown or "positional arguments:" in shown, (name, shown)

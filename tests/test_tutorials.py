@@ -3,8 +3,9 @@ what its text says it shows."""
 
 from __future__ import annotations
 
+import nbformat
 import pytest
-from execute_notebooks import NOTEBOOKS, execute
+from execute_notebooks import NOTEBOOKS, execute, harness_traces
 
 #: what each tutorial's outputs must show (besides running without an error)
 SHOWS = {
@@ -42,6 +43,18 @@ def test_every_notebook_is_checked():
 def test_the_tutorial_runs_top_to_bottom(name, tmp_path, redis_url, monkeypatch):
     monkeypatch.setenv("JOBNB_REDIS_URL", redis_url)  # notebooks/05's server: ours
     monkeypatch.delenv("JOBNB_SECRET_KEY")  # as on a fresh machine: 05 makes its key
-    shown = outputs(execute(NOTEBOOKS / f"{name}.ipynb", tmp_path))
+    executed = execute(NOTEBOOKS / f"{name}.ipynb", tmp_path, redis_url=redis_url)
+    shown = outputs(executed)
     for expected in SHOWS[name]:
         assert expected in shown, f"{name} does not show {expected!r}"
+    # what `execute_notebooks.py --write` stores: a user's run, not this test's
+    assert harness_traces(executed) == []
+
+
+@pytest.mark.parametrize("name", sorted(SHOWS))
+def test_the_stored_tutorial_shows_a_users_run_not_a_test_run(name):
+    """What GitHub or nbviewer show: no scratch paths, no test server's port, no job
+    shown queued that finished (regenerate with tests/execute_notebooks.py --write)."""
+    stored = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    assert harness_traces(stored) == []
+    assert SHOWS[name][0] in outputs(stored)  # it was stored with its outputs

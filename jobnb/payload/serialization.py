@@ -4,12 +4,22 @@ the explanation of what cannot travel when it fails.
 Functions and classes of ``__main__`` (a notebook's) go by value; anything importable
 goes by reference. Only when pickling fails are the parts pickled one by one, to name
 the one that cannot travel.
+
+The code of a function that goes by value keeps its file name, and when that file is
+not on disk (a kernel's cell: IPython keeps its text in ``linecache``) the file's
+lines travel with it and are put back in ``linecache`` where it is loaded: so a
+traceback in a worker shows the lines of the notebook's functions, as the kernel
+would. Only the cells the job's code comes from travel, each once.
 """
 
 from __future__ import annotations
 
+import io
+import linecache
 import pickle
 import reprlib
+import types
+from collections import ChainMap
 from typing import Any
 
 import cloudpickle
@@ -21,8 +31,41 @@ short.maxother = 40
 
 
 def dumps(obj: Any) -> bytes:
-    """Serialize with cloudpickle (functions and classes of ``__main__`` go by value)."""
-    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    """Serialize with cloudpickle (functions and classes of ``__main__`` go by value,
+    with the lines of the cells they were defined in)."""
+    with io.BytesIO() as file:
+        _SourcedPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+        return file.getvalue()
+
+
+#: how cloudpickle pickles a code object (it names every one's file "<dynamic-code>")
+_cloudpickle_code_reduce = cloudpickle.Pickler.dispatch_table[types.CodeType]
+
+
+def _reduce_code(code: types.CodeType) -> tuple[Any, tuple]:
+    """A code object by value, with its own file name and, for a file that is only in
+    ``linecache`` (a cell), that file's lines: the very list linecache holds, which the
+    pickle's memo then writes once however many functions come from that cell."""
+    _, arguments = _cloudpickle_code_reduce(code)
+    entry = linecache.cache.get(code.co_filename)
+    # an entry without a modification time is a text with no file behind it (IPython's
+    # cells; lazily loaded entries are 1-tuples): only these travel
+    lines = entry[2] if entry is not None and len(entry) == 4 and entry[1] is None else None
+    return _code_with_source, (arguments, code.co_filename, lines)
+
+
+def _code_with_source(arguments: tuple, filename: str, lines: list[str] | None) -> types.CodeType:
+    """The code object again, in the process that loads it, and its cell's lines in this
+    process's ``linecache`` (never over an entry it has: its own cells stay as they are)."""
+    if lines is not None and filename not in linecache.cache:
+        linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+    return types.CodeType(*arguments).replace(co_filename=filename)
+
+
+class _SourcedPickler(cloudpickle.Pickler):
+    """cloudpickle, where code objects keep their file and travel with their cell."""
+
+    dispatch_table = ChainMap({types.CodeType: _reduce_code}, cloudpickle.Pickler.dispatch_table)
 
 
 def loads(data: bytes) -> Any:
