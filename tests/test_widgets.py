@@ -28,11 +28,11 @@ def test_a_running_job_shows_progress_logs_and_cancel(backend):
     eventually(lambda: ">running<" in widget.header.value)
     assert "<b>reporting</b>" in widget.header.value
     assert f"on {backend}" in widget.header.value
-    assert widget.cancel_button in widget.children
+    assert widget.controls in widget.children
     widget.cancel_button.click()
     assert job.status is jobnb.JobStatus.CANCELLED or job.wait(2).status.value == "cancelled"
     eventually(lambda: ">cancelled<" in widget.header.value)
-    assert widget.cancel_button not in widget.children
+    assert widget.controls not in widget.children
 
 
 def test_a_finished_job_shows_its_result_by_updates_alone(backend):

@@ -61,7 +61,7 @@ def test_a_job_shows_as_its_widget_without_load_ext_and_the_magics_stay_unloaded
     assert "<Job " in results[0]["content"]["data"]["text/plain"]
     assert any("<b>plain</b>" in value for value in _state_values(shown))
     assert not [m for m in shown if m["msg_type"] == "execute_result"]  # shown once
-    held = run(kernel, "_ is job")  # still the cell's value, as a result would be
+    held = run(kernel, "Out[max(Out)] is job")  # still the cell's value, as a result was
     answers = [m for m in held if m["msg_type"] == "execute_result"]
     assert answers[0]["content"]["data"]["text/plain"] == "True"
     loaded = run(kernel, "import sys\n'jobnb.magics' in sys.modules")

@@ -26,8 +26,8 @@ def has_frontend(shell: Any) -> bool:
 
 def show_job(job: Job) -> None:
     """Display ``job`` as its live widget; update the display once the job has ended."""
-    from IPython import get_ipython  # lazy, as below: only a display in a kernel needs it
-    from IPython.display import display
+    from IPython import get_ipython  # lazy: only a display in a kernel needs IPython
+    from IPython.display import display  # (lazy, as above)
 
     from .job import job_widget  # lazy: ipywidgets is heavy, and only a display needs it
 
