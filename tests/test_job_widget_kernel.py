@@ -134,7 +134,7 @@ def test_a_saved_notebook_holds_each_job_as_it_ended(tmp_path):
     assert WIDGET_VIEW in saved
     html_view = saved["text/html"]
     assert ">finished<" in html_view, html_view
-    assert "result: 42" in html_view and "final state" in html_view
+    assert "result: 42" in html_view and "its final state" in html_view
     assert "saved &lt;i&gt;job&lt;/i&gt;" in html_view
     assert "&lt;b&gt;working&lt;/b&gt;" in html_view
     assert "finished" in saved["text/plain"]

@@ -278,7 +278,7 @@ def test_the_bundle_carries_the_widget_and_an_inert_saved_view():
     assert ">failed<" in saved and job.id in saved
     assert "ValueError: &lt;img" in saved
     assert f"%job {job.id}" in saved and f"jobnb.get(&quot;{job.id}&quot;)" in saved
-    assert "final state" in saved
+    assert "its final state" in saved
 
 
 def test_the_saved_view_of_a_running_job_shows_its_progress_and_last_lines(tmp_path):

@@ -133,7 +133,7 @@ def _shows_traceback(record: JobRecord) -> bool:
 def bring_back(record: JobRecord) -> str:
     """How to get a live view of the job in a running kernel (HTML)."""
     job_id = html.escape(record.id)
-    return f"<code>%job {job_id}</code> or <code>jobnb.get(&quot;{job_id}&quot;)</code>"
+    return f"<code>jobnb.get(&quot;{job_id}&quot;)</code> or <code>%job {job_id}</code>"
 
 
 def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
@@ -158,9 +158,9 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
             f"{pre(rec.error or '', '20em')}</details>"
         )
     taken = _clock(now or time.time())
-    state = "final state" if rec.status.is_done else f"state at {taken}, not live"
+    state = "its final state" if rec.status.is_done else f"its state at {taken}, not live"
     parts.append(
-        f"<div>{hint(f'saved {state}; in a running kernel {bring_back(rec)} shows it live')}</div>"
+        f"<div>{hint(f'saved view, {state}: in a kernel, {bring_back(rec)} shows it live')}</div>"
     )
     return (
         '<div class="jobnb-job-saved" style="font-family:sans-serif;font-size:13px;'
@@ -237,7 +237,7 @@ class JobWidget(w.VBox):
             children.append(self.log_view)
         if not rec.status.is_done:
             self.restart_hint.value = hint(
-                f"live while this kernel runs; after a restart {bring_back(rec)}"
+                f"live while this kernel runs; after a restart, {bring_back(rec)} shows it again"
             )
             children.append(self.controls)
         if snapshot.ending:
