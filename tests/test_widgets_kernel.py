@@ -38,7 +38,8 @@ def run(client, code: str, timeout: float = 60) -> list[dict]:
 def test_the_widget_reaches_finished_while_another_cell_runs(kernel, backend):
     run(kernel, f"import jobnb\n%load_ext jobnb\n_ = jobnb.configure({backend!r})")
     shown = run(kernel, "%%submit -n sleeper\nimport time\ntime.sleep(1.0)\nv = 1")
-    results = [m for m in shown if m["msg_type"] == "execute_result"]
+    # shown under a display id (a cell's execute_result cannot be updated when it ends)
+    results = [m for m in shown if m["msg_type"] == "display_data"]
     assert results and WIDGET_VIEW in results[0]["content"]["data"]
     assert "<Job " in results[0]["content"]["data"]["text/plain"]
     values = _state_values(shown)
@@ -55,10 +56,14 @@ def test_the_widget_reaches_finished_while_another_cell_runs(kernel, backend):
 def test_a_job_shows_as_its_widget_without_load_ext_and_the_magics_stay_unloaded(kernel):
     run(kernel, "import jobnb\n_ = jobnb.configure('thread')")
     shown = run(kernel, "job = jobnb.options(name='plain').submit(sum, [1, 2])\njob")
-    results = [m for m in shown if m["msg_type"] == "execute_result"]
+    results = [m for m in shown if m["msg_type"] == "display_data"]
     assert results and WIDGET_VIEW in results[0]["content"]["data"]
     assert "<Job " in results[0]["content"]["data"]["text/plain"]
     assert any("<b>plain</b>" in value for value in _state_values(shown))
+    assert not [m for m in shown if m["msg_type"] == "execute_result"]  # shown once
+    held = run(kernel, "Out[max(Out)] is job")  # still the cell's value, as a result was
+    answers = [m for m in held if m["msg_type"] == "execute_result"]
+    assert answers[0]["content"]["data"]["text/plain"] == "True"
     loaded = run(kernel, "import sys\n'jobnb.magics' in sys.modules")
     answers = [m for m in loaded if m["msg_type"] == "execute_result"]
     assert answers[0]["content"]["data"]["text/plain"] == "False"

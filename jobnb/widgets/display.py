@@ -1,6 +1,12 @@
 """How a Job shows itself in IPython: as its live widget in a kernel with a frontend,
 as its one-line repr in a terminal.
 
+In a kernel a Job is displayed (as a cell's value, by ``display(job)`` or ``%job``)
+under a display id of its own, as a bundle of the live widget, its last state as plain
+HTML (for a notebook read without a kernel: GitHub, nbviewer, a reopened notebook) and
+its repr. When the job ends, that display is updated once to the final state, so a
+saved notebook keeps how the job ended, not how it began.
+
 Light on purpose: ``import jobnb`` registers the display through this module when it
 runs in a kernel, without importing the magics or ipywidgets; the widget is built (and
 ipywidgets imported) only when a Job is first displayed.
@@ -18,17 +24,49 @@ def has_frontend(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
-def job_bundle(job: Job) -> dict[str, Any]:
-    """A Job displays as its live widget, with its one-line repr as the plain text."""
+def show_job(job: Job) -> None:
+    """Display ``job`` as its live widget; update the display once the job has ended."""
+    from IPython import get_ipython  # lazy: only a display in a kernel needs IPython
+    from IPython.display import display  # (lazy, as above)
+
     from .job import job_widget  # lazy: ipywidgets is heavy, and only a display needs it
 
-    bundle = job_widget(job)._repr_mimebundle_()
-    bundle["text/plain"] = repr(job)
-    return bundle
+    widget = job_widget(job)
+    publisher = get_ipython().display_pub
+    shown_by = dict(publisher.parent_header)  # the request of the cell that shows it
+    handle = display(widget, display_id=True)
+    if handle is not None and not widget.ended:
+        widget.at_end(lambda: _show_final(publisher, handle, widget, shown_by))
+
+
+def _show_final(publisher: Any, handle: Any, widget: Any, shown_by: dict) -> None:
+    """Replace the display's bundle with the ended job's (on the monitor's thread, or
+    on the kernel's when Cancel was clicked)."""
+    bundle = widget._repr_mimebundle_()
+    now = dict(publisher.parent_header)
+    try:
+        # JupyterLab and Notebook 7 hand an output message to the cell whose request it
+        # answers: sent as an answer to the cell that showed the job, it reaches it
+        # whatever cell runs now
+        set_parent = getattr(publisher, "set_thread_parent", None)
+        if shown_by and set_parent is not None:
+            token = set_parent(shown_by)
+            try:
+                handle.update(bundle, raw=True)
+            finally:
+                publisher.reset_thread_parent(token)
+        # nbclient (nbconvert --execute, papermill) only reads the answers to the cell it
+        # runs now, and finds the display by its id in any cell
+        if now.get("msg_id") != shown_by.get("msg_id") or set_parent is None:
+            handle.update(bundle, raw=True)
+    except Exception:  # noqa: BLE001 - the live widget already shows the end; this is a copy
+        pass
 
 
 def register_display(shell: Any) -> None:
     """Show Jobs as live widgets in this shell, when it is a kernel with a frontend
     (a terminal IPython keeps the one-line repr)."""
     if has_frontend(shell):
-        shell.display_formatter.mimebundle_formatter.for_type(Job, job_bundle)
+        # the display formatter that shows an object itself (so under a display id) and
+        # leaves the cell no execute_result: a cell's result cannot be updated later
+        shell.display_formatter.ipython_display_formatter.for_type(Job, show_job)

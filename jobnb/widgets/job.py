@@ -1,8 +1,12 @@
-"""The live widget shown under every submitted job.
+"""The live widget shown under every submitted job, and the plain HTML that stands in
+for it where no kernel is (a saved notebook on GitHub or nbviewer, a reopened one).
 
 ``JobWidget.show(snapshot)`` sets everything from one snapshot of the job, so its
 state can be checked without a kernel; the monitor (monitor.py) feeds it, as one of
-its views, while the job is active. Every text that comes from a job is HTML-escaped
+its views, while the job is active. Every part is made once, in ``__init__``: a refresh
+only sets values and picks which parts show, since a widget made per refresh is never
+freed, and one made on the monitor's thread breaks the answer ipywidgets gives a
+reloading page (see monitor.py). Every text that comes from a job is HTML-escaped
 before it is shown.
 """
 
@@ -11,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import html
 import reprlib
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -21,7 +27,7 @@ from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import last_line
 from .monitor import monitor
-from .style import BAR_STYLES, badge, pre
+from .style import BAR_STYLES, badge, hint, pre, progress_bar
 
 LOG_LINES = 12  # the tail of the log shown under the progress bar
 
@@ -73,24 +79,109 @@ def ending_of(job: Job, record: JobRecord) -> str:
     return f"result: {_short.repr(value)}"
 
 
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _clock(timestamp: float) -> str:
+    """The local time of ``timestamp``; with its date when that is not today (a saved
+    notebook is read later)."""
+    moment = time.localtime(timestamp)
+    same_day = time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d")
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", moment)
+
+
 def _elapsed(record: JobRecord, now: float | None = None) -> str:
+    """What goes beside the status badge: how long, never the status again."""
+    status = record.status
+    if status is JobStatus.CANCELLED:
+        # the store knows when, not who: say when, and whether it had started
+        when = f"at {_clock(record.finished)}, " if record.finished else ""
+        if record.started is None:
+            return f"{when}before it started"
+        return f"{when}while running (after {_seconds(record.duration or 0.0)})"
     if record.started is None:
-        return f"queued {(now or time.time()) - record.submitted:.0f}s"
-    seconds = record.duration or 0.0
-    label = "took" if record.status.is_done else "running"
-    return f"{label} {seconds:.1f}s" if seconds < 120 else f"{label} {seconds / 60:.1f} min"
+        if status.is_done:  # ended without starting (its payload was refused)
+            return f"at {_clock(record.finished)}" if record.finished else ""
+        return f"waiting {(now or time.time()) - record.submitted:.0f}s"
+    seconds = _seconds(record.duration or 0.0)
+    if status is JobStatus.RUNNING:
+        return f"for {seconds}"
+    return f"took {seconds}" if status is JobStatus.FINISHED else f"after {seconds}"
+
+
+def _header(record: JobRecord) -> str:
+    return (
+        f"<b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
+        f"on {html.escape(record.backend)} {badge(record.status)} {_elapsed(record)}"
+    )
+
+
+def _notebook_line(record: JobRecord) -> str:
+    source = record.description.removeprefix("notebook ")
+    return (
+        f"notebook <code>{html.escape(source)}</code> &rarr; output "
+        f"<code>{html.escape(record.output or '')}</code>"
+    )
+
+
+def _shows_traceback(record: JobRecord) -> bool:
+    """A cancelled job's error is only "JobCancelled": its status already says it."""
+    return bool(record.error) and record.status is not JobStatus.CANCELLED
+
+
+def bring_back(record: JobRecord) -> str:
+    """How to get a live view of the job in a running kernel (HTML)."""
+    job_id = html.escape(record.id)
+    return f"<code>jobnb.get(&quot;{job_id}&quot;)</code> or <code>%job {job_id}</code>"
+
+
+def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
+    """The job as self-contained HTML (inline styles, no script): what a saved notebook
+    shows where the widget cannot live. Its last known state, and how to get a live one."""
+    rec = snapshot.record
+    parts = [f"<div>{_header(rec)}</div>"]
+    if rec.output is not None:
+        parts.append(f"<div>{_notebook_line(rec)}</div>")
+    fraction = rec.progress.fraction
+    if rec.progress.total or rec.progress.message:
+        bar = progress_bar(fraction, rec.status) if fraction is not None else ""
+        parts.append(f"<div>{bar} {html.escape(rec.progress.message or '')}</div>")
+    tail = snapshot.logs.splitlines()[-LOG_LINES:]
+    if tail:
+        parts.append(pre("\n".join(tail), "16em"))
+    if snapshot.ending:
+        parts.append(f"<div>{html.escape(snapshot.ending)}</div>")
+    if _shows_traceback(rec):
+        parts.append(
+            f"<details><summary>{html.escape(last_line(rec.error))}</summary>"
+            f"{pre(rec.error or '', '20em')}</details>"
+        )
+    taken = _clock(now or time.time())
+    state = "its final state" if rec.status.is_done else f"its state at {taken}, not live"
+    parts.append(
+        f"<div>{hint(f'saved view, {state}: in a kernel, {bring_back(rec)} shows it live')}</div>"
+    )
+    return (
+        '<div class="jobnb-job-saved" style="font-family:sans-serif;font-size:13px;'
+        'border:1px solid #dee2e6;border-radius:6px;padding:6px 10px;max-width:60em">'
+        + "".join(parts)
+        + "</div>"
+    )
 
 
 class JobWidget(w.VBox):
     """Name, backend, status badge, elapsed time, (a notebook job's input and output
-    notebook,) progress, log tail, cancel; at the end the duration and the outputs,
-    records or result, or the traceback (collapsed)."""
+    notebook,) progress, log tail, a small Cancel; at the end the duration and the
+    outputs, records or result, or the traceback (collapsed). Its mime bundle carries
+    ``saved_view`` as text/html beside the widget."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="40%"))
         self.message = w.HTML()
+        self.progress_row = w.HBox([self.bar, self.message])
         self.notebook_view = w.HTML()  # notebook jobs: where the executed notebook goes
         self.log_view = w.HTML()
         self.ending_view = w.HTML()
@@ -98,21 +189,36 @@ class JobWidget(w.VBox):
         self.error_view = w.Accordion(children=[self.traceback_view], selected_index=None)
         self.error_view.set_title(0, "traceback")
         self.cancel_button = w.Button(
-            description="Cancel", button_style="warning", icon="stop", layout=w.Layout(width="auto")
+            description="Cancel",
+            icon="stop",
+            tooltip="stop this job (a queued one never runs)",
+            layout=w.Layout(width="auto"),
         )
         self.cancel_button.on_click(self._cancel)
+        # a widget saved in a page outlives its kernel: say how to get a live one back
+        self.restart_hint = w.HTML()
+        self.controls = w.HBox(
+            [self.cancel_button, self.restart_hint], layout=w.Layout(align_items="center")
+        )
         self.status: JobStatus | None = None
+        self.snapshot: Snapshot | None = None
+        self._showing = threading.RLock()  # the monitor's thread and a Cancel click
+        self._at_end: list[Callable[[], None]] = []
         super().__init__()
         self.add_class("jobnb-job")
 
     def show(self, snapshot: Snapshot) -> None:
         """Set every part from ``snapshot``."""
+        with self._showing:
+            just_ended = self._show(snapshot)
+        for callback in just_ended:
+            callback()
+
+    def _show(self, snapshot: Snapshot) -> list[Callable[[], None]]:
         rec = snapshot.record
+        self.snapshot = snapshot
         self.status = rec.status
-        self.header.value = (
-            f"<b>{html.escape(rec.name)}</b> <code>{html.escape(rec.id)}</code> "
-            f"on {html.escape(rec.backend)} {badge(rec.status)} {_elapsed(rec)}"
-        )
+        self.header.value = _header(rec)
         fraction = rec.progress.fraction
         self.bar.value = fraction if fraction is not None else 0.0
         self.bar.bar_style = BAR_STYLES.get(rec.status, "")
@@ -120,29 +226,49 @@ class JobWidget(w.VBox):
         tail = snapshot.logs.splitlines()[-LOG_LINES:]
         self.log_view.value = pre("\n".join(tail), "16em") if tail else ""
         self.ending_view.value = html.escape(snapshot.ending)
-        self.traceback_view.value = pre(rec.error) if rec.error else ""
+        self.traceback_view.value = pre(rec.error) if _shows_traceback(rec) else ""
         children: list[w.Widget] = [self.header]
-        output = rec.output
-        if output is not None:
-            source = rec.description.removeprefix("notebook ")
-            self.notebook_view.value = (
-                f"notebook <code>{html.escape(source)}</code> &rarr; output "
-                f"<code>{html.escape(output)}</code>"
-            )
+        if rec.output is not None:
+            self.notebook_view.value = _notebook_line(rec)
             children.append(self.notebook_view)
         if rec.progress.total or rec.progress.message:
-            children.append(w.HBox([self.bar, self.message]))
+            children.append(self.progress_row)
         if tail:
             children.append(self.log_view)
         if not rec.status.is_done:
-            children.append(self.cancel_button)
+            self.restart_hint.value = hint(
+                f"live while this kernel runs; after a restart, {bring_back(rec)} shows it again"
+            )
+            children.append(self.controls)
         if snapshot.ending:
             children.append(self.ending_view)
-        if rec.error:
-            self.error_view.set_title(0, f"traceback: {last_line(rec.error)}")
+        if _shows_traceback(rec):
+            title = f"traceback: {last_line(rec.error)}"
+            if self.error_view.get_title(0) != title:
+                self.error_view.set_title(0, title)
             children.append(self.error_view)
         if tuple(children) != self.children:
             self.children = children
+        if not rec.status.is_done:
+            return []
+        just_ended, self._at_end = self._at_end, []
+        return just_ended
+
+    def at_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when the job is first shown ended (now, if it is)."""
+        with self._showing:
+            if not self.ended:
+                self._at_end.append(callback)
+                return
+        callback()
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+        """The widget, with its last state as plain HTML for where it cannot live."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if self.snapshot is not None:
+            bundle["text/html"] = saved_view(self.snapshot)
+            bundle["text/plain"] = repr(self.job)
+        return bundle
 
     # --- what the monitor asks (monitor.View) --------------------------------------------
     @property

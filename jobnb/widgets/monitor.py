@@ -7,6 +7,13 @@ busy; it ends when no view has anything left to show, and starts again with the 
 
 The monitor knows views only by the small ``View`` interface below, so the widgets
 import the monitor and never the other way round.
+
+A view makes its widgets when it is made, on the kernel's thread, and only sets their
+values here. When a page reloads, ipywidgets answers its request for every widget's
+state by walking its registry of widgets on the kernel's thread: a widget made on this
+thread meanwhile breaks that walk ("dictionary changed size during iteration"), the
+answer never comes, and the page stays on "Loading widget..." ("widget model not
+found") while it asks model by model. A widget made per round is also never freed.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ class View(Protocol):
 
     def update(self, polled: dict[Job, tuple[JobRecord, str]]) -> None:
         """Show what was read this round: ``(record, logs)`` by job, for the watched
-        jobs that could be read. Must not raise: a view shows its own failures."""
+        jobs that could be read, by setting values of widgets it already has (never
+        making one: see above). Must not raise: a view shows its own failures."""
 
 
 class Monitor:

@@ -37,6 +37,22 @@ def badge(status: JobStatus) -> str:
     )
 
 
+def progress_bar(fraction: float, status: JobStatus) -> str:
+    """A thin bar ``fraction`` full, in the status colour: for pages without widgets."""
+    percent = f"{100 * max(0.0, min(1.0, fraction)):.0f}%"
+    return (
+        '<span style="display:inline-block;width:12em;height:0.7em;background:#e9ecef;'
+        f'border-radius:3px;vertical-align:middle" title="{percent}">'
+        f'<span style="display:block;width:{percent};height:100%;'
+        f'background:{STATUS_COLOURS[status]};border-radius:3px"></span></span> {percent}'
+    )
+
+
+def hint(text: str) -> str:
+    """A small grey line of help (``text`` is HTML: the caller escapes what it puts in)."""
+    return f'<span style="color:#6c757d;font-size:85%">{text}</span>'
+
+
 def banner(text: str) -> str:
     """An error line across the top of a view (``text`` is escaped)."""
     return (
