@@ -20,12 +20,14 @@ from ..model import JobRecord, JobStatus
 from .dashboard_style import (
     ACTION_BUTTON_WIDTH,
     ACTIONS,
+    ACTIONS_HEAD,
     ACTIONS_WIDTH,
     BAR,
     CELLS,
     COLUMNS,
     HEADER,
     ROW,
+    ROW_CELLS,
     ROW_SELECTED,
 )
 from .style import STATUS_COLOURS, badge
@@ -37,15 +39,16 @@ Act = Callable[[str, JobRecord], None]
 @dataclass
 class RowLayouts:
     """Layouts every row of one dashboard shares (one model each, not one per row):
-    the text cells take what the fixed-width actions leave."""
+    the text cells take what the fixed-width actions leave. No margins: the header's
+    parts are HTML widgets where a row's actions are a box, and margins would differ."""
 
     row: w.Layout = field(default_factory=lambda: w.Layout(width="100%", align_items="center"))
     cells: w.Layout = field(
-        default_factory=lambda: w.Layout(flex="1 1 0%", min_width="0", width="auto")
+        default_factory=lambda: w.Layout(flex="1 1 0%", min_width="0", width="auto", margin="0")
     )
     actions: w.Layout = field(
         default_factory=lambda: w.Layout(
-            flex="0 0 auto", width=ACTIONS_WIDTH, justify_content="flex-end"
+            flex="0 0 auto", width=ACTIONS_WIDTH, justify_content="flex-end", margin="0"
         )
     )
     button: w.Layout = field(
@@ -139,6 +142,8 @@ class Header(w.HBox):
             '<span style="text-align:center">actions</span></div>',
             layout=layouts.actions,
         )
+        self.cells.add_class(ROW_CELLS)
+        self.actions.add_class(ACTIONS_HEAD)
         super().__init__([self.cells, self.actions], layout=layouts.row)
         self.add_class(HEADER)
 
@@ -150,9 +155,14 @@ class JobRow(w.HBox):
     def __init__(self, act: Act, layouts: RowLayouts) -> None:
         self.record: JobRecord | None = None
         self.summary = w.HTML(layout=layouts.cells)
-        self.cancel_button = self._button("cancel", "stop the job", act, layouts)
-        self.resubmit_button = self._button("resubmit", "run it again as a new job", act, layouts)
-        self.logs_button = self._button("details", "log, error, outputs", act, layouts)
+        self.summary.add_class(ROW_CELLS)
+        self.cancel_button = self._button("cancel", "times", "cancel: stop the job", act, layouts)
+        self.resubmit_button = self._button(
+            "resubmit", "repeat", "resubmit: run it again as a new job", act, layouts
+        )
+        self.logs_button = self._button(
+            "details", "chevron-down", "details: log, error, outputs", act, layouts
+        )
         actions = w.HBox(
             [self.cancel_button, self.resubmit_button, self.logs_button], layout=layouts.actions
         )
@@ -160,8 +170,10 @@ class JobRow(w.HBox):
         super().__init__([self.summary, actions], layout=layouts.row)
         self.add_class(ROW)
 
-    def _button(self, action: str, tooltip: str, act: Act, layouts: RowLayouts) -> w.Button:
-        button = w.Button(description=action, tooltip=tooltip, layout=layouts.button)
+    def _button(
+        self, action: str, icon: str, tooltip: str, act: Act, layouts: RowLayouts
+    ) -> w.Button:
+        button = w.Button(description=action, icon=icon, tooltip=tooltip, layout=layouts.button)
         # (the record read at the click: the monitor may have given the row another job)
         button.on_click(lambda _: self.record is not None and act(action, self.record))
         return button
@@ -176,6 +188,7 @@ class JobRow(w.HBox):
         self.cancel_button.button_style = "" if ended else "warning"
         self.resubmit_button.disabled = not ended
         self.logs_button.description = "close" if selected else "details"
+        self.logs_button.icon = "chevron-up" if selected else "chevron-down"
         self.logs_button.button_style = "info" if selected else ""
         if selected:
             self.add_class(ROW_SELECTED)

@@ -13,23 +13,47 @@ they touch nothing else on the page, and need no external asset.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 #: (column, header text, its width in the full grid), left to right
 COLUMNS = (
-    ("name", "name", "minmax(7em, 2fr)"),
+    ("name", "name", "minmax(5em, 1.5fr)"),
     ("id", "id", "8em"),
     ("status", "status", "6.5em"),
-    ("progress", "progress", "minmax(6.5em, 1fr)"),
-    ("submitted", "submitted", "5.2em"),
-    ("duration", "duration", "4.8em"),
+    ("progress", "progress", "minmax(5.5em, 1fr)"),
+    ("submitted", "submitted", "5.8em"),
+    ("duration", "duration", "5.2em"),
     ("worker", "worker", "minmax(5em, 1fr)"),
 )
-#: the dashboard's width below which these columns step aside (the details show them)
-MEDIUM_PX, HIDDEN_BELOW_MEDIUM = 800, ("submitted", "worker")
-NARROW_PX, HIDDEN_BELOW_NARROW = 620, ("submitted", "worker", "id")
+#: the actions: three buttons of fixed width, so that they never shrink to "ca…"; in a
+#: narrow table only their icons show (the word is their tooltip and accessible name)
+ACTION_BUTTON_WIDTH = "6.2em"
+ACTIONS_WIDTH = "19.4em"  # three buttons and their margins
+COMPACT_BUTTON_WIDTH = "30px"  # (px: a compact button's own font size is 0)
+COMPACT_ACTIONS_WIDTH = "106px"
 
-#: the actions column: three buttons of fixed width, so that they never shrink to "ca…"
-ACTION_BUTTON_WIDTH = "5.6em"
-ACTIONS_WIDTH = "17.6em"  # three buttons and their margins
+
+@dataclass(frozen=True)
+class Narrower:
+    """Below ``width_px`` of table: these ``hidden`` columns step aside (the details
+    panel shows them), the actions show as icons (``compact``), and they go to a line
+    of their own under the cells (``stacked``)."""
+
+    width_px: int
+    hidden: tuple[str, ...]
+    compact: bool = False
+    stacked: bool = False
+
+
+#: widest first; each where the cells left, at their least, and the actions still fit on
+#: one line (at 900 px with JupyterLab's file browser open the table has 390-470 px)
+NARROWER = (
+    Narrower(860, ("submitted", "worker")),
+    Narrower(700, ("submitted", "worker", "id")),
+    Narrower(580, ("submitted", "worker", "id"), compact=True),
+    Narrower(440, ("submitted", "worker", "id", "duration"), compact=True),
+    Narrower(360, ("submitted", "worker", "id", "duration"), compact=True, stacked=True),
+)
 
 DETAILS_LOG_LINES = 40  # the tail of the log the details panel shows
 
@@ -41,6 +65,8 @@ HEADER = "jobnb-header"
 ROW = "jobnb-row"
 ROW_SELECTED = "jobnb-row-selected"
 ACTIONS = "jobnb-actions"
+ACTIONS_HEAD = "jobnb-actions-head"
+ROW_CELLS = "jobnb-row-cells"  # the widget holding a row's (or the header's) cells
 DETAILS = "jobnb-details"
 CELLS = "jobnb-cells"
 BAR = "jobnb-bar"
@@ -51,14 +77,36 @@ def template(hidden: tuple[str, ...] = ()) -> str:
     return " ".join(width for name, _, width in COLUMNS if name not in hidden)
 
 
-def _narrower(width_px: int, hidden: tuple[str, ...]) -> str:
-    cells = ", ".join(f".{DASHBOARD} .{CELLS} > .jobnb-c-{name}" for name in hidden)
+def _narrower(narrower: Narrower) -> str:
+    """The rules of one container width: fewer columns, smaller or stacked actions."""
+    board = f".{DASHBOARD}"
+    rules = [
+        f"{board} .{CELLS} {{ grid-template-columns: {template(narrower.hidden)}; }}",
+        ", ".join(f"{board} .{CELLS} > .jobnb-c-{name}" for name in narrower.hidden)
+        + " { display: none; }",
+    ]
+    if narrower.compact:  # (!important: over the widths the layouts set on the element)
+        rules += [
+            f"{board} .{ACTIONS}, {board} .{ACTIONS_HEAD} "
+            f"{{ width: {COMPACT_ACTIONS_WIDTH} !important; }}",
+            f"{board} .{ACTIONS} .jupyter-button {{ font-size: 0; "
+            f"width: {COMPACT_BUTTON_WIDTH} !important; min-width: 0 !important; }}",
+            f"{board} .{ACTIONS} .jupyter-button > i {{ font-size: 13px; margin: 0; }}",
+        ]
+    if narrower.stacked:
+        rules += [
+            f"{board} .{ROW} {{ flex-wrap: wrap; }}",
+            f"{board} .{ROW} > .{ROW_CELLS} {{ flex: 1 1 100% !important; }}",
+            f"{board} .{HEADER} > .{ACTIONS_HEAD} {{ display: none; }}",
+        ]
     return (
-        f"@container jobnb-table (max-width: {width_px}px) {{"
-        f" .{DASHBOARD} .{CELLS} {{ grid-template-columns: {template(hidden)}; }}"
-        f" {cells} {{ display: none; }} }}"
+        f"@container jobnb-table (max-width: {narrower.width_px}px) {{\n  "
+        + "\n  ".join(rules)
+        + "\n}"
     )
 
+
+_NARROWER_RULES = "\n".join(_narrower(narrower) for narrower in NARROWER)
 
 STYLE = f"""<style>
 .{DASHBOARD} .{TABLE} {{ container: jobnb-table / inline-size; }}
@@ -96,6 +144,7 @@ STYLE = f"""<style>
   margin: 0 0 6px 0; padding: 6px 10px; background: var(--jp-layout-color1, white);
   border: 1px solid #0d6efd; border-left-width: 4px; border-radius: 0 0 4px 4px;
 }}
+.{DASHBOARD} .{DETAILS} > .widget-html-content {{ line-height: 1.5; }}
 .{DASHBOARD} .{BAR} {{
   display: inline-block; vertical-align: middle; width: calc(100% - 3.4em); height: 8px;
   border-radius: 4px; background: var(--jp-layout-color3, #e9ecef); overflow: hidden;
@@ -104,6 +153,5 @@ STYLE = f"""<style>
 .{DASHBOARD} .jobnb-bar-text {{
   display: inline-block; width: 3em; text-align: right; font-size: 90%;
 }}
-{_narrower(MEDIUM_PX, HIDDEN_BELOW_MEDIUM)}
-{_narrower(NARROW_PX, HIDDEN_BELOW_NARROW)}
+{_NARROWER_RULES}
 </style>"""
