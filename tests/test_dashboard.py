@@ -178,6 +178,20 @@ def test_details_open_under_the_chosen_row_move_and_close(thread_backend, tmp_pa
     talking.wait(10)
 
 
+def test_details_of_a_forgotten_job_close_without_a_banner(thread_backend):
+    job = jobnb.options(name="short-lived").submit(add, 1)
+    job.wait(10)
+    board = Dashboard()
+    assert "no jobs yet" not in board.empty_note.value
+    board.rows[0].logs_button.click()
+    assert board.details in board.table.children
+    jobnb.forget(job)
+    board.refresh()
+    assert board.banner.layout.display == "none"  # not "cannot read the jobs"
+    assert board.details not in board.table.children and board.selected is None
+    assert "no jobs yet" in board.empty_note.value and board.empty_note in board.table.children
+
+
 def test_the_controls_wrap_and_show_their_values(thread_backend):
     board = Dashboard(page_size=20)
     assert "jobnb-controls" in board.controls._dom_classes

@@ -19,7 +19,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..api import job_history
-from ..exceptions import SignatureMismatch
+from ..exceptions import JobNotFound, SignatureMismatch
 from ..history import JobHistory
 from ..job import Job
 from ..model import JobRecord, JobStatus
@@ -187,9 +187,7 @@ class Dashboard(w.VBox):
             if record.id == chosen:
                 children.append(self.details)
         if not page:
-            self.empty_note.value = f"<i>no {html.escape(status or '')} jobs</i>".replace(
-                "no  jobs", "no jobs yet"
-            )
+            self.empty_note.value = f"<i>no {status} jobs</i>" if status else "<i>no jobs yet</i>"
             children.append(self.empty_note)
         if tuple(children) != self.table.children:
             self.table.children = children
@@ -223,7 +221,11 @@ class Dashboard(w.VBox):
     def _details(self) -> str:
         if self.selected is None:
             return ""
-        record = self.selected.record()
+        try:
+            record = self.selected.record()
+        except JobNotFound:  # forgotten since it was chosen: nothing left to show
+            self.selected = None
+            return ""
         try:
             ending = ending_of(self.selected, record)
         except SignatureMismatch as exc:  # never unpickled: said, as the job widget says it
