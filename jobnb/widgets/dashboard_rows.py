@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_string import HTMLStyle  # (not exported at the top)
 
 from ..model import JobRecord, JobStatus
 from .dashboard_style import (
@@ -38,9 +39,10 @@ Act = Callable[[str, JobRecord], None]
 
 @dataclass
 class RowLayouts:
-    """Layouts every row of one dashboard shares (one model each, not one per row):
-    the text cells take what the fixed-width actions leave. No margins: the header's
-    parts are HTML widgets where a row's actions are a box, and margins would differ."""
+    """The layouts and styles every row of one dashboard shares: one model each, not one
+    per row (a row is then 6 widget models). The text cells take what the fixed-width
+    actions leave. No margins: the header's parts are HTML widgets where a row's
+    actions are a box, and their default margins differ."""
 
     row: w.Layout = field(default_factory=lambda: w.Layout(width="100%", align_items="center"))
     cells: w.Layout = field(
@@ -51,6 +53,8 @@ class RowLayouts:
             flex="0 0 auto", width=ACTIONS_WIDTH, justify_content="flex-end", margin="0"
         )
     )
+    cells_style: HTMLStyle = field(default_factory=HTMLStyle)
+    button_style: w.ButtonStyle = field(default_factory=w.ButtonStyle)
     button: w.Layout = field(
         default_factory=lambda: w.Layout(
             flex="0 0 auto", width=ACTION_BUTTON_WIDTH, min_width=ACTION_BUTTON_WIDTH
@@ -62,9 +66,9 @@ def clock(timestamp: float | None, now: float | None = None) -> str:
     """``14:03:27`` for a time today, ``Mar 02`` for an earlier day."""
     if not timestamp:
         return ""
-    day = time.localtime(now).tm_yday, time.localtime(now).tm_year
-    then = time.localtime(timestamp)
-    return time.strftime("%H:%M:%S" if (then.tm_yday, then.tm_year) == day else "%b %d", then)
+    today, then = time.localtime(now), time.localtime(timestamp)
+    same_day = (then.tm_yday, then.tm_year) == (today.tm_yday, today.tm_year)
+    return time.strftime("%H:%M:%S" if same_day else "%b %d", then)
 
 
 def span(seconds: float | None) -> str:
@@ -154,7 +158,7 @@ class JobRow(w.HBox):
 
     def __init__(self, act: Act, layouts: RowLayouts) -> None:
         self.record: JobRecord | None = None
-        self.summary = w.HTML(layout=layouts.cells)
+        self.summary = w.HTML(layout=layouts.cells, style=layouts.cells_style)
         self.summary.add_class(ROW_CELLS)
         self.cancel_button = self._button("cancel", "times", "cancel: stop the job", act, layouts)
         self.resubmit_button = self._button(
@@ -173,7 +177,13 @@ class JobRow(w.HBox):
     def _button(
         self, action: str, icon: str, tooltip: str, act: Act, layouts: RowLayouts
     ) -> w.Button:
-        button = w.Button(description=action, icon=icon, tooltip=tooltip, layout=layouts.button)
+        button = w.Button(
+            description=action,
+            icon=icon,
+            tooltip=tooltip,
+            layout=layouts.button,
+            style=layouts.button_style,
+        )
         # (the record read at the click: the monitor may have given the row another job)
         button.on_click(lambda _: self.record is not None and act(action, self.record))
         return button
