@@ -169,6 +169,13 @@ def test_details_open_under_the_chosen_row_move_and_close(thread_backend, tmp_pa
     assert board.table.children[-2:] == (last, board.details)
     assert "<b>oldest</b>" in board.details.value and "result: 1" in board.details.value
     assert [r for r in shown_rows(board) if "jobnb-row-selected" in r._dom_classes] == [last]
+    # its job filtered out of the page: the details stay in sight, under the header
+    board.status_filter.value = "running"
+    assert board.table.children[:2] == (board.table.children[0], board.details)
+    assert "<b>oldest</b>" in board.details.value
+    assert not any("jobnb-row-selected" in r._dom_classes for r in shown_rows(board))
+    board.status_filter.value = "all"
+    last = shown_rows(board)[-1]
     # pressing it again closes them
     last.logs_button.click()
     assert board.details not in board.table.children
@@ -201,6 +208,10 @@ def test_the_controls_wrap_and_show_their_values(thread_backend):
     for labelled in (board.status_filter, board.page_size, board.interval):
         assert labelled.style.description_width == "initial"  # the label takes its text only
     assert board.page_size.value == 20 and board.page_label.value == "page 1 of 1"
+    board.pause.value = True
+    assert board.pause.description == "resume" and board.pause.icon == "play"
+    board.pause.value = False
+    assert board.pause.description == "pause"
 
 
 def test_row_actions_cancel_resubmit_and_details(backend, tmp_path):

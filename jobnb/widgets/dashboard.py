@@ -86,6 +86,7 @@ class Dashboard(w.VBox):
         self.previous_button = w.Button(description="newer", layout=_fixed("6em"))
         self.next_button = w.Button(description="older", layout=_fixed("6em"))
         self.page_label = w.Label(layout=w.Layout(flex="0 0 auto", margin="0 8px"))
+        self.pause.observe(self._paused, names="value")
         self.previous_button.on_click(lambda _: self._turn(-1))
         self.next_button.on_click(lambda _: self._turn(+1))
         for control in (self.status_filter, self.page_size):
@@ -213,6 +214,12 @@ class Dashboard(w.VBox):
             self.show_banner(f"{action} of job {record.id} failed: {exc}")
             return
         self.refresh()
+
+    def _paused(self, change: dict) -> None:
+        """The pause button says what pressing it does next."""
+        self.pause.description, self.pause.icon = (
+            ("resume", "play") if change["new"] else ("pause", "pause")
+        )
 
     def _turn(self, step: int) -> None:
         self.page = max(0, self.page + step)
