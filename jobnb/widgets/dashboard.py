@@ -1,11 +1,12 @@
 """``jobnb.dashboard()``: a live table of every job, read through ``jobnb.job_history()``.
 
 One refresh reads the counts per status and one page of records (``page_size`` of
-them, not the history), then sets a fixed pool of row widgets; the row actions go
-through the job's own Job handle. The kernel's monitor updates the dashboard as one of
-its views: it refreshes every ``interval`` seconds unless paused, until it is closed.
-When a backend cannot be read, a banner says why, and the next refresh that works
-clears it.
+them, not the history), then sets a fixed pool of row widgets (dashboard_rows.py): a
+refresh makes no widget. The row actions go through the job's own Job handle; the
+details of the chosen job open right under its row and move with it. The kernel's
+monitor updates the dashboard as one of its views: it refreshes every ``interval``
+seconds unless paused, until it is closed. When a backend cannot be read, a banner
+says why, and the next refresh that works clears it.
 """
 
 from __future__ import annotations
@@ -18,72 +19,32 @@ from typing import Any
 import ipywidgets as w
 
 from ..api import job_history
+from ..exceptions import JobNotFound, SignatureMismatch
 from ..history import JobHistory
 from ..job import Job
 from ..model import JobRecord, JobStatus
+from .dashboard_details import details_html
+from .dashboard_rows import Header, JobRow, RowLayouts
+from .dashboard_style import CONTROLS, DASHBOARD, DETAILS, STYLE, TABLE
+from .job import ending_of
 from .monitor import monitor
-from .style import badge, banner, block
+from .style import badge, banner
 
 ALL = "all"
 PAGE_SIZES = (10, 20, 50, 100)
+#: a label sized to its text and a control that never shrinks: the controls row wraps
+#: in a narrow window instead of cutting its last controls off
+LABEL_FITS = {"description_width": "initial"}
 
 
-def _when(timestamp: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(timestamp)) if timestamp else ""
-
-
-def _duration(record: JobRecord) -> str:
-    seconds = record.duration
-    return "" if seconds is None else f"{seconds:.1f}s"
-
-
-class JobRow(w.HBox):
-    """One row of the table: the job and its actions (cancel, resubmit, logs)."""
-
-    def __init__(self, dashboard: Dashboard) -> None:
-        self.dashboard = dashboard
-        self.record: JobRecord | None = None
-        self.summary = w.HTML(layout=w.Layout(width="70%"))
-        small = w.Layout(width="auto")
-        self.cancel_button = w.Button(description="cancel", layout=small, button_style="warning")
-        self.resubmit_button = w.Button(description="resubmit", layout=small)
-        self.logs_button = w.Button(description="details", layout=small)
-        self.cancel_button.on_click(lambda _: self._act("cancel"))
-        self.resubmit_button.on_click(lambda _: self._act("resubmit"))
-        self.logs_button.on_click(lambda _: self._act("details"))
-        super().__init__([self.summary, self.cancel_button, self.resubmit_button, self.logs_button])
-
-    def set(self, record: JobRecord) -> None:
-        self.record = record
-        progress = record.progress.fraction
-        output = record.output
-        self.summary.value = (
-            f"<code>{html.escape(record.id)}</code> <b>{html.escape(record.name)}</b> "
-            f"{badge(record.status)} {html.escape(record.backend)} "
-            f"submitted {_when(record.submitted)} {_duration(record)}"
-            + (f" {progress:.0%}" if progress is not None and not record.status.is_done else "")
-            + (f" &rarr; <code>{html.escape(output)}</code>" if output else "")
-        )
-        self.cancel_button.disabled = record.status.is_done
-
-    def _act(self, action: str) -> None:
-        try:
-            job = self.dashboard.history.job(self.record.id)
-            if action == "cancel":
-                job.cancel()
-            elif action == "resubmit":
-                self.dashboard.selected = job.resubmit()
-            else:
-                self.dashboard.selected = job
-        except Exception as exc:  # noqa: BLE001 - shown, not raised into the frontend
-            self.dashboard.show_banner(f"{action} of job {self.record.id} failed: {exc}")
-            return
-        self.dashboard.refresh()
+def _fixed(width: str) -> w.Layout:
+    return w.Layout(width=width, flex="0 0 auto")
 
 
 class Dashboard(w.VBox):
-    """Counts per status, a status filter, a paginated newest-first table with
-    per-row actions, a detail panel, workers and queue depth, refresh and pause."""
+    """Counts per status, a status filter, a paginated newest-first table (name, id,
+    status, progress, submitted, duration, worker, actions) with the chosen job's
+    details under its row, workers and queue depth, refresh interval and pause."""
 
     def __init__(
         self, page_size: int = 20, interval: float = 1.0, history: JobHistory | None = None
@@ -91,9 +52,10 @@ class Dashboard(w.VBox):
         self.history = history or job_history()
         self.page = 0
         self._refresh_lock = threading.RLock()
-        self.selected: Job | None = None  # shown in the detail panel
+        self.selected: Job | None = None  # its details are open
         self.last_refresh = 0.0
         self.closed = False
+        self.style_view = w.HTML(STYLE)  # the dashboard's one <style>
         self.banner = w.HTML(layout=w.Layout(display="none"))
         self.counts_view = w.HTML()
         self.stats_view = w.HTML()
@@ -101,13 +63,15 @@ class Dashboard(w.VBox):
             options=[ALL, *(s.value for s in JobStatus)],
             value=ALL,
             description="status",
-            layout=w.Layout(width="12em"),
+            style=LABEL_FITS,
+            layout=_fixed("11em"),
         )
         self.page_size = w.Dropdown(
             options=sorted({*PAGE_SIZES, page_size}),
             value=page_size,
             description="rows",
-            layout=w.Layout(width="9em"),
+            style=LABEL_FITS,
+            layout=_fixed("8em"),
         )
         self.interval = w.BoundedFloatText(
             value=interval,
@@ -115,36 +79,46 @@ class Dashboard(w.VBox):
             max=3600,
             step=0.5,
             description="every (s)",
-            layout=w.Layout(width="11em"),
+            style=LABEL_FITS,
+            layout=_fixed("9.5em"),
         )
-        self.pause = w.ToggleButton(
-            description="pause", icon="pause", layout=w.Layout(width="auto")
-        )
-        self.previous_button = w.Button(description="newer", layout=w.Layout(width="auto"))
-        self.next_button = w.Button(description="older", layout=w.Layout(width="auto"))
-        self.page_label = w.Label()
-        self.rows_box = w.VBox()
-        self.rows: list[JobRow] = []
-        self.detail = w.HTML()
+        self.pause = w.ToggleButton(description="pause", icon="pause", layout=_fixed("7em"))
+        self.previous_button = w.Button(description="newer", layout=_fixed("6em"))
+        self.next_button = w.Button(description="older", layout=_fixed("6em"))
+        self.page_label = w.Label(layout=w.Layout(flex="0 0 auto", margin="0 8px"))
+        self.pause.observe(self._paused, names="value")
         self.previous_button.on_click(lambda _: self._turn(-1))
         self.next_button.on_click(lambda _: self._turn(+1))
         for control in (self.status_filter, self.page_size):
             control.observe(lambda _: self._turn(-self.page), names="value")
-        controls = w.HBox(
+        pager = w.HBox(
+            [self.previous_button, self.page_label, self.next_button],
+            layout=w.Layout(flex="0 0 auto", align_items="center"),
+        )
+        self.controls = w.HBox(
+            [self.status_filter, self.page_size, self.interval, self.pause, pager],
+            layout=w.Layout(flex_flow="row wrap", width="100%"),
+        )
+        self.controls.add_class(CONTROLS)
+        self._layouts = RowLayouts()
+        self.header = Header(self._layouts)
+        self.rows: list[JobRow] = []
+        self.details = w.HTML(layout=w.Layout(width="100%"))
+        self.details.add_class(DETAILS)
+        self.empty_note = w.HTML()
+        self.table = w.VBox([self.header], layout=w.Layout(width="100%"))
+        self.table.add_class(TABLE)
+        super().__init__(
             [
-                self.status_filter,
-                self.page_size,
-                self.interval,
-                self.pause,
-                self.previous_button,
-                self.page_label,
-                self.next_button,
+                self.style_view,
+                self.banner,
+                self.counts_view,
+                self.stats_view,
+                self.controls,
+                self.table,
             ]
         )
-        super().__init__(
-            [self.banner, self.counts_view, self.stats_view, controls, self.rows_box, self.detail]
-        )
-        self.add_class("jobnb-dashboard")
+        self.add_class(DASHBOARD)
         self.refresh()
 
     # --- what the monitor asks (monitor.View) ------------------------------------------------
@@ -164,7 +138,8 @@ class Dashboard(w.VBox):
         return not self.pause.value and time.monotonic() - self.last_refresh >= self.interval.value
 
     def refresh(self) -> None:
-        """Read counts, one page and the backends' stats; set every part."""
+        """Read counts, one page and the backends' stats (and the chosen job's record
+        and logs); set every part."""
         with self._refresh_lock:  # the monitor thread and a button click may meet here
             self._refresh()
 
@@ -176,7 +151,7 @@ class Dashboard(w.VBox):
             counts = self.history.counts()
             page = self.history.page(status, self.page * size, size)
             stats = self.history.stats()
-            detail = self._detail()
+            details = self._details()
         except Exception as exc:  # noqa: BLE001 - the banner says what went wrong
             self.show_banner(f"cannot read the jobs: {exc}")
             return
@@ -190,43 +165,79 @@ class Dashboard(w.VBox):
             + ", ".join(f"{html.escape(str(k))} {html.escape(str(v))}" for k, v in s.items())
             for name, s in stats.items()
         )
-        while len(self.rows) < len(page):
-            self.rows.append(JobRow(self))
-        for row, record in zip(self.rows, page, strict=False):
-            row.set(record)
-        shown = tuple(self.rows[: len(page)])
-        if self.rows_box.children != shown:
-            self.rows_box.children = shown
         total = counts[JobStatus(status)] if status else sum(counts.values())
         pages = max(1, -(-total // size))
         self.page_label.value = f"page {self.page + 1} of {pages}"
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = self.page + 1 >= pages
-        self.detail.value = detail
+        self.details.value = details
+        self._show_rows(page, status)
+
+    def _show_rows(self, page: list[JobRecord], status: str | None) -> None:
+        """Give the page's records to the pool's rows; open the details under the chosen
+        job's row (under the header when that job is not on this page)."""
+        while len(self.rows) < len(page):  # the pool grows to the largest page, once
+            self.rows.append(JobRow(self._act, self._layouts))
+        chosen = self.selected.id if self.selected is not None else None
+        children: list[w.Widget] = [self.header]
+        if chosen is not None and chosen not in {record.id for record in page}:
+            children.append(self.details)
+        for row, record in zip(self.rows, page, strict=False):
+            row.show(record, selected=record.id == chosen)
+            children.append(row)
+            if record.id == chosen:
+                children.append(self.details)
+        if not page:
+            self.empty_note.value = f"<i>no {status} jobs</i>" if status else "<i>no jobs yet</i>"
+            children.append(self.empty_note)
+        if tuple(children) != self.table.children:
+            self.table.children = children
 
     def show_banner(self, text: str) -> None:
         self.banner.value = banner(text)
         self.banner.layout.display = None
 
-    # --- paging and the detail panel ------------------------------------------------------------
+    # --- actions, paging and the details -------------------------------------------------------
+    def _act(self, action: str, record: JobRecord) -> None:
+        """A row's button: cancel or resubmit its job, or open or close its details."""
+        try:
+            if action == "details":
+                chosen = self.selected is not None and self.selected.id == record.id
+                self.selected = None if chosen else self.history.job(record.id)
+            else:
+                job = self.history.job(record.id)
+                if action == "cancel":
+                    job.cancel()
+                else:
+                    self.selected = job.resubmit()  # its details show the new job
+        except Exception as exc:  # noqa: BLE001 - shown, not raised into the frontend
+            self.show_banner(f"{action} of job {record.id} failed: {exc}")
+            return
+        self.refresh()
+
+    def _paused(self, change: dict) -> None:
+        """The pause button says what pressing it does next."""
+        self.pause.description, self.pause.icon = (
+            ("resume", "play") if change["new"] else ("pause", "pause")
+        )
+
     def _turn(self, step: int) -> None:
         self.page = max(0, self.page + step)
         self.refresh()
 
-    def _detail(self) -> str:
+    def _details(self) -> str:
         if self.selected is None:
             return ""
-        record = self.selected.record()
-        parts = [
-            f"<b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
-            f"{badge(record.status)} on {html.escape(record.backend)}"
-            + (f", worker {html.escape(record.worker)}" if record.worker else ""),
-            block("runs", record.description),
-            block("log", self.selected.logs() or "(nothing yet)"),
-        ]
-        if record.error:
-            parts.append(block("traceback", record.error))
-        return "".join(parts)
+        try:
+            record = self.selected.record()
+        except JobNotFound:  # forgotten since it was chosen: nothing left to show
+            self.selected = None
+            return ""
+        try:
+            ending = ending_of(self.selected, record)
+        except SignatureMismatch as exc:  # never unpickled: said, as the job widget says it
+            ending = f"result refused: SignatureMismatch: {exc}"
+        return details_html(record, self.selected.logs(), ending)
 
     def close(self) -> None:
         self.closed = True  # the monitor drops it on its next round
@@ -234,7 +245,12 @@ class Dashboard(w.VBox):
 
 
 def dashboard(page_size: int = 20, interval: float = 1.0) -> Any:
-    """A live dashboard of every job, refreshed by the kernel's monitor."""
+    """A live dashboard of every job, refreshed by the kernel's monitor.
+
+    ``page_size``: the rows a page shows (the dropdown offers 10, 20, 50, 100 and it);
+    ``interval``: seconds between refreshes (changeable in the dashboard, which can
+    also pause them).
+    """
     board = Dashboard(page_size=page_size, interval=interval)
     monitor().watch(board)
     return board
