@@ -284,6 +284,34 @@ def test_the_widget_count_stays_constant_over_200_refreshes(thread_backend, tmp_
     running.wait(10)
 
 
+def test_the_monitor_thread_never_makes_a_widget_as_jobs_come(thread_backend):
+    """A reload asks the kernel for every widget's state, iterating over them on its own
+    thread: a widget made meanwhile on the monitor's thread broke that answer (issue 15,
+    item 2). A page filling up as jobs come, or a bigger page chosen, gets rows made on
+    the kernel's thread."""
+    import threading
+
+    def refresh_on_another_thread():
+        refresher = threading.Thread(target=board.refresh)
+        refresher.start()
+        refresher.join(10)
+
+    for i in range(3):
+        jobnb.options(name=f"n{i}").submit(add, i).wait(10)
+    board = Dashboard(page_size=10)
+    before = widget_count()
+    for i in range(3, 25):  # the page fills up while the monitor refreshes it
+        jobnb.options(name=f"n{i}").submit(add, i).wait(10)
+    refresh_on_another_thread()
+    assert widget_count() == before
+    assert len(shown_rows(board)) == 10
+    board.page_size.value = 20  # on the kernel's thread (a comm message), as a click is
+    before = widget_count()
+    refresh_on_another_thread()
+    assert widget_count() == before
+    assert len(shown_rows(board)) == 20
+
+
 def test_the_banner_escapes_and_a_working_refresh_clears_it(backend):
     board = Dashboard()
     board.show_banner("cannot reach <Redis>")

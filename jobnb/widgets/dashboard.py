@@ -89,6 +89,8 @@ class Dashboard(w.VBox):
         self.pause.observe(self._paused, names="value")
         self.previous_button.on_click(lambda _: self._turn(-1))
         self.next_button.on_click(lambda _: self._turn(+1))
+        # a bigger page gets its rows here, on the kernel's thread, before it is read
+        self.page_size.observe(lambda change: self._grow_rows(change["new"]), names="value")
         for control in (self.status_filter, self.page_size):
             control.observe(lambda _: self._turn(-self.page), names="value")
         pager = w.HBox(
@@ -103,6 +105,7 @@ class Dashboard(w.VBox):
         self._layouts = RowLayouts()
         self.header = Header(self._layouts)
         self.rows: list[JobRow] = []
+        self._grow_rows(page_size)
         self.details = w.HTML(layout=w.Layout(width="100%"))
         self.details.add_class(DETAILS)
         self.empty_note = w.HTML()
@@ -176,8 +179,11 @@ class Dashboard(w.VBox):
     def _show_rows(self, page: list[JobRecord], status: str | None) -> None:
         """Give the page's records to the pool's rows; open the details under the chosen
         job's row (under the header when that job is not on this page)."""
-        while len(self.rows) < len(page):  # the pool grows to the largest page, once
-            self.rows.append(JobRow(self._act, self._layouts))
+        if threading.current_thread() is threading.main_thread():
+            self._grow_rows(len(page))
+        # (else the monitor's thread: it never makes a widget, see monitor.py; a page
+        # bigger than the pool, met only between a new page size and its observer, shows
+        # its first rows until the next refresh)
         chosen = self.selected.id if self.selected is not None else None
         children: list[w.Widget] = [self.header]
         if chosen is not None and chosen not in {record.id for record in page}:
@@ -192,6 +198,12 @@ class Dashboard(w.VBox):
             children.append(self.empty_note)
         if tuple(children) != self.table.children:
             self.table.children = children
+
+    def _grow_rows(self, size: int) -> None:
+        """The pool of rows grows to the largest page asked for, once: rows are only made
+        on the kernel's thread (at start, or when the page size changes)."""
+        while len(self.rows) < size:
+            self.rows.append(JobRow(self._act, self._layouts))
 
     def show_banner(self, text: str) -> None:
         self.banner.value = banner(text)
