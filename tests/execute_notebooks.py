@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                     failed += 1
                     print(f"FAILED {path.name}: {exc}", file=sys.stderr, flush=True)
                     continue
-                traces = harness_traces(executed)
+                # only a notebook to be stored must be free of the run's traces (a plain
+                # run, as the Binder rehearsal's, has its own scratch paths and key file)
+                traces = harness_traces(executed) if args.write else []
                 if args.write and not traces:
                     nbformat.write(executed, path)
                 for trace in traces:
