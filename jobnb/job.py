@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
@@ -16,6 +19,18 @@ from .exceptions import (
     ResultTimeout,
 )
 from .model import JobRecord, JobStatus, Progress
+
+
+def asked_by(via: str | None = None) -> str:
+    """Who this process acts for, as a job's record keeps it (``user@host``), and from
+    where (``via``)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a uid with no name (some containers)
+        user = f"uid {os.getuid()}"
+    who = f"{user}@{socket.gethostname()}"
+    return f"{who} via {via}" if via else who
+
 
 if TYPE_CHECKING:
     from .backends.base import Backend  # for type hints only: the handle is above the backends
@@ -126,12 +141,14 @@ class Job:
             self._outcome = self._backend.outcome(self.id)
         return self._outcome
 
-    def cancel(self) -> bool:
-        """Cancel the job: a queued job never runs, a running one is stopped.
+    def cancel(self, via: str | None = None) -> bool:
+        """Cancel the job: a queued job never runs, a running one is stopped. Its record
+        keeps who asked (``cancelled_by``: ``user@host``, then ``via ...`` when given, say
+        ``via="the dashboard"``).
 
         Returns False when the job had already ended.
         """
-        return self._backend.cancel(self.id)
+        return self._backend.cancel(self.id, asked_by(via))
 
     def resubmit(self) -> Job:
         """Queue a new job that runs what this one ran, with its name and options, and

@@ -263,7 +263,7 @@ class JobMagics(Magics):
     def cancel(self, line: str) -> None:
         """Cancel a job: a queued one never runs, a running one is stopped."""
         job = _get(_parse(self.cancel, line).job)
-        if job.cancel():
+        if job.cancel(via="%cancel"):
             print(f"cancelled job {job.id} ({job.name})")
         else:
             print(f"job {job.id} ({job.name}) had already ended: {job.status.value}")

@@ -75,6 +75,8 @@ class JobRecord:
     error: str | None = None  # traceback text of a failed job
     #: a notebook job's output notebook (absolute path); None for other kinds
     output: str | None = None
+    #: who asked for the job to be cancelled (``user@host``, and from where), once asked
+    cancelled_by: str | None = None
 
     def again(self, job_id: str) -> JobRecord:
         """A fresh queued record for running the same thing again (resubmit)."""

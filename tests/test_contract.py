@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 import time
 
 import pandas as pd
@@ -221,6 +223,7 @@ def test_a_queued_job_can_be_cancelled_and_never_runs(backend, tmp_path):
     assert queued.status is JobStatus.QUEUED
     assert queued.cancel() is True
     assert queued.status is JobStatus.CANCELLED
+    assert queued.record().cancelled_by == f"{getpass.getuser()}@{socket.gethostname()}"
     release.touch()
     assert blocker.result(timeout=30) == "done"
     after = jobnb.submit(add, 5)
@@ -235,13 +238,15 @@ def test_a_running_job_can_be_cancelled_and_the_pool_keeps_serving(backend):
     job = jobnb.submit(spin, 60)
     eventually(lambda: job.status is JobStatus.RUNNING)
     started = time.monotonic()
-    assert job.cancel() is True
+    assert job.cancel(via="a test") is True
     job.wait(timeout=2)
     assert time.monotonic() - started < 2
     assert job.status is JobStatus.CANCELLED
     with pytest.raises(jobnb.JobCancelled):
         job.result()
     assert "cancelled while running" in job.error
+    who = f"{getpass.getuser()}@{socket.gethostname()} via a test"
+    assert job.record().cancelled_by == who  # who asked is kept, and shown
     assert [j.result(timeout=30) for j in jobnb.map(add, [1, 2, 3])] == [1, 2, 3]
 
 

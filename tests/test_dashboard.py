@@ -13,6 +13,7 @@ from conftest import eventually
 from jobs_for_tests import add, fail, print_then_wait, progress_then_wait, wait_for
 
 import jobnb
+from jobnb.job import asked_by
 from jobnb.widgets.dashboard import Dashboard
 
 COLUMNS = ["name", "id", "status", "progress", "submitted", "duration", "worker"]
@@ -226,6 +227,9 @@ def test_row_actions_cancel_resubmit_and_details(backend, tmp_path):
     assert running.status.value == "cancelled"
     board.refresh()  # what the monitor does on its next tick
     assert ">cancelled<" in board.rows[0].summary.value and board.rows[0].cancel_button.disabled
+    board.rows[0].logs_button.click()  # its details say who cancelled it, and from where
+    assert f"cancelled by {asked_by('the dashboard')}" in board.details.value
+    board.rows[0].logs_button.click()
 
     done = jobnb.options(name="adder").submit(add, 2, 3)
     done.wait(30)

@@ -137,13 +137,15 @@ class TestEveryStore:
         waiting, running = queued(), queued()
         store.add([waiting, running], [b"", b""])
         store.start(running.id, "w")
-        assert store.request_cancel(waiting.id) is JobStatus.QUEUED
+        assert store.request_cancel(waiting.id, "ann@box") is JobStatus.QUEUED
         cancelled = store.record(waiting.id)
         assert cancelled.status is JobStatus.CANCELLED and cancelled.error == CANCELLED_ERROR
+        assert cancelled.cancelled_by == "ann@box"
         assert store.start(waiting.id, "w") is None  # a cancelled job never runs
         assert store.heartbeat(running.id) is False
-        assert store.request_cancel(running.id) is JobStatus.RUNNING
+        assert store.request_cancel(running.id, "bob@box via the dashboard") is JobStatus.RUNNING
         assert store.heartbeat(running.id) is True  # its worker learns it at the next beat
+        assert store.record(running.id).cancelled_by == "bob@box via the dashboard"
 
     def test_a_running_job_without_heartbeats_is_lost(self, make_store):
         store = make_store(lost_after=0.3)
@@ -206,7 +208,7 @@ class TestEveryStore:
     def test_a_resubmitted_job_keeps_its_output(self, store, tmp_path):
         first = notebook_job(str(tmp_path / "a -> b.ipynb"))
         store.add([first], [b"payload"])
-        store.request_cancel(first.id)
+        store.request_cancel(first.id, "ann@box")
         again = store.record(first.id).again(new_job_id())  # what resubmit() queues
         store.add([again], [store.payload(first.id)])
         assert store.record(again.id) == again
@@ -221,7 +223,7 @@ class TestEveryStore:
             store.outcome,
             store.payload,
             store.forget,
-            store.request_cancel,
+            lambda job_id: store.request_cancel(job_id, "ann@box"),
             lambda job_id: store.wait(job_id, 0.1),
         ):
             with pytest.raises(JobNotFound, match=f"no job 'nosuchjob' in {store.place}"):

@@ -10,6 +10,7 @@ from conftest import eventually
 from jobs_for_tests import fail, spin
 
 import jobnb
+from jobnb.job import asked_by
 from jobnb.widgets.job import JobWidget, job_widget, take_snapshot
 from jobnb.widgets.monitor import Monitor, monitor
 
@@ -248,6 +249,8 @@ def test_a_cancelled_job_says_cancelled_and_when_never_a_traceback():
     text = visible_text(widget.header.value)
     assert text.split().count("cancelled") == 1, text
     assert "cancelled at " in text and "while running" in text, text
+    assert f"by {asked_by('the job widget')}" in text, text  # who, and from where
+    assert asked_by("the job widget") in widget._repr_mimebundle_()["text/html"]
     assert widget.error_view not in widget.children
     shown = " ".join(str(getattr(part, "value", "")) for part in widget.children)
     assert "JobCancelled" not in shown

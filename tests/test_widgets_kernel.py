@@ -54,8 +54,8 @@ def test_the_widget_reaches_finished_while_another_cell_runs(kernel, backend):
 
 
 def test_a_job_shows_as_its_widget_without_load_ext_and_the_magics_stay_unloaded(kernel):
-    run(kernel, "import jobnb\n_ = jobnb.configure('thread')")
-    shown = run(kernel, "job = jobnb.options(name='plain').submit(sum, [1, 2])\njob")
+    run(kernel, "import jobnb, time\n_ = jobnb.configure('thread')")
+    shown = run(kernel, "job = jobnb.options(name='plain').submit(time.sleep, 1.5)\njob")
     results = [m for m in shown if m["msg_type"] == "display_data"]
     assert results and WIDGET_VIEW in results[0]["content"]["data"]
     assert "<Job " in results[0]["content"]["data"]["text/plain"]
@@ -64,6 +64,12 @@ def test_a_job_shows_as_its_widget_without_load_ext_and_the_magics_stay_unloaded
     held = run(kernel, "Out[max(Out)] is job")  # still the cell's value, as a result was
     answers = [m for m in held if m["msg_type"] == "execute_result"]
     assert answers[0]["content"]["data"]["text/plain"] == "True"
+    # an ended job is shown as plain HTML, and no widget is made for it
+    ended = run(kernel, "job.wait(10)\njob")
+    results = [m for m in ended if m["msg_type"] == "display_data"]
+    assert results and WIDGET_VIEW not in results[0]["content"]["data"]
+    assert ">finished<" in results[0]["content"]["data"]["text/html"]
+    assert not [m for m in ended if m["msg_type"] == "comm_open"]
     loaded = run(kernel, "import sys\n'jobnb.magics' in sys.modules")
     answers = [m for m in loaded if m["msg_type"] == "execute_result"]
     assert answers[0]["content"]["data"]["text/plain"] == "False"
@@ -91,3 +97,18 @@ def test_the_dashboard_shows_a_new_job_while_another_cell_runs(kernel):
     )
     updates = _state_values(busy, updates_only=True)
     assert any("<b>arrives-late</b>" in value for value in updates), updates
+
+
+def test_an_ended_jobs_widget_is_closed_once_its_display_shows_the_end(kernel):
+    """Nothing of a job's widget is left in the kernel (or the page) once the job ended:
+    its display shows plain HTML, and a restart cannot leave a widget without a model."""
+    run(kernel, "import jobnb, time, ipywidgets\n_ = jobnb.configure('thread')")
+    run(kernel, "before = len(ipywidgets.Widget.widgets)")
+    shown = run(kernel, "job = jobnb.options(name='short').submit(time.sleep, 1.0)\njob")
+    assert [m for m in shown if m["msg_type"] == "comm_open"]  # a live widget while it runs
+    busy = run(kernel, "time.sleep(3)")
+    closed = [m for m in busy if m["msg_type"] == "comm_close"]
+    assert closed, [m["msg_type"] for m in busy]
+    left = run(kernel, "len(ipywidgets.Widget.widgets) - before")
+    answers = [m for m in left if m["msg_type"] == "execute_result"]
+    assert answers[0]["content"]["data"]["text/plain"] == "0"

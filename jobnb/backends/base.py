@@ -132,7 +132,9 @@ class Backend:
                 pass
         return found
 
-    def cancel(self, job_id: str) -> bool:
+    def cancel(self, job_id: str, by: str) -> bool:
+        """Cancel a queued or running job on behalf of ``by`` (who, from where: kept in
+        its record); False if it had already ended."""
         raise NotImplementedError("The 'cancel' method must be implemented.")
 
     def forget(self, job_id: str) -> None:

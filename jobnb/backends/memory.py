@@ -135,10 +135,13 @@ class MemoryStore:
                 record.progress = record.progress._replace(done=record.progress.total)
         entry.done.set()
 
-    def cancel_queued(self, entry: Entry) -> bool:
-        """Cancel a job that has not started; False if it is already running or ended."""
+    def cancel_queued(self, entry: Entry, by: str) -> bool:
+        """Cancel a job that has not started; False if it is already running or ended.
+        ``by`` asked for it (kept in the record of a job not ended yet)."""
         with self.lock:
             entry.cancel_requested = True
+            if not entry.record.status.is_done:
+                entry.record.cancelled_by = by
             if entry.record.status is not JobStatus.QUEUED:
                 return False
         self.finish(entry, Outcome.cancelled("before it started"))

@@ -92,8 +92,8 @@ class RecordsBackend(Backend):
     def logs(self, job_id: str) -> str:
         return self.records_store.logs(job_id)
 
-    def cancel(self, job_id: str) -> bool:
-        status = self.records_store.request_cancel(job_id)
+    def cancel(self, job_id: str, by: str) -> bool:
+        status = self.records_store.request_cancel(job_id, by)
         if status is JobStatus.QUEUED:
             self.forget_queued(job_id)
             return True

@@ -99,9 +99,9 @@ class SubprocessBackend(MemoryBackend):
         self._ensure_started()
         self.queue.put(entry)
 
-    def cancel(self, job_id: str) -> bool:
+    def cancel(self, job_id: str, by: str) -> bool:
         entry = self.store.get(job_id)
-        if self.store.cancel_queued(entry):
+        if self.store.cancel_queued(entry, by):
             return True
         if entry.done.is_set():
             return False

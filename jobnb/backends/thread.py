@@ -106,9 +106,9 @@ class ThreadBackend(MemoryBackend):
             self._interrupted.add(job_id)
             return True
 
-    def cancel(self, job_id: str) -> bool:
+    def cancel(self, job_id: str, by: str) -> bool:
         entry = self.store.get(job_id)
-        if self.store.cancel_queued(entry):
+        if self.store.cancel_queued(entry, by):
             return True
         return self._interrupt(job_id, runner.CancelInterrupt)
 

@@ -55,7 +55,7 @@ def execute(args: argparse.Namespace) -> int:
     try:
         _follow(job, args.log)
     except KeyboardInterrupt:
-        job.cancel()
+        job.cancel(via="jobnb run (interrupted)")
         print(f"\njobnb run: interrupted: job {job.id} cancelled", file=sys.stderr)
         return 130
     rec = job.record()

@@ -219,7 +219,7 @@ class Dashboard(w.VBox):
             else:
                 job = self.history.job(record.id)
                 if action == "cancel":
-                    job.cancel()
+                    job.cancel(via="the dashboard")
                 else:
                     self.selected = job.resubmit()  # its details show the new job
         except Exception as exc:  # noqa: BLE001 - shown, not raised into the frontend

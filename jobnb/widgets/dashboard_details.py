@@ -40,6 +40,8 @@ def details_html(record: JobRecord, logs: str, ending: str = "") -> str:
         f"<div><b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
         f"{badge(record.status)} {where} &middot; {', '.join(times)}</div>"
     ]
+    if record.status is JobStatus.CANCELLED and record.cancelled_by:
+        parts.append(f"<div>cancelled by {html.escape(record.cancelled_by)}</div>")
     if record.progress.message:
         parts.append(f"<div>progress: {html.escape(record.progress.message)}</div>")
     if record.output is not None:

@@ -5,7 +5,10 @@ In a kernel a Job is displayed (as a cell's value, by ``display(job)`` or ``%job
 under a display id of its own, as a bundle of the live widget, its last state as plain
 HTML (for a notebook read without a kernel: GitHub, nbviewer, a reopened notebook) and
 its repr. When the job ends, that display is updated once to the final state, so a
-saved notebook keeps how the job ended, not how it began.
+saved notebook keeps how the job ended, not how it began: as plain HTML only, and the
+widget is closed. Nothing changes any more, and a widget would outlive its kernel (a
+restarted kernel, a reopened notebook show "model not found" for a widget whose model
+is gone). A job that has ended already is displayed as that HTML at once.
 
 Light on purpose: ``import jobnb`` registers the display through this module when it
 runs in a kernel, without importing the magics or ipywidgets; the widget is built (and
@@ -25,24 +28,32 @@ def has_frontend(shell: Any) -> bool:
 
 
 def show_job(job: Job) -> None:
-    """Display ``job`` as its live widget; update the display once the job has ended."""
+    """Display ``job`` as its live widget, and once it has ended as plain HTML (the
+    widget then closed); a job ended already is shown as plain HTML at once."""
     from IPython import get_ipython  # lazy: only a display in a kernel needs IPython
     from IPython.display import display  # (lazy, as above)
 
-    from .job import job_widget  # lazy: ipywidgets is heavy, and only a display needs it
+    # lazy: ipywidgets is heavy, and only a display needs it
+    from .job import job_widget, saved_bundle, take_snapshot
 
-    widget = job_widget(job)
+    snapshot = take_snapshot(job)
+    if snapshot.record.status.is_done:
+        display(saved_bundle(job, snapshot), raw=True)
+        return
+    widget = job_widget(job, snapshot)
     publisher = get_ipython().display_pub
     shown_by = dict(publisher.parent_header)  # the request of the cell that shows it
     handle = display(widget, display_id=True)
-    if handle is not None and not widget.ended:
+    if handle is not None:
         widget.at_end(lambda: _show_final(publisher, handle, widget, shown_by))
 
 
 def _show_final(publisher: Any, handle: Any, widget: Any, shown_by: dict) -> None:
-    """Replace the display's bundle with the ended job's (on the monitor's thread, or
-    on the kernel's when Cancel was clicked)."""
-    bundle = widget._repr_mimebundle_()
+    """Replace the display's bundle with the ended job's plain HTML, and close the widget
+    (on the monitor's thread, or on the kernel's when Cancel was clicked)."""
+    from .job import saved_bundle  # (loaded already: the widget is made there)
+
+    bundle = saved_bundle(widget.job, widget.snapshot)
     now = dict(publisher.parent_header)
     try:
         # JupyterLab and Notebook 7 hand an output message to the cell whose request it
@@ -59,8 +70,9 @@ def _show_final(publisher: Any, handle: Any, widget: Any, shown_by: dict) -> Non
         # runs now, and finds the display by its id in any cell
         if now.get("msg_id") != shown_by.get("msg_id") or set_parent is None:
             handle.update(bundle, raw=True)
-    except Exception:  # noqa: BLE001 - the live widget already shows the end; this is a copy
-        pass
+    except Exception:  # noqa: BLE001 - the live widget already shows the end: keep it
+        return
+    widget.close_all()  # shown nowhere now: free it in the kernel and in the page
 
 
 def register_display(shell: Any) -> None:

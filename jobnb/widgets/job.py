@@ -95,11 +95,12 @@ def _elapsed(record: JobRecord, now: float | None = None) -> str:
     """What goes beside the status badge: how long, never the status again."""
     status = record.status
     if status is JobStatus.CANCELLED:
-        # the store knows when, not who: say when, and whether it had started
+        # when, whether it had started, and who asked (stores older than that know not)
         when = f"at {_clock(record.finished)}, " if record.finished else ""
+        who = f", by {html.escape(record.cancelled_by)}" if record.cancelled_by else ""
         if record.started is None:
-            return f"{when}before it started"
-        return f"{when}while running (after {_seconds(record.duration or 0.0)})"
+            return f"{when}before it started{who}"
+        return f"{when}while running (after {_seconds(record.duration or 0.0)}){who}"
     if record.started is None:
         if status.is_done:  # ended without starting (its payload was refused)
             return f"at {_clock(record.finished)}" if record.finished else ""
@@ -157,17 +158,28 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
             f"<details><summary>{html.escape(last_line(rec.error))}</summary>"
             f"{pre(rec.error or '', '20em')}</details>"
         )
-    taken = _clock(now or time.time())
-    state = "its final state" if rec.status.is_done else f"its state at {taken}, not live"
-    parts.append(
-        f"<div>{hint(f'saved view, {state}: in a kernel, {bring_back(rec)} shows it live')}</div>"
-    )
+    if rec.status.is_done:
+        said = f"its final state: in a kernel, {bring_back(rec)} gets this job"
+    else:
+        taken = _clock(now or time.time())
+        said = (
+            f"saved view, its state at {taken}, not live: "
+            f"in a kernel, {bring_back(rec)} shows it live"
+        )
+    parts.append(f"<div>{hint(said)}</div>")
     return (
         '<div class="jobnb-job-saved" style="font-family:sans-serif;font-size:13px;'
         'border:1px solid #dee2e6;border-radius:6px;padding:6px 10px;max-width:60em">'
         + "".join(parts)
         + "</div>"
     )
+
+
+def saved_bundle(job: Job, snapshot: Snapshot) -> dict[str, str]:
+    """What an ended job is displayed as: its final state as plain HTML, no widget. Nothing
+    in it will change, and a widget would outlive its kernel: a notebook reopened (or a
+    kernel restarted) would show "model not found" where the job was."""
+    return {"text/html": saved_view(snapshot), "text/plain": repr(job)}
 
 
 class JobWidget(w.VBox):
@@ -270,6 +282,31 @@ class JobWidget(w.VBox):
             bundle["text/plain"] = repr(self.job)
         return bundle
 
+    def close_all(self) -> None:
+        """Close this widget and every part of it (their layouts and styles too), in the
+        kernel and in the page: once its display shows the ended job as plain HTML, none
+        of them is shown anywhere."""
+        parts = [
+            self.header,
+            self.bar,
+            self.message,
+            self.progress_row,
+            self.notebook_view,
+            self.log_view,
+            self.ending_view,
+            self.traceback_view,
+            self.error_view,
+            self.cancel_button,
+            self.restart_hint,
+            self.controls,
+            self,
+        ]
+        for part in parts:
+            for extra in (getattr(part, "layout", None), getattr(part, "style", None)):
+                if isinstance(extra, w.Widget):
+                    extra.close()
+            part.close()
+
     # --- what the monitor asks (monitor.View) --------------------------------------------
     @property
     def ended(self) -> bool:
@@ -285,14 +322,15 @@ class JobWidget(w.VBox):
 
     def _cancel(self, _button: w.Button) -> None:
         self.cancel_button.disabled = True
-        self.job.cancel()
+        self.job.cancel(via="the job widget")
         self.show(take_snapshot(self.job))
 
 
-def job_widget(job: Job) -> JobWidget:
-    """A live widget for ``job``: filled now, then kept current by the monitor."""
+def job_widget(job: Job, snapshot: Snapshot | None = None) -> JobWidget:
+    """A live widget for ``job``: filled now (from ``snapshot`` if given), then kept
+    current by the monitor."""
     widget = JobWidget(job)
-    widget.show(take_snapshot(job))
+    widget.show(snapshot or take_snapshot(job))
     if not widget.ended:
         monitor().watch(widget)
     return widget

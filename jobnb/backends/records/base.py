@@ -99,6 +99,7 @@ RECORD_FIELDS = (
     "worker",
     "error",
     "output",
+    "cancelled_by",
 )
 
 
@@ -131,6 +132,7 @@ def decode_record(values: Sequence) -> JobRecord:
         worker,
         error,
         output,
+        cancelled_by,
     ) = values
     return JobRecord(
         id=_text(job_id),
@@ -148,6 +150,7 @@ def decode_record(values: Sequence) -> JobRecord:
         worker=_text(worker),
         error=_text(error),
         output=_text(output),
+        cancelled_by=_text(cancelled_by),
     )
 
 
@@ -209,11 +212,11 @@ class Records:
         same transaction (SQLite: ``within``, Redis: ``pipeline``)."""
         raise NotImplementedError
 
-    def request_cancel(self, job_id: str) -> JobStatus:
-        """Ask for a job to be cancelled; return the status it had. A queued job is
-        cancelled here and now (``CANCELLED_ERROR``, and it never starts); a running one
-        is flagged, and its worker learns it from its next ``heartbeat``; an ended one
-        is left as it is."""
+    def request_cancel(self, job_id: str, by: str) -> JobStatus:
+        """Ask for a job to be cancelled, on behalf of ``by`` (kept as the record's
+        ``cancelled_by``); return the status it had. A queued job is cancelled here and
+        now (``CANCELLED_ERROR``, and it never starts); a running one is flagged, and its
+        worker learns it from its next ``heartbeat``; an ended one is left as it is."""
         raise NotImplementedError
 
     def forget(self, job_id: str) -> JobStatus:

@@ -216,8 +216,8 @@ class RedisRecords(Records):
     def requeue(self, job_id: str, reason: str) -> bool:
         return bool(self.redis.eval(lua.REQUEUE, 0, self.prefix, job_id, requeue_note(reason)))
 
-    def request_cancel(self, job_id: str) -> JobStatus:
-        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR])
+    def request_cancel(self, job_id: str, by: str) -> JobStatus:
+        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
         if old is None:
             raise self._missing(job_id)
         return JobStatus(old.decode())

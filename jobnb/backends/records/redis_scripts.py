@@ -88,15 +88,15 @@ return 1
 CANCEL = (
     MOVE
     + """
-local p, id, now, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local p, id, now, err, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if not old then return false end
 if old == 'queued' then
     move(p, id, job, 'queued', 'cancelled')
-    redis.call('HSET', job, 'finished', now, 'error', err)
+    redis.call('HSET', job, 'finished', now, 'error', err, 'cancelled_by', by)
 elseif old == 'running' then
-    redis.call('HSET', job, 'cancel_requested', 1)
+    redis.call('HSET', job, 'cancel_requested', 1, 'cancelled_by', by)
 end
 return old
 """

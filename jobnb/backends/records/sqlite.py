@@ -232,7 +232,7 @@ class SqliteRecords(Records):
             ).fetchall()
         return [job_id for (job_id,) in rows]
 
-    def request_cancel(self, job_id: str) -> JobStatus:
+    def request_cancel(self, job_id: str, by: str) -> JobStatus:
         """(A running job's flag is read by its worker's next ``heartbeat``.)"""
         db = self._connection()
         with db:
@@ -242,11 +242,14 @@ class SqliteRecords(Records):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
-                    "error = ? WHERE id = ?",
-                    (now, now, CANCELLED_ERROR, job_id),
+                    "error = ?, cancelled_by = ? WHERE id = ?",
+                    (now, now, CANCELLED_ERROR, by, job_id),
                 )
             elif status is JobStatus.RUNNING:
-                db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+                db.execute(
+                    "UPDATE jobs SET cancel_requested = 1, cancelled_by = ? WHERE id = ?",
+                    (by, job_id),
+                )
         return status
 
     def _status_in(self, db: sqlite3.Connection, job_id: str) -> JobStatus:

@@ -63,6 +63,7 @@ ADDED_COLUMNS = {
     # first signing jobnb, whose blobs carry their signature in front
     "payload_signature": "BLOB",
     "outcome_signature": "BLOB",
+    "cancelled_by": "TEXT",  # who asked for the cancel (user@host, and from where)
 }
 # made once those columns are there: the readers' sweep of ended jobs reads only these
 _EXPIRES_INDEX = (
