@@ -116,7 +116,9 @@ def as_a_user_sees_it(
     job ended (``ended``: its text displays by id), the scratch ``folder`` is the
     notebook's own (paths relative to it) and ``redis_url`` the default URL."""
     for match, data in list(_job_displays(notebook)):
-        data.update(ended.get(match["id"], {}))
+        if match["id"] in ended:  # an ended job shows as plain HTML, with no widget
+            data.clear()
+            data.update(ended[match["id"]])
     replacements = {}
     for scratch in {str(folder), str(folder.resolve())}:
         replacements[scratch + os.sep] = ""
