@@ -159,7 +159,7 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
             f"{pre(rec.error or '', '20em')}</details>"
         )
     if rec.status.is_done:
-        said = f"its final state: in a kernel, {bring_back(rec)} gets this job"
+        said = f"its final state; {bring_back(rec)} gets the job"
     else:
         taken = _clock(now or time.time())
         said = (
