@@ -4,6 +4,8 @@
     python benchmarks/run.py --only subprocess  # one pair
     python benchmarks/run.py --only huey        # jobnb huey vs raw SqliteHuey (+60 s idle)
     python benchmarks/run.py --only rq          # jobnb rq vs raw RQ with 2 SimpleWorkers
+    python benchmarks/run.py --only huey-redis  # jobnb huey on Redis vs raw RedisHuey
+    python benchmarks/run.py --only huey-redis-notify  # ... RedisHuey(notify_result=True)
 
 Prints a markdown table. Ratios are jobnb / raw for times (lower is better) and
 jobnb / raw for throughput (higher is better). Not a timed test: machines are shared
@@ -90,13 +92,22 @@ def jobnb_system(backend: str) -> System:
     )
 
 
-def raw_huey_system() -> System:
-    """SqliteHuey with default settings, its consumer run as the docs say (-w 2 -k thread)."""
+def raw_huey_system(redis_url: str | None = None, notify: bool = False) -> System:
+    """SqliteHuey with default settings (or RedisHuey at ``redis_url``: defaults, or
+    ``notify_result=True``), its consumer run as the docs say (-w 2 -k thread)."""
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, RAW_HUEY_DB=os.path.join(SCRATCH, "raw_huey.db"))
-    os.environ["RAW_HUEY_DB"] = env["RAW_HUEY_DB"]
+    if redis_url:
+        env.update(RAW_HUEY_REDIS_URL=redis_url, RAW_HUEY_NOTIFY="1" if notify else "0")
+    for name in ("RAW_HUEY_DB", "RAW_HUEY_REDIS_URL", "RAW_HUEY_NOTIFY"):
+        if name in env:
+            os.environ[name] = env[name]
     sys.path.insert(0, here)
+    import importlib
+
     import raw_huey_tasks as tasks
+
+    tasks = importlib.reload(tasks)  # its Huey follows the variables just set
 
     consumer = subprocess.Popen(
         [
@@ -126,8 +137,12 @@ def raw_huey_system() -> System:
         consumer.send_signal(signal.SIGINT)
         consumer.wait(30)
 
+    if redis_url:
+        label = "raw RedisHuey (notify_result)" if notify else "raw RedisHuey (defaults)"
+    else:
+        label = "raw SqliteHuey (defaults)"
     system = System(
-        "raw SqliteHuey (defaults)",
+        label,
         submit=submit,
         result=lambda r: r.get(blocking=True),
         map=run_map,
@@ -238,6 +253,47 @@ def _wait_for_rq_workers(url: str, count: int) -> None:
     raise RuntimeError(f"fewer than {count} RQ workers came up at {url}")
 
 
+def jobnb_huey_redis_system(url: str) -> System:
+    """jobnb huey on Redis with `jobnb worker --backend huey -w 2`, the URL in a file."""
+    url_file = os.path.join(SCRATCH, "huey-redis.url")
+    with open(os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(url)  # owner-only, as jobnb worker asks of a file that may hold a password
+    worker = subprocess.Popen(
+        ["jobnb", "worker", "--backend", "huey", "--url-file", url_file, "-w", str(WORKERS)],
+        cwd=SCRATCH,
+        stdout=subprocess.DEVNULL,
+    )
+    jobnb.configure("huey", home=url)
+    jobnb.submit(noop).result()  # the worker is up
+
+    def close() -> None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+    return System(
+        "jobnb huey on Redis",
+        submit=jobnb.submit,
+        result=lambda job: job.result(),
+        map=lambda fn, items: [job.result() for job in jobnb.map(fn, items)],
+        close=close,
+    )
+
+
+def huey_redis_pair(notify: bool) -> tuple[System, System]:
+    server, url = start_redis()
+    ours = jobnb_huey_redis_system(url)
+    raw = raw_huey_system(url, notify=notify)
+    raw_close = raw.close
+
+    def close_both() -> None:
+        raw_close()
+        server.terminate()
+        server.wait(10)
+
+    raw.close = close_both  # the server goes last (ours closes first)
+    return ours, raw
+
+
 def rq_pair() -> tuple[System, System]:
     server, url = start_redis()
     ours = jobnb_rq_system(url)
@@ -332,7 +388,8 @@ def round_trip(system: System) -> float:
 
 
 def throughput(system: System) -> float:
-    """No-op jobs per second, for THROUGHPUT_JOBS through map."""
+    """No-op jobs per second, for THROUGHPUT_JOBS through map (each submitted, then each
+    waited for, one by one)."""
     start = time.perf_counter()
     system.map(noop, range(THROUGHPUT_JOBS))
     return THROUGHPUT_JOBS / (time.perf_counter() - start)
@@ -368,6 +425,8 @@ def pairs() -> dict[str, Callable[[], tuple[System, System]]]:
             executor_system("ProcessPoolExecutor(2)", ProcessPoolExecutor(WORKERS)),
         ),
         "huey": lambda: (jobnb_system("huey"), raw_huey_system()),
+        "huey-redis": lambda: huey_redis_pair(notify=False),
+        "huey-redis-notify": lambda: huey_redis_pair(notify=True),
         "rq": rq_pair,
     }
 
