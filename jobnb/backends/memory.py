@@ -175,8 +175,10 @@ class MemoryStore:
         return "".join(self.get(job_id).output)
 
     def log_tail(self, job_id: str, lines: int) -> str:
-        """From the end of the job's output (a copy of the list: the job appends to it)."""
-        return tail_of(reversed(self.get(job_id).output[:]), lines)
+        """From the end of the job's output, by index: the job only appends to it (a
+        copy would cost what the log's length does)."""
+        output = self.get(job_id).output
+        return tail_of((output[i] for i in range(len(output) - 1, -1, -1)), lines)
 
 
 class MemoryBackend(Backend):
