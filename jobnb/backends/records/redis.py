@@ -337,10 +337,10 @@ class RedisRecords(Records):
         pipe.hmget(self._job(job_id), ["log_written", "log_tail", "log_kept"])
         pipe.get(f"{self.prefix}log:{job_id}")
         pipe.lrange(f"{self.prefix}logtail:{job_id}", 0, -1)
-        state, head, tail = pipe.execute()
-        head = (head or b"").decode(errors="replace")
+        state, raw_head, tail = pipe.execute()
+        head = (raw_head or b"").decode(errors="replace")
         tail = b"".join(tail).decode(errors="replace")
-        dropped, where = self._dropped(state, len((head or "").encode()))
+        dropped, where = self._dropped(state, len(raw_head or b""))
         if not dropped:
             return head + tail
         return head + dropped_marker(dropped, where, not head or head.endswith("\n")) + tail
@@ -363,8 +363,11 @@ class RedisRecords(Records):
         return tail_of(pieces_from_end(), lines)
 
     def log_dropped(self, job_id: str) -> int:
-        state = self.redis.hmget(self._job(job_id), ["log_written", "log_tail", "log_kept"])
-        return self._dropped(state, self.redis.strlen(f"{self.prefix}log:{job_id}"))[0]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hmget(self._job(job_id), ["log_written", "log_tail", "log_kept"])
+        pipe.strlen(f"{self.prefix}log:{job_id}")
+        state, head_bytes = pipe.execute()
+        return self._dropped(state, head_bytes)[0]
 
     def _dropped(self, state: list, head_bytes: int) -> tuple[int, str]:
         """(bytes dropped, what the marker says of the whole log) from a job's counters
