@@ -56,6 +56,8 @@ class LogBound:
     """The shares of a job's log kept by a store keeping ``kept`` bytes of it."""
 
     kept: int
+    #: the largest chunk the store keeps (SQLite's are larger: each row deleted costs)
+    chunk_most: int = CHUNK_MOST
 
     @property
     def head(self) -> int:
@@ -69,7 +71,7 @@ class LogBound:
     def chunk(self) -> int:
         """Small against the tail (it stays within one chunk of its share), large
         enough that a chatty job writes few pieces."""
-        return max(256, min(CHUNK_MOST, self.tail // 16))
+        return max(256, min(self.chunk_most, self.tail // 16))
 
 
 def character_cut(data: bytes, at: int) -> int:

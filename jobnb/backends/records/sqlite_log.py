@@ -25,6 +25,13 @@ from pathlib import Path
 from ..private_home import open_private, private_home
 from .log_bounds import LogBound, dropped_marker, split_append
 
+#: the largest chunk of a tail kept as one row: deleting rows is most of what an append
+#: of a long log costs (fewer, larger rows: half of it), and a tail read reads only the
+#: end of the newest row (``substr``), not all of it
+CHUNK_MOST = 32 * 1024
+#: bytes of the newest row a tail read reads first (a dozen long lines)
+END_FIRST = 2048
+
 #: a job id that can name a file (ids are made by jobnb: hex digits)
 _FILE_NAMEABLE = re.compile(r"[A-Za-z0-9_-]+")
 _STATE = "log_kept, log_written, log_head, log_tail, log_file_bytes, log_file_error"
@@ -71,7 +78,7 @@ def append_log(
     if row is None:
         return
     kept, written, head, tail, file_bytes, file_error = row
-    bound = LogBound(kept or default_kept)
+    bound = LogBound(kept or default_kept, CHUNK_MOST)
     head, tail = head or 0, tail or 0
     data = text.encode(errors="replace")
     file_bytes, file_error = _write_whole(
@@ -142,8 +149,22 @@ class KeptLog:
         return head + self._marker(head) + tail
 
     def pieces_from_end(self) -> Iterator[str]:
-        """The log's pieces from its end backwards, read a few rows at a time."""
-        yield from self._batches("in_tail = 1")
+        """The log's pieces from its end backwards: the end of the newest row of the
+        tail first, then the rest of it, then a few rows at a time."""
+        # its last bytes, as a blob: SQLite would count a text's characters from its start
+        newest = self.db.execute(
+            "SELECT substr(CAST(text AS BLOB), -?), seq FROM logs "
+            "WHERE job_id = ? AND in_tail = 1 ORDER BY seq DESC LIMIT 1",
+            (END_FIRST, self.job_id),
+        ).fetchone()
+        if newest is not None:
+            end_bytes, seq = newest
+            end = end_bytes.decode(errors="ignore")  # (a character cut at its start: out)
+            yield end
+            # read only when its end was not enough
+            (whole,) = self.db.execute("SELECT text FROM logs WHERE seq = ?", (seq,)).fetchone()
+            yield whole[: len(whole) - len(end)]
+            yield from self._batches("in_tail = 1", seq)
         head = self._batches("in_tail IS NOT 1")
         last = next(head, "")
         if self.dropped:
@@ -162,10 +183,10 @@ class KeptLog:
             (self.job_id, limit),
         ).fetchall()
 
-    def _batches(self, which: str) -> Iterator[str]:
-        """Rows newest first, in batches growing fourfold (a tail read most often needs
-        one row: a chunk holds many lines)."""
-        before, size = None, 1
+    def _batches(self, which: str, before: int | None = None) -> Iterator[str]:
+        """Rows newest first (before row ``before``, if given), in batches growing
+        fourfold (a tail read most often needs one row: a chunk holds many lines)."""
+        size = 1
         while True:
             rows = self._rows(which, "DESC", before, size)
             for text, seq in rows:
