@@ -1,7 +1,8 @@
 """Settings and their precedence.
 
 ``jobnb.configure(...)`` / ``%jobnb`` > environment (``JOBNB_BACKEND``, ``JOBNB_WORKERS``,
-``JOBNB_REDIS_URL``, ``JOBNB_HOME``, ``JOBNB_RESULT_TTL``) > ``jobnb.toml`` in the working
+``JOBNB_REDIS_URL``, ``JOBNB_HOME``, ``JOBNB_RESULT_TTL``, ``JOBNB_LOG_BYTES_KEPT``, ...) >
+``jobnb.toml`` in the working
 directory > defaults. ``jobnb.toml`` takes the shape of the seed's ``[worker]`` section::
 
     [worker]
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from . import defaults
 from .backends import canonical_name, options_class
 from .backends.options import BackendOptions
+from .backends.records.log_bounds import checked_log_bytes_kept
 from .backends.redis_connection import redacted
 from .exceptions import ConfigError
 
@@ -48,6 +50,9 @@ class Settings:
     result_ttl: float | None = None
     #: the file of the secret key the Redis backends sign jobs with (backends/secret_key.py)
     secret_key_file: str | None = None
+    #: bytes of each job's log huey and rq keep in their store: its head and its tail, the
+    #: middle dropped (a marker says how much); a SQLite home keeps the whole log in a file
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
     def __repr__(self) -> str:  # the password of a Redis URL never shows
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -69,6 +74,7 @@ _ENV = {
     "JOBNB_HOME": "home",
     "JOBNB_RESULT_TTL": "result_ttl",
     "JOBNB_SECRET_KEY_FILE": "secret_key_file",
+    "JOBNB_LOG_BYTES_KEPT": "log_bytes_kept",
 }
 _TOML_KEYS = {
     "type",
@@ -80,6 +86,7 @@ _TOML_KEYS = {
     "home",
     "result_ttl",
     "secret_key_file",
+    "log_bytes_kept",
 }
 
 
@@ -99,7 +106,7 @@ def from_toml(path: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if "type" in section:
         found["backend"] = section["type"]
-    for key in ("workers", "redis_url", "home", "result_ttl", "secret_key_file"):
+    for key in ("workers", "redis_url", "home", "result_ttl", "secret_key_file", "log_bytes_kept"):
         if key in section:
             found[key] = section[key]
     if "redis_url" not in found and {"redis_ip", "redis_port", "redis_db"} & set(section):
@@ -116,6 +123,10 @@ def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     found = {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
     if "workers" in found:  # named as the user wrote it: the variable, not the setting
         found["workers"] = checked_workers(found["workers"], "JOBNB_WORKERS")
+    if "log_bytes_kept" in found:
+        found["log_bytes_kept"] = checked_log_bytes_kept(
+            found["log_bytes_kept"], "JOBNB_LOG_BYTES_KEPT"
+        )
     return found
 
 
@@ -169,6 +180,8 @@ def _checked(values: dict[str, Any]) -> Settings:
         values["backend"] = canonical_name(values["backend"])
     if "workers" in values:
         values["workers"] = checked_workers(values["workers"], "workers")
+    if "log_bytes_kept" in values:
+        values["log_bytes_kept"] = checked_log_bytes_kept(values["log_bytes_kept"])
     if values.get("result_ttl") is not None:
         try:
             values["result_ttl"] = float(values["result_ttl"])

@@ -19,3 +19,6 @@ RQ_QUEUE = "default"
 WORKER_KIND = "thread"
 #: seconds a stopped huey worker's running jobs get to finish before they are requeued
 GRACE = 30.0
+#: bytes of each job's log a records store keeps (its head and its tail; the middle is
+#: dropped, and a SQLite home keeps the whole log in a file beside)
+LOG_BYTES_KEPT = 4 * 2**20

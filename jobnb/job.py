@@ -94,8 +94,27 @@ class Job:
         return self.status.is_done
 
     def logs(self) -> str:
-        """Everything the job wrote to stdout and stderr so far (also while it runs)."""
+        """What the job wrote to stdout and stderr so far (also while it runs).
+
+        huey and rq keep at most ``log_bytes_kept`` bytes of a job's log (a setting,
+        4 MB by default): its head and its tail. When a longer log had its middle
+        dropped, a line ``[jobnb: N bytes of log dropped here; ...]`` stands there,
+        saying where the whole log is (a SQLite home keeps it in a file); the
+        ``logs_dropped`` property says how many bytes were dropped (0: this is all).
+        """
         return self._backend.logs(self.id)
+
+    def log_tail(self, lines: int = 12) -> str:
+        """The end of the job's log holding its last ``lines`` lines (what a live view
+        shows): read from the end, so its cost does not follow the log's length;
+        ``job.log_tail(n).splitlines() == job.logs().splitlines()[-n:]``."""
+        return self._backend.log_tail(self.id, lines)
+
+    @property
+    def logs_dropped(self) -> int:
+        """How many bytes of the job's log its store dropped (0 when ``logs()`` has it
+        whole; see ``logs``)."""
+        return self._backend.log_dropped(self.id)
 
     # --- waiting and results ---------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> Job:
@@ -194,9 +213,9 @@ class Job:
         return hash(self.id)
 
 
-def poll(jobs: Iterable[Job]) -> dict[Job, tuple[JobRecord, str]]:
-    """The record and logs of each of ``jobs``, in one request per backend: what a live
-    view (the widgets' monitor) reads each round.
+def poll(jobs: Iterable[Job], log_lines: int) -> dict[Job, tuple[JobRecord, str]]:
+    """The record and log tail (``log_lines`` lines: ``Job.log_tail``) of each of ``jobs``,
+    in one request per backend: what a live view (the widgets' monitor) reads each round.
 
     A job that is not found is left out, and so are the jobs of a backend that cannot be
     read now (a live view tries again next round instead of failing).
@@ -207,7 +226,7 @@ def poll(jobs: Iterable[Job]) -> dict[Job, tuple[JobRecord, str]]:
     found: dict[Job, tuple[JobRecord, str]] = {}
     for backend, group in by_backend.items():
         try:
-            read = backend.poll([job.id for job in group])
+            read = backend.poll([job.id for job in group], log_lines)
         except Exception:  # noqa: BLE001 - unreachable now; the others still answer
             continue
         found.update((job, read[job.id]) for job in group if job.id in read)

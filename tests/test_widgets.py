@@ -95,7 +95,8 @@ def test_one_poll_per_backend_per_tick_and_the_monitor_stops(tmp_path):
     backend = jobs[0]._backend
     calls = []
     original = backend.poll
-    backend.poll = lambda ids: calls.append(list(ids)) or original(ids)  # count, then poll
+    # count, then poll
+    backend.poll = lambda ids, lines: calls.append(list(ids)) or original(ids, lines)
     try:
         own = Monitor(interval=0.05)
         for job in jobs:

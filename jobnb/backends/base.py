@@ -121,13 +121,23 @@ class Backend:
     def logs(self, job_id: str) -> str:
         raise NotImplementedError("The 'logs' method must be implemented.")
 
-    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
-        """Record and logs of each of ``job_ids`` (those that exist), in one request
-        where the backend allows: what the widgets' monitor asks each tick."""
+    def log_tail(self, job_id: str, lines: int) -> str:
+        """The end of the job's log holding its last ``lines`` lines, read from the end
+        where the backend can (its cost then does not follow the log's length)."""
+        return "".join(self.logs(job_id).splitlines(keepends=True)[-lines:] if lines > 0 else [])
+
+    def log_dropped(self, job_id: str) -> int:
+        """Bytes of the job's log its backend dropped (kept its head and tail only)."""
+        return 0
+
+    def poll(self, job_ids: list[str], log_lines: int) -> dict[str, tuple[JobRecord, str]]:
+        """Record and log tail (``log_lines`` lines) of each of ``job_ids`` (those that
+        exist), in one request where the backend allows: what the widgets' monitor asks
+        each tick."""
         found = {}
         for job_id in job_ids:
             try:
-                found[job_id] = (self.record(job_id), self.logs(job_id))
+                found[job_id] = (self.record(job_id), self.log_tail(job_id, log_lines))
             except JobNotFound:
                 pass
         return found

@@ -17,6 +17,7 @@ from huey import Huey
 from huey.serializer import Serializer
 from huey.storage import RedisStorage, SqliteStorage
 
+from .. import defaults
 from ..exceptions import SignatureMismatch
 from ..payload.signing import Signer
 from ..worker.recorded_job import run_recorded_job
@@ -172,18 +173,21 @@ def open_records(
     redis_url: str | None = None,
     result_ttl: float | None = None,
     key_file: str | None = None,
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT,
 ):
     """The job records beside the queue: ``HOME/jobs.db``, or hashes in Redis; the jobs
-    added are forgotten ``result_ttl`` s after they end, if given. Opened once per
-    process (each keeps a connection per thread, or a pool)."""
-    place = (str(home_path(home)), redis_url, result_ttl)
+    added are forgotten ``result_ttl`` s after they end, if given, and keep
+    ``log_bytes_kept`` bytes of their logs. Opened once per process (each keeps a
+    connection per thread, or a pool)."""
+    place = (str(home_path(home)), redis_url, result_ttl, log_bytes_kept)
     records = _records.get(place)
     if records is None:
+        kept = {"result_ttl": result_ttl, "log_bytes_kept": log_bytes_kept}
         if redis_url:
             signer = signer_for(home, redis_url, key_file)
-            records = RedisRecords(redis_url, QUEUE_NAME, result_ttl=result_ttl, signer=signer)
+            records = RedisRecords(redis_url, QUEUE_NAME, signer=signer, **kept)
         else:  # (the store finds the home's key itself, once its file's errors have spoken)
-            records = SqliteRecords(records_path(home), result_ttl=result_ttl)
+            records = SqliteRecords(records_path(home), **kept)
         records = _records.setdefault(place, records)
     return records
 

@@ -45,7 +45,9 @@ class HueyBackend(RecordsBackend):
         self.workers = options.workers
         key_file = options.secret_key_file
         self.huey = make_huey(self.home, self.redis_url, key_file)
-        self.records_store = open_records(self.home, self.redis_url, options.result_ttl, key_file)
+        self.records_store = open_records(
+            self.home, self.redis_url, options.result_ttl, key_file, options.log_bytes_kept
+        )
 
     def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
         """Records, payloads and queue messages in one transaction (SQLite) or one MULTI

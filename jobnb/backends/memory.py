@@ -13,6 +13,7 @@ from ..exceptions import JobnbError, JobNotFound
 from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload, SealedOutcome
 from .base import Backend, JobOptions, new_job_id, new_record
+from .records.log_bounds import tail_of
 
 
 class Entry:
@@ -176,6 +177,12 @@ class MemoryStore:
     def logs(self, job_id: str) -> str:
         return "".join(self.get(job_id).output)
 
+    def log_tail(self, job_id: str, lines: int) -> str:
+        """From the end of the job's output, by index: the job only appends to it (a
+        copy would cost what the log's length does)."""
+        output = self.get(job_id).output
+        return tail_of((output[i] for i in range(len(output) - 1, -1, -1)), lines)
+
 
 class MemoryBackend(Backend):
     """A backend whose job records live in this process (``thread``, ``subprocess``).
@@ -225,6 +232,9 @@ class MemoryBackend(Backend):
 
     def logs(self, job_id: str) -> str:
         return self.store.logs(job_id)
+
+    def log_tail(self, job_id: str, lines: int) -> str:
+        return self.store.log_tail(job_id, lines)
 
     def forget(self, job_id: str) -> None:
         self.store.forget(job_id)

@@ -58,27 +58,33 @@ class SubprocessOptions(BackendOptions):
 @dataclass(frozen=True, repr=False)
 class HueyOptions(BackendOptions):
     """``huey``: its home (a folder, or a Redis URL: see :func:`huey_home`), the threads
-    of the worker a kernel starts for a SQLite home, and how long ended jobs are kept
-    (seconds; None: until forgotten). Not ``redis_url``, which is rq's: a URL set for
-    rq must not move the embedded default's queue to Redis."""
+    of the worker a kernel starts for a SQLite home, how long ended jobs are kept
+    (seconds; None: until forgotten) and how much of their logs. Not ``redis_url``,
+    which is rq's: a URL set for rq must not move the embedded default's queue to
+    Redis."""
 
     home: str = defaults.HOME
     workers: int = defaults.WORKERS
     result_ttl: float | None = None
     #: the key file of a Redis home (a folder home has its own: backends/secret_key.py)
     secret_key_file: str | None = None
+    #: bytes of each job's log its store keeps (records/log_bounds.py)
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
 
 @dataclass(frozen=True, repr=False)
 class RqOptions(BackendOptions):
     """``rq``: its Redis server (None: a local one), the workers ``jobnb worker`` is
-    told to start, and how long ended jobs are kept (seconds; None: until forgotten)."""
+    told to start, how long ended jobs are kept (seconds; None: until forgotten) and
+    how much of their logs."""
 
     redis_url: str | None = None
     workers: int = defaults.WORKERS
     result_ttl: float | None = None
     #: where its secret key is, if not in JOBNB_SECRET_KEY (backends/secret_key.py)
     secret_key_file: str | None = None
+    #: bytes of each job's log its store keeps (records/log_bounds.py)
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
 
 class HueyHome(NamedTuple):

@@ -71,9 +71,10 @@ class RecordsBackend(Backend):
     def counts(self) -> dict[JobStatus, int]:
         return self.records_store.counts()
 
-    def poll(self, job_ids: list[str]) -> dict[str, tuple[JobRecord, str]]:
+    def poll(self, job_ids: list[str], log_lines: int) -> dict[str, tuple[JobRecord, str]]:
         found = self.records_store.records_of(job_ids)
-        return {job_id: (rec, self.records_store.logs(job_id)) for job_id, rec in found.items()}
+        store = self.records_store
+        return {job_id: (rec, store.log_tail(job_id, log_lines)) for job_id, rec in found.items()}
 
     def wait(self, job_id: str, timeout: float | None) -> bool:
         return self.records_store.wait(job_id, timeout)
@@ -91,6 +92,12 @@ class RecordsBackend(Backend):
 
     def logs(self, job_id: str) -> str:
         return self.records_store.logs(job_id)
+
+    def log_tail(self, job_id: str, lines: int) -> str:
+        return self.records_store.log_tail(job_id, lines)
+
+    def log_dropped(self, job_id: str) -> int:
+        return self.records_store.log_dropped(job_id)
 
     def cancel(self, job_id: str, by: str) -> bool:
         status = self.records_store.request_cancel(job_id, by)

@@ -56,7 +56,12 @@ class RqBackend(RecordsBackend):
         self.workers = options.workers  # what `jobnb worker` is told to start; not started here
         signer = redis_signer(self.url, options.secret_key_file)  # refused now if none
         self.records_store = RedisRecords(
-            self.url, name=None, namespace="rq", result_ttl=options.result_ttl, signer=signer
+            self.url,
+            name=None,
+            namespace="rq",
+            result_ttl=options.result_ttl,
+            signer=signer,
+            log_bytes_kept=options.log_bytes_kept,
         )
         self.serializer = SignedPickle.with_signer(signer)  # RQ's own pickles, signed too
         # RQ's own copy of a job (its hash, its registries) lives as long as jobnb's

@@ -25,7 +25,7 @@ from ..job import Job
 from ..model import JobRecord, JobStatus
 from .dashboard_details import details_html
 from .dashboard_rows import Header, JobRow, RowLayouts
-from .dashboard_style import CONTROLS, DASHBOARD, DETAILS, STYLE, TABLE
+from .dashboard_style import CONTROLS, DASHBOARD, DETAILS, DETAILS_LOG_LINES, STYLE, TABLE
 from .job import ending_of
 from .monitor import monitor
 from .style import badge, banner
@@ -249,7 +249,8 @@ class Dashboard(w.VBox):
             ending = ending_of(self.selected, record)
         except SignatureMismatch as exc:  # never unpickled: said, as the job widget says it
             ending = f"result refused: SignatureMismatch: {exc}"
-        return details_html(record, self.selected.logs(), ending)
+        # one line more than the panel shows: it then knows earlier lines are there
+        return details_html(record, self.selected.log_tail(DETAILS_LOG_LINES + 1), ending)
 
     def close(self) -> None:
         self.closed = True  # the monitor drops it on its next round

@@ -16,16 +16,18 @@ from .style import badge, block
 
 
 def log_tail(logs: str, lines: int = DETAILS_LOG_LINES) -> str:
-    """The last ``lines`` lines of ``logs``, saying how many came before."""
+    """The last ``lines`` lines of ``logs`` (the end of a log, read from its end: one
+    line more than shown says earlier lines are there), saying when some came before."""
     every = logs.splitlines()
     if len(every) <= lines:
         return logs.rstrip("\n")
-    earlier = len(every) - lines
-    return f"... ({earlier} earlier lines: job.logs() has them all)\n" + "\n".join(every[-lines:])
+    return "... (earlier lines: job.logs() has them)\n" + "\n".join(every[-lines:])
 
 
 def details_html(record: JobRecord, logs: str, ending: str = "") -> str:
-    """The panel's HTML: ``ending`` is the one-line summary of a finished job's value."""
+    """The panel's HTML: ``logs`` is the end of the job's log (``Job.log_tail``, one line
+    more than ``DETAILS_LOG_LINES``), ``ending`` the one-line summary of a finished
+    job's value."""
     where = f"on {html.escape(record.backend)}" + (
         f", worker {html.escape(record.worker)}" if record.worker else ""
     )

@@ -26,10 +26,8 @@ from ..exceptions import SignatureMismatch
 from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import last_line
-from .monitor import monitor
+from .monitor import LOG_LINES, monitor  # (the tail of the log shown under the progress bar)
 from .style import BAR_STYLES, badge, hint, pre, progress_bar
-
-LOG_LINES = 12  # the tail of the log shown under the progress bar
 
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -41,13 +39,13 @@ class Snapshot:
     """What a widget shows of a job at one moment (read by the monitor in one go)."""
 
     record: JobRecord
-    logs: str
+    logs: str  # the end of the log: its last LOG_LINES lines (Job.log_tail)
     ending: str = ""  # once ended: the outputs, the result's repr, or nothing
 
 
 def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = None) -> Snapshot:
     record = record or job.record()
-    logs = job.logs() if logs is None else logs
+    logs = job.log_tail(LOG_LINES) if logs is None else logs
     if not record.status.is_done:
         return Snapshot(record, logs)
     try:

@@ -1,9 +1,11 @@
 """One monitor per kernel feeds every live view: job widgets and dashboards.
 
-A daemon thread wakes every ``interval`` seconds, reads the record and logs of every job
-its views watch in one request per backend (``jobnb.job.poll``), and hands each view
-what was read. It never runs on the kernel's main thread, so views move while a cell is
-busy; it ends when no view has anything left to show, and starts again with the next.
+A daemon thread wakes every ``interval`` seconds, reads the record and the log's tail
+(``LOG_LINES`` lines, read from the log's end: a 200 MB log costs what a short one
+does) of every job its views watch in one request per backend (``jobnb.job.poll``),
+and hands each view what was read. It never runs on the kernel's main thread, so
+views move while a cell is busy; it ends when no view has anything left to show, and
+starts again with the next.
 
 The monitor knows views only by the small ``View`` interface below, so the widgets
 import the monitor and never the other way round.
@@ -25,6 +27,7 @@ from ..job import Job, poll
 from ..model import JobRecord
 
 DEFAULT_INTERVAL = 0.5
+LOG_LINES = 12  # the tail of a job's log a round reads: what the job widget shows
 
 
 class View(Protocol):
@@ -38,7 +41,7 @@ class View(Protocol):
         """The jobs whose record and logs the view wants this round (maybe none)."""
 
     def update(self, polled: dict[Job, tuple[JobRecord, str]]) -> None:
-        """Show what was read this round: ``(record, logs)`` by job, for the watched
+        """Show what was read this round: ``(record, log tail)`` by job, for the watched
         jobs that could be read, by setting values of widgets it already has (never
         making one: see above). Must not raise: a view shows its own failures."""
 
@@ -79,7 +82,7 @@ class Monitor:
         """One round: one read per backend for the jobs of every view, then each view
         updates from it."""
         jobs = list(dict.fromkeys(job for view in views for job in view.watched()))
-        polled = poll(jobs) if jobs else {}
+        polled = poll(jobs, LOG_LINES) if jobs else {}
         for view in views:
             view.update(polled)
         self.ticks += 1

@@ -30,6 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from ... import defaults
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
 from ...payload.signing import Signer
@@ -165,6 +166,9 @@ class Records:
     result_ttl: float | None = None
     #: seconds a running job may go without a heartbeat before a reader finds it lost
     lost_after: float = LOST_AFTER
+    #: bytes of each job's log kept, its head and its tail (log_bounds.py): it goes with
+    #: each job added through this store, so whoever appends to its log applies it
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
     #: the store, in words, for errors: its file, or its server's keys
     place: str = "a records store"
@@ -247,7 +251,9 @@ class Records:
         raise NotImplementedError
 
     def log(self, job_id: str, text: str) -> None:
-        """Append ``text`` to the job's log."""
+        """Append ``text`` to the job's log, within the job's ``log_bytes_kept``: its
+        head and its tail are kept, the middle dropped (log_bounds.py). An append costs
+        what it appends, whatever the log's length."""
         raise NotImplementedError
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
@@ -312,7 +318,21 @@ class Records:
         raise NotImplementedError
 
     def logs(self, job_id: str) -> str:
-        """The job's log so far ("" when it has none, or the job is not held)."""
+        """The job's log so far ("" when it has none, or the job is not held): at most
+        its ``log_bytes_kept``; when its middle was dropped, a marker line stands there
+        saying how many bytes, and where the whole log is (``log_bounds.dropped_marker``)."""
+        raise NotImplementedError
+
+    def log_tail(self, job_id: str, lines: int) -> str:
+        """The end of the job's log holding its last ``lines`` lines: what a live view
+        shows, read from the end, at a cost that does not follow the log's length
+        (``log_tail(id, n).splitlines() == logs(id).splitlines()[-n:]``; a line longer
+        than ``log_bounds.TAIL_READ_MOST`` shows its end only). "" as ``logs``."""
+        raise NotImplementedError
+
+    def log_dropped(self, job_id: str) -> int:
+        """How many bytes of the job's log were dropped from the store (0: ``logs`` has
+        it whole; 0 for a job not held)."""
         raise NotImplementedError
 
     def outcome(self, job_id: str) -> bytes | None:

@@ -7,7 +7,9 @@ backend)::
 
     job:<id>          hash: status, name, times, progress, worker, heartbeat, error,
                       output, payload, outcome, the submitter's cwd and sys.path, seq
-    log:<id>          string: the job's output, appended as it comes
+    log:<id>          string: the head of the job's output, appended as it comes
+    logtail:<id>      list: the tail of its output, in chunks (records/log_bounds.py:
+                      the job's hash counts what was written; the middle is dropped)
     done              stream: the ids of jobs as they end (waiters block on it, no polling)
     seq               counter: the order jobs were submitted in
     all               sorted set: every job id, scored by seq (pages, newest first)
@@ -36,6 +38,7 @@ from collections.abc import Iterable
 
 import redis
 
+from ... import defaults
 from ...model import JobRecord, JobStatus, refuse_to_forget
 from ...payload.signing import Signer
 from ..redis_connection import connect, unreachable
@@ -53,6 +56,15 @@ from .base import (
     requeue_note,
 )
 from .errors import said_clearly
+from .log_bounds import (
+    CHUNK_MOST,
+    TAIL_READ_MOST,
+    LogBound,
+    checked_log_bytes_kept,
+    dropped_marker,
+    kept_where,
+    tail_of,
+)
 
 #: a payload bigger than this is written ahead of its job's MULTI, and its signature
 #: hashed meanwhile: the signing of a 50 MB argument then hides behind its sending
@@ -83,7 +95,8 @@ def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
 
 @said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
 class RedisRecords(Records):
-    """The records of one queue in the Redis server at ``url``."""
+    """The records of one queue in the Redis server at ``url``; each job's log is kept
+    within ``log_bytes_kept`` bytes (its head and its tail: the whole log is not kept)."""
 
     def __init__(
         self,
@@ -94,7 +107,9 @@ class RedisRecords(Records):
         client=None,
         result_ttl: float | None = None,
         signer: Signer | None = None,
+        log_bytes_kept: int = defaults.LOG_BYTES_KEPT,
     ) -> None:
+        self.log_bytes_kept = checked_log_bytes_kept(log_bytes_kept)
         self.url = url
         # the server's shared key (JOBNB_SECRET_KEY, ...) unless the caller gives one:
         # refused here, before anything is written or read, when there is none
@@ -113,6 +128,8 @@ class RedisRecords(Records):
         self._forget = self.redis.register_script(lua.FORGET)
         self._heartbeat = self.redis.register_script(lua.HEARTBEAT)
         self._progress = self.redis.register_script(lua.PROGRESS)
+        self._append_log = self.redis.register_script(lua.APPEND_LOG)
+        self._log_tail = self.redis.register_script(lua.LOG_TAIL)
 
     def _job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -151,6 +168,7 @@ class RedisRecords(Records):
                 "description": rec.description,
                 "submitted": rec.submitted,
                 "progress_done": 0,
+                "log_kept": self.log_bytes_kept,
             }
             if rec.id in ahead:
                 fields["payload_signature"] = ahead[rec.id]()
@@ -206,7 +224,10 @@ class RedisRecords(Records):
         self._progress(args=[self.prefix, job_id, float(done), fields])
 
     def log(self, job_id: str, text: str) -> None:
-        self.redis.append(f"{self.prefix}log:{job_id}", text.encode())
+        """One script, which keeps of ``text`` what the job's bound keeps (the job's own,
+        in its hash: the kernel that added it set it)."""
+        data = text.encode(errors="replace")
+        self._append_log(args=[self.prefix, job_id, self.log_bytes_kept, CHUNK_MOST, data])
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
         signature = self._signature("outcome", job_id, outcome)
@@ -214,7 +235,9 @@ class RedisRecords(Records):
         return bool(self._finish(args=args))
 
     def requeue(self, job_id: str, reason: str) -> bool:
-        return bool(self.redis.eval(lua.REQUEUE, 0, self.prefix, job_id, requeue_note(reason)))
+        note = requeue_note(reason)
+        args = [self.prefix, job_id, note, self.log_bytes_kept, CHUNK_MOST]
+        return bool(self.redis.eval(lua.REQUEUE, 0, *args))
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:
         old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
@@ -309,8 +332,52 @@ class RedisRecords(Records):
         return [raw.decode() for raw in self.redis.zrange(f"{self.prefix}status:queued", 0, -1)]
 
     def logs(self, job_id: str) -> str:
-        value = self.redis.get(f"{self.prefix}log:{job_id}")
-        return "" if value is None else value.decode(errors="replace")
+        """One MULTI: the head, the tail and the counters of one moment."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hmget(self._job(job_id), ["log_written", "log_tail", "log_kept"])
+        pipe.get(f"{self.prefix}log:{job_id}")
+        pipe.lrange(f"{self.prefix}logtail:{job_id}", 0, -1)
+        state, raw_head, tail = pipe.execute()
+        head = (raw_head or b"").decode(errors="replace")
+        tail = b"".join(tail).decode(errors="replace")
+        dropped, where = self._dropped(state, len(raw_head or b""))
+        if not dropped:
+            return head + tail
+        return head + dropped_marker(dropped, where, not head or head.endswith("\n")) + tail
+
+    def log_tail(self, job_id: str, lines: int) -> str:
+        """One script, which reads the newest chunks of the tail (and, if they are not
+        enough, the end of the head) until they hold enough lines."""
+        found = self._log_tail(args=[self.prefix, job_id, lines, TAIL_READ_MOST])
+        state, head_len, tail_pieces, head_pieces = found
+        head_end = b"".join(reversed(head_pieces)).decode(errors="ignore")  # (a cut start)
+
+        def pieces_from_end():
+            for piece in tail_pieces:
+                yield piece.decode(errors="replace")
+            dropped, where = self._dropped(state, head_len)
+            if dropped:
+                yield dropped_marker(dropped, where, not head_end or head_end.endswith("\n"))
+            yield head_end
+
+        return tail_of(pieces_from_end(), lines)
+
+    def log_dropped(self, job_id: str) -> int:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hmget(self._job(job_id), ["log_written", "log_tail", "log_kept"])
+        pipe.strlen(f"{self.prefix}log:{job_id}")
+        state, head_bytes = pipe.execute()
+        return self._dropped(state, head_bytes)[0]
+
+    def _dropped(self, state: list, head_bytes: int) -> tuple[int, str]:
+        """(bytes dropped, what the marker says of the whole log) from a job's counters
+        (``log_written``, ``log_tail``, ``log_kept``) and the bytes its head holds."""
+        written, tail, kept = state
+        if written is None:  # no log, or one written by an older jobnb: whole
+            return 0, ""
+        dropped = int(written) - head_bytes - int(tail or 0)
+        bound = LogBound(int(kept) if kept else self.log_bytes_kept)
+        return max(0, dropped), kept_where(bound)
 
     def outcome(self, job_id: str) -> memoryview | None:
         return self._blob(job_id, "outcome")

@@ -33,6 +33,7 @@ local function move(p, id, job, old, new)
             redis.call('ZADD', p .. 'expires', expires_at, id)
             redis.call('EXPIREAT', job, math.ceil(expires_at))
             redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
+            redis.call('EXPIREAT', p .. 'logtail:' .. id, math.ceil(expires_at))
         end
     end
 end
@@ -106,7 +107,7 @@ return old
 # the pages (under any ended status: a hash past its EXPIREAT no longer says which).
 DROP = """
 local function drop(p, id)
-    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id)
+    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id, p .. 'logtail:' .. id)
     redis.call('ZREM', p .. 'all', id)
     redis.call('ZREM', p .. 'expires', id)
     for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
@@ -149,9 +150,107 @@ return #ids
 """
 )
 
+# A job's log within its log_bytes_kept (records/log_bounds.py, whose Python twin
+# split_append the SQLite store uses): its head (log:<id>, a string, appended until it
+# holds its share), then its tail (logtail:<id>, a list of chunks, the oldest popped
+# while it holds more than its share); the job's hash counts the bytes written and those
+# the tail holds. Cuts fall between UTF-8 characters. A job the store no longer holds
+# gets no log (its keys would never expire).
+LOG = """
+local function continues(s, i)  -- the byte at i continues a UTF-8 character
+    local b = s:byte(i)
+    return b ~= nil and b >= 128 and b < 192
+end
+local function character_cut(s, at)  -- the largest cut <= at between characters
+    if at > #s then at = #s end
+    while at > 0 and at < #s and continues(s, at + 1) do at = at - 1 end
+    return at
+end
+local function append_log(p, id, text, default_kept, chunk_most)
+    local job = p .. 'job:' .. id
+    if redis.call('EXISTS', job) == 0 then return 0 end
+    local kept = tonumber(redis.call('HGET', job, 'log_kept')) or tonumber(default_kept)
+    local head_most = math.floor(kept / 4)
+    local tail_most = kept - head_most
+    local chunk = math.max(256, math.min(tonumber(chunk_most), math.floor(tail_most / 16)))
+    local head_key, tail_key = p .. 'log:' .. id, p .. 'logtail:' .. id
+    local tail = tonumber(redis.call('HGET', job, 'log_tail')) or 0
+    local from = 1
+    if tail == 0 then
+        local head = redis.call('STRLEN', head_key)
+        if head < head_most then
+            local cut = character_cut(text, head_most - head)
+            if cut > 0 then redis.call('APPEND', head_key, text:sub(1, cut)) end
+            from = cut + 1
+        end
+    end
+    if #text - from + 1 > tail_most then  -- only its end can stay in the tail
+        from = #text - tail_most + 1
+        while continues(text, from) do from = from + 1 end
+    end
+    while from <= #text do
+        local stop = character_cut(text, math.min(#text, from + chunk - 1))
+        if stop < from then stop = math.min(#text, from + chunk - 1) end
+        redis.call('RPUSH', tail_key, text:sub(from, stop))
+        tail = tail + stop - from + 1
+        from = stop + 1
+    end
+    while tail > tail_most do
+        tail = tail - #redis.call('LPOP', tail_key)
+    end
+    redis.call('HINCRBY', job, 'log_written', #text)
+    redis.call('HSET', job, 'log_tail', tail, 'log_kept', kept)
+    return 1
+end
+"""
+
+# An append of ARGV[5] (of any length: only what is kept is written).
+APPEND_LOG = (
+    LOG
+    + """
+return append_log(ARGV[1], ARGV[2], ARGV[5], ARGV[3], ARGV[4])
+"""
+)
+
+# The end of a job's log for a tail read, in one look: its counters and the head's
+# length, then the tail's chunks newest first until they hold more than ARGV[3] line
+# breaks or ARGV[4] bytes, then (if that was not enough) the head's end, read in
+# windows growing fourfold, newest first.
+LOG_TAIL = """
+local p, id, lines, most = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local job = p .. 'job:' .. id
+local head_key, tail_key = p .. 'log:' .. id, p .. 'logtail:' .. id
+local state = redis.call('HMGET', job, 'log_written', 'log_tail', 'log_kept')
+local head_len = redis.call('STRLEN', head_key)
+local breaks, size = 0, 0
+local tail_pieces, head_pieces = {}, {}
+local function enough() return breaks > lines or size >= most end
+local count = redis.call('LLEN', tail_key)
+local i = count - 1
+while i >= 0 and not enough() do
+    local piece = redis.call('LINDEX', tail_key, i)
+    table.insert(tail_pieces, piece)
+    breaks = breaks + select(2, string.gsub(piece, '\\n', ''))
+    size = size + #piece
+    i = i - 1
+end
+local stop, window = head_len, 4096
+while stop > 0 and not enough() do
+    local start = math.max(0, stop - window)
+    local piece = redis.call('GETRANGE', head_key, start, stop - 1)
+    table.insert(head_pieces, piece)
+    breaks = breaks + select(2, string.gsub(piece, '\\n', ''))
+    size = size + #piece
+    stop, window = start, window * 4
+end
+return {state, head_len, tail_pieces, head_pieces}
+"""
+
 # A running job back to queued (its worker stopped before it ended), with why in its log.
-REQUEUE = """
-local p, id, text = ARGV[1], ARGV[2], ARGV[3]
+REQUEUE = (
+    LOG
+    + """
+local p, id, text, default_kept, chunk_most = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local job = p .. 'job:' .. id
 if redis.call('HGET', job, 'status') ~= 'running' then return 0 end
 redis.call('HSET', job, 'status', 'queued')
@@ -159,9 +258,10 @@ redis.call('HDEL', job, 'started', 'worker')
 redis.call('ZREM', p .. 'status:running', id)
 redis.call('ZADD', p .. 'status:queued', redis.call('HGET', job, 'seq'), id)
 redis.call('ZREM', p .. 'beats', id)
-redis.call('APPEND', p .. 'log:' .. id, text)
+append_log(p, id, text, default_kept, chunk_most)
 return 1
 """
+)
 
 # A running job's heartbeat: one round trip, which also brings back a cancel request.
 # A job forgotten meanwhile (lost, then forgotten, while its worker still ran) is not

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ... import defaults
 from ...model import JobRecord, JobStatus, refuse_to_forget
 from ...payload.signing import Signer
 from ..secret_key import home_signer
@@ -39,8 +40,10 @@ from .base import (
     requeue_note,
 )
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
+from .log_bounds import checked_log_bytes_kept, tail_of
 from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
+from .sqlite_log import KeptLog, append_log, whole_log_path
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 
@@ -55,8 +58,10 @@ def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
 @said_clearly(SQLITE_FAULTS, _failed)
 class SqliteRecords(Records):
     """The records of one jobnb home (``JOBNB_HOME``), in ``path``: jobs added here are
-    forgotten ``result_ttl`` seconds after they end (None: kept until forgotten); a
-    write waits up to ``busy_timeout`` seconds for another process's lock."""
+    forgotten ``result_ttl`` seconds after they end (None: kept until forgotten), and
+    keep ``log_bytes_kept`` bytes of their log (the whole log is in a file of the home:
+    sqlite_log.py); a write waits up to ``busy_timeout`` seconds for another process's
+    lock."""
 
     def __init__(
         self,
@@ -65,7 +70,9 @@ class SqliteRecords(Records):
         result_ttl: float | None = None,
         busy_timeout: float = 30.0,
         signer: Signer | None = None,
+        log_bytes_kept: int = defaults.LOG_BYTES_KEPT,
     ) -> None:
+        self.log_bytes_kept = checked_log_bytes_kept(log_bytes_kept)
         self.path = Path(path)
         self.place = str(self.path)
         self.lost_after = lost_after
@@ -110,8 +117,8 @@ class SqliteRecords(Records):
             )
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
+                "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.id,
@@ -128,6 +135,7 @@ class SqliteRecords(Records):
                         self.result_ttl,
                         r.output,
                         signature(),
+                        self.log_bytes_kept,
                     )
                     for r, signature in zip(records, signatures, strict=True)
                 ],
@@ -184,7 +192,11 @@ class SqliteRecords(Records):
         )
 
     def log(self, job_id: str, text: str) -> None:
-        self._connection().execute("INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, text))
+        """One transaction: the whole log's file, the pieces kept, the counters."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            append_log(db, self.path.parent, job_id, text, self.log_bytes_kept)
 
     def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
         signature = self._signature_later("outcome", job_id, outcome)  # (see add)
@@ -216,9 +228,7 @@ class SqliteRecords(Records):
                 (job_id,),
             ).rowcount
             if done:
-                db.execute(
-                    "INSERT INTO logs (job_id, text) VALUES (?, ?)", (job_id, requeue_note(reason))
-                )
+                append_log(db, self.path.parent, job_id, requeue_note(reason), self.log_bytes_kept)
         return bool(done)
 
     def lose_running(self, reason: str) -> list[str]:
@@ -269,7 +279,19 @@ class SqliteRecords(Records):
                 raise refuse_to_forget(job_id, status)
             delete(db, [job_id])
         shrink(db)
+        self._forget_whole_logs([job_id])
         return status
+
+    def _forget_whole_logs(self, job_ids: list[str]) -> None:
+        """Delete the whole logs' files of forgotten jobs (best effort: a file left is
+        only space, and the next forget of its job is never asked)."""
+        for job_id in job_ids:
+            path = whole_log_path(self.path.parent, job_id)
+            try:
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
@@ -346,12 +368,20 @@ class SqliteRecords(Records):
         return [job_id for (job_id,) in rows]
 
     def logs(self, job_id: str) -> str:
-        rows = (
-            self._connection()
-            .execute("SELECT text FROM logs WHERE job_id = ? ORDER BY seq", (job_id,))
-            .fetchall()
-        )
-        return "".join(text for (text,) in rows)
+        db = self._connection()
+        with db:
+            db.execute("BEGIN")  # the counters and the pieces of one moment
+            return KeptLog(db, self.path.parent, job_id).text()
+
+    def log_tail(self, job_id: str, lines: int) -> str:
+        """The newest rows of the tail (a chunk holds many lines), read until enough."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN")
+            return tail_of(KeptLog(db, self.path.parent, job_id).pieces_from_end(), lines)
+
+    def log_dropped(self, job_id: str) -> int:
+        return KeptLog(self._connection(), self.path.parent, job_id).dropped
 
     def outcome(self, job_id: str) -> memoryview | None:
         return self._blob("outcome", job_id)
@@ -391,6 +421,6 @@ class SqliteRecords(Records):
         db = self._connection()
         try:
             find_lost(db, self._lost_look.silence)
-            forget_expired(db)
+            self._forget_whole_logs(forget_expired(db))
         except sqlite3.OperationalError:
             pass

@@ -56,16 +56,19 @@ def find_lost(db: sqlite3.Connection, silence: float) -> None:
     )
 
 
-def forget_expired(db: sqlite3.Connection) -> None:
-    """Forget the ended jobs past their result_ttl (a thousand at a time)."""
+def forget_expired(db: sqlite3.Connection) -> list[str]:
+    """Forget the ended jobs past their result_ttl (a thousand at a time); their ids (the
+    store deletes their whole logs' files)."""
     now = time.time()
     if db.execute("SELECT 1 FROM jobs WHERE expires < ? LIMIT 1", (now,)).fetchone() is None:
-        return
+        return []
     with db:
         db.execute("BEGIN IMMEDIATE")
         expired = db.execute("SELECT id FROM jobs WHERE expires < ? LIMIT 1000", (now,))
-        delete(db, [job_id for (job_id,) in expired.fetchall()])
+        job_ids = [job_id for (job_id,) in expired.fetchall()]
+        delete(db, job_ids)
     shrink(db)
+    return job_ids
 
 
 def delete(db: sqlite3.Connection, job_ids: list[str]) -> None:

@@ -43,10 +43,14 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
+-- A job's log, in pieces: its head's, then its tail's (in_tail = 1), whose oldest are
+-- deleted as new ones come (sqlite_log.py); size: a piece's bytes.
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    size INTEGER,
+    in_tail INTEGER
 );
 CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
 """
@@ -64,11 +68,23 @@ ADDED_COLUMNS = {
     "payload_signature": "BLOB",
     "outcome_signature": "BLOB",
     "cancelled_by": "TEXT",  # who asked for the cancel (user@host, and from where)
+    # the job's log (sqlite_log.py): the bytes of it kept, written in all, held by its
+    # head and its tail; the bytes of its whole log's file, or why that was given up
+    "log_kept": "INTEGER",
+    "log_written": "INTEGER",
+    "log_head": "INTEGER",
+    "log_tail": "INTEGER",
+    "log_file_bytes": "INTEGER",
+    "log_file_error": "TEXT",
 }
+# ... and to its logs: a log written by an older jobnb is a head without sizes
+ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
 # made once those columns are there: the readers' sweep of ended jobs reads only these
 _EXPIRES_INDEX = (
     "CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires) WHERE expires IS NOT NULL"
 )
+# a job's tail, oldest first: what an append trims and a tail read reads from its end
+_TAIL_INDEX = "CREATE INDEX IF NOT EXISTS logs_tail ON logs (job_id, seq) WHERE in_tail = 1"
 
 # How many jobs are in each status, kept by triggers as statuses change, so counting
 # (each dashboard refresh) reads a handful of rows, not the history.
@@ -90,7 +106,9 @@ END;
 
 
 #: the tables, indexes and triggers of a file that is up to date
-_SCHEMA_NAMES = set(re.findall(r"IF NOT EXISTS (\w+)", SCHEMA + _COUNTS + _EXPIRES_INDEX))
+_SCHEMA_NAMES = set(
+    re.findall(r"IF NOT EXISTS (\w+)", SCHEMA + _COUNTS + _EXPIRES_INDEX + _TAIL_INDEX)
+)
 
 
 def _split(script: str) -> list[str]:
@@ -107,8 +125,14 @@ def _split(script: str) -> list[str]:
 def _up_to_date(db: sqlite3.Connection) -> bool:
     names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    log_columns = {row[1] for row in db.execute("PRAGMA table_info(logs)")}
     incremental = db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-    return _SCHEMA_NAMES <= names and ADDED_COLUMNS.keys() <= columns and incremental
+    return (
+        _SCHEMA_NAMES <= names
+        and ADDED_COLUMNS.keys() <= columns
+        and ADDED_LOG_COLUMNS.keys() <= log_columns
+        and incremental
+    )
 
 
 def prepare(db: sqlite3.Connection) -> None:
@@ -125,7 +149,12 @@ def prepare(db: sqlite3.Connection) -> None:
         for column, kind in ADDED_COLUMNS.items():
             if column not in present:
                 db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        present = {row[1] for row in db.execute("PRAGMA table_info(logs)")}
+        for column, kind in ADDED_LOG_COLUMNS.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE logs ADD COLUMN {column} {kind}")
         db.execute(_EXPIRES_INDEX)
+        db.execute(_TAIL_INDEX)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
