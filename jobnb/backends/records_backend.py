@@ -64,9 +64,13 @@ class RecordsBackend(Backend):
         return self.records_store.record(job_id)
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
-        return self.records_store.records(status, limit, offset)
+        return self.records_store.records(status, limit, offset, since)
 
     def counts(self) -> dict[JobStatus, int]:
         return self.records_store.counts()
@@ -101,6 +105,17 @@ class RecordsBackend(Backend):
 
     def forget(self, job_id: str) -> None:
         self.records_store.forget(job_id)
+
+    def forget_many(self, job_ids: list[str]) -> list[str]:
+        return list(self.records_store.forget_many(job_ids))
+
+    def prune(self, before: float, status: JobStatus | None = None) -> int:
+        """The store's ended jobs, a batch at a time: each read, then deleted in one
+        short transaction or script (``forget_many``)."""
+        return sum(
+            len(self.forget_many(batch))
+            for batch in self.records_store.ended_before(before, status)
+        )
 
     def forget_queued(self, job_id: str) -> None:
         """A queued job was cancelled: its worker will skip it (its record says so);

@@ -125,6 +125,27 @@ return status
 """
 )
 
+# ``forget`` for a batch of jobs (records/base.py forget_many: a few thousand at most,
+# so a script never holds the server long): the ended ones are dropped; returns the
+# pairs (id, status) of those dropped.
+FORGET_MANY = (
+    DROP
+    + """
+local p = ARGV[1]
+local dropped = {}
+for i = 2, #ARGV do
+    local id = ARGV[i]
+    local status = redis.call('HGET', p .. 'job:' .. id, 'status')
+    if status and status ~= 'queued' and status ~= 'running' then
+        drop(p, id)
+        dropped[#dropped + 1] = id
+        dropped[#dropped + 1] = status
+    end
+end
+return dropped
+"""
+)
+
 MARK_LOST = (
     MOVE
     + DROP

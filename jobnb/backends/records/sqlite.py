@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ...model import JobRecord, JobStatus, refuse_to_forget
@@ -30,7 +30,9 @@ from ...payload.signing import Signer
 from ..secret_key import home_signer
 from .base import (
     CANCELLED_ERROR,
+    ENDED,
     LOST_AFTER,
+    PRUNE_BATCH,
     RECORD_FIELDS,
     LostLook,
     Records,
@@ -271,6 +273,46 @@ class SqliteRecords(Records):
         shrink(db)
         return status
 
+    def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """One short transaction (``delete``, as ``forget``), then the freed pages given back."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(job_ids),),
+            ).fetchall()
+            ended = {job_id: JobStatus(status) for job_id, status in rows}
+            ended = {job_id: status for job_id, status in ended.items() if status.is_done}
+            delete(db, list(ended))
+        shrink(db)
+        return ended
+
+    def ended_before(
+        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
+    ) -> Iterator[list[str]]:
+        """Each status along its index (status, rowid), resuming after the last rowid read:
+        reads, not a transaction, so that writers never wait for it (WAL)."""
+        for ended in (status,) if status else ENDED:
+            after = 0
+            while True:
+                rows = (
+                    self._connection()
+                    .execute(
+                        "SELECT rowid, id, COALESCE(finished, submitted) < ? FROM jobs "
+                        "INDEXED BY jobs_status WHERE status = ? AND rowid > ? "
+                        "ORDER BY rowid LIMIT ?",
+                        (before, ended.value, after, batch),
+                    )
+                    .fetchall()
+                )
+                if not rows:
+                    break
+                after = rows[-1][0]
+                older = [job_id for _, job_id, is_older in rows if is_older]
+                if older:
+                    yield older
+
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
         self._mark_lost()
@@ -305,16 +347,28 @@ class SqliteRecords(Records):
         return True
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
         """Newest first (in the order the queue received them): a page reads ``offset +
-        limit`` rows from the end of the table, or of a status's index, not the history."""
+        limit`` rows from the end of the table, or of a status's index, not the history.
+        With ``since``, newest submitted first along the index of submit times, from its
+        end down to ``since`` at most (a status is filtered on the way)."""
         self._mark_lost()
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+        order = "ORDER BY rowid DESC"
+        if since is not None:
+            where = f"INDEXED BY jobs_submitted {where} {'AND' if status else 'WHERE'} "
+            where += "submitted >= ?"
+            args.append(since)
+            order = "ORDER BY submitted DESC, rowid DESC"
         rows = (
             self._connection()
             .execute(
-                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} {order} LIMIT ? OFFSET ?",
                 (*args, -1 if limit is None else limit, offset),
             )
             .fetchall()
