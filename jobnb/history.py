@@ -62,7 +62,12 @@ class JobHistory:
         self, status: str | JobStatus | None = None, offset: int = 0, limit: int = 50
     ) -> list[JobRecord]:
         """The records from ``offset`` to ``offset + limit`` of the newest-first list.
-        Each backend is asked for at most ``offset + limit`` records, whatever its history."""
+        One backend (the usual case) is asked for that page alone; with several, each is
+        asked for its newest ``offset + limit`` records, whatever its history, and the
+        page is cut from their merge (an older page costs more there)."""
+        backends = self._backends()
+        if len(backends) == 1:
+            return backends[0].records(parse_status(status), limit, offset)
         return [rec for _, rec in self._newest_first(status, offset + limit)][offset:]
 
     def records(self, status: str | JobStatus | None = None) -> list[JobRecord]:

@@ -27,6 +27,8 @@ local function move(p, id, job, old, new)
     if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
     if new ~= 'running' then  -- it ended: wake whoever waits for it
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
+        -- where its submitter was is read by START alone: not kept in a long history
+        redis.call('HDEL', job, 'cwd', 'sys_path')
         local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
             local expires_at = server_now() + ttl

@@ -45,6 +45,10 @@ from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
+#: what an ended job no longer needs, dropped as it ends: where its submitter was (read
+#: by ``start`` alone; a resubmit runs where its own submitter is), a few hundred bytes
+#: a job in a long history. Its payload stays: ``resubmit`` runs it again.
+_ENDED_DROPS = "cwd = NULL, sys_path = NULL"
 
 
 def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
@@ -196,8 +200,8 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             done = db.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
-                "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
-                "THEN progress_total ELSE progress_done END "
+                f"{_ENDED_DROPS}, progress_done = CASE WHEN ? = 'finished' "
+                "AND progress_total IS NOT NULL THEN progress_total ELSE progress_done END "
                 "WHERE id = ? AND status IN ('queued', 'running')",
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
@@ -229,7 +233,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
                 "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
-                "error = :error WHERE status = 'running' RETURNING id",
+                f"error = :error, {_ENDED_DROPS} WHERE status = 'running' RETURNING id",
                 {"now": time.time(), "error": lost_error(reason)},
             ).fetchall()
         return [job_id for (job_id,) in rows]
@@ -244,7 +248,7 @@ class SqliteRecords(Records):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
-                    "error = ?, cancelled_by = ? WHERE id = ?",
+                    f"error = ?, cancelled_by = ?, {_ENDED_DROPS} WHERE id = ?",
                     (now, now, CANCELLED_ERROR, by, job_id),
                 )
             elif status is JobStatus.RUNNING:

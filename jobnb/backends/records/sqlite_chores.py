@@ -50,7 +50,7 @@ def find_lost(db: sqlite3.Connection, silence: float) -> None:
     if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
         return
     db.execute(
-        "UPDATE jobs SET status = 'lost', finished = heartbeat, "
+        "UPDATE jobs SET status = 'lost', finished = heartbeat, cwd = NULL, sys_path = NULL, "
         f"expires = heartbeat + result_ttl, error = :error WHERE {_LOST}",
         args,
     )
