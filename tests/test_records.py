@@ -205,6 +205,9 @@ class TestEveryStore:
         assert (counts[JobStatus.QUEUED], counts[JobStatus.RUNNING]) == (1, 1)
         assert sum(counts.values()) == 2
         assert store.forget_many([]) == {} and store.forget_many([done.id]) == {}
+        store.shrink()  # the space given back: what is left is as it was
+        assert [r.name for r in store.records()] == ["run", "waiting"]
+        assert store.payload(waiting.id) == b"payload"
         assert store.finish(running.id, JobStatus.FINISHED, None, b"late")  # still its own
 
     def test_the_jobs_ended_before_a_time_come_in_batches(self, store):

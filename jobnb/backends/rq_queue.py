@@ -156,7 +156,7 @@ class RqBackend(RecordsBackend):
         except (NoSuchJobError, InvalidJobOperation):
             pass  # one of a map's batch (RQ knows only the batch), or already expired
 
-    def forget_many(self, job_ids: list[str]) -> list[str]:
+    def forget_batch(self, job_ids: list[str]) -> list[str]:
         """The records in one script (the store's ``forget_many``), then RQ's own copies of
         them in one pipeline; a copy RQ has not filed yet (it ended this instant) is
         deleted as ``forget`` does, once RQ has filed it."""

@@ -83,7 +83,7 @@ class LostLook:
 #: how many jobs ``forget_many`` deletes at once when a prune walks a history: a few
 #: thousand rows or keys take a few milliseconds to delete, so a running job's heartbeat
 #: or finish, which waits for the store between two batches, never waits long
-PRUNE_BATCH = 2000
+PRUNE_BATCH = 5000
 
 #: the statuses of an ended job: the only ones a prune deletes
 ENDED = tuple(status for status in JobStatus if status.is_done)
@@ -240,7 +240,15 @@ class Records:
         ended jobs among ``job_ids``; return how each deleted job had ended. Queued and
         running jobs, and jobs the store does not hold, are left out (not an error: a
         prune meets them). Callers keep batches to a few thousand ids (``PRUNE_BATCH``),
-        so that a worker's heartbeat or finish never waits long behind one."""
+        so that a worker's heartbeat or finish never waits long behind one; and call
+        ``shrink`` once they are done."""
+        raise NotImplementedError
+
+    def shrink(self) -> None:
+        """Give the space that ``forget_many`` freed back, in short steps (a SQLite file
+        shrinks, a step per transaction; Redis frees a key's memory as it deletes it, so
+        has nothing left to do). Once after a prune's last batch, not after each: the
+        space of the next batches would be moved around for nothing."""
         raise NotImplementedError
 
     def ended_before(

@@ -245,6 +245,9 @@ class RedisRecords(Records):
             pairs[i].decode(): JobStatus(pairs[i + 1].decode()) for i in range(0, len(pairs), 2)
         }
 
+    def shrink(self) -> None:
+        """Nothing to do: the server freed each key's memory as it deleted it."""
+
     def ended_before(
         self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
     ) -> Iterator[list[str]]:
@@ -341,18 +344,24 @@ class RedisRecords(Records):
     def _records_since(
         self, key: str, since: float, limit: int | None, offset: int
     ) -> list[JobRecord]:
-        found: list[JobRecord] = []
+        """The walk reads submit times alone; then the records of the jobs it kept."""
+        newer: list[tuple[float, str]] = []
         start = 0
-        while limit is None or len(found) < offset + limit:
+        while limit is None or len(newer) < offset + limit:
             ids = [raw.decode() for raw in self.redis.zrevrange(key, start, start + SINCE_PAGE - 1)]
-            page = self.records_of(ids, look_for_lost=False).values()
-            newer = [rec for rec in page if rec.submitted >= since]
-            found.extend(newer)
-            if len(ids) < SINCE_PAGE or (page and not newer):
+            pipe = self.redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hget(self._job(job_id), "submitted")
+            times = [(float(t), i) for t, i in zip(pipe.execute(), ids, strict=True) if t]
+            kept = [(t, job_id) for t, job_id in times if t >= since]
+            newer.extend(kept)
+            if len(ids) < SINCE_PAGE or (times and not kept):
                 break
             start += SINCE_PAGE
-        found.sort(key=lambda rec: rec.submitted, reverse=True)
-        return found[offset:][:limit]
+        newer.sort(reverse=True)
+        wanted = [job_id for _, job_id in newer[offset:][:limit]]
+        found = self.records_of(wanted, look_for_lost=False)
+        return [found[job_id] for job_id in wanted if job_id in found]
 
     def records_of(self, job_ids: list[str], look_for_lost: bool = True) -> dict[str, JobRecord]:
         """One round trip; ``look_for_lost=False`` when the caller just looked."""

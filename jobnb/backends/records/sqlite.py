@@ -278,7 +278,8 @@ class SqliteRecords(Records):
         return status
 
     def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
-        """One short transaction (``delete``, as ``forget``), then the freed pages given back."""
+        """One short transaction (``delete``, as ``forget``); the freed pages are reused by
+        the next writes, and given back to the file system by ``shrink``."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
@@ -289,8 +290,11 @@ class SqliteRecords(Records):
             ended = {job_id: JobStatus(status) for job_id, status in rows}
             ended = {job_id: status for job_id, status in ended.items() if status.is_done}
             delete(db, list(ended))
-        shrink(db)
         return ended
+
+    def shrink(self) -> None:
+        """Incremental vacuum, ``SHRINK_STEP`` pages per transaction, then a checkpoint."""
+        shrink(self._connection())
 
     def ended_before(
         self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
