@@ -32,7 +32,6 @@ from .base import (
     CANCELLED_ERROR,
     ENDED,
     LOST_AFTER,
-    PRUNE_BATCH,
     RECORD_FIELDS,
     LostLook,
     Records,
@@ -45,6 +44,12 @@ from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
+#: a prune's batch in a SQLite file: job ids are random, so deleting a job touches a page
+#: of each id index of its own; on a million-job file a thousand jobs take ~0.2 s to delete
+PRUNE_BATCH_SQLITE = 1000
+#: seconds a prune leaves the file to the other writers between two batches (see
+#: ``ended_before``)
+LEAVE_THE_LOCK = 0.1
 #: what an ended job no longer needs, dropped as it ends: where its submitter was (read
 #: by ``start`` alone; a resubmit runs where its own submitter is), a few hundred bytes
 #: a job in a long history. Its payload stays: ``resubmit`` runs it again.
@@ -297,13 +302,22 @@ class SqliteRecords(Records):
         shrink(self._connection())
 
     def ended_before(
-        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
+        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH_SQLITE
     ) -> Iterator[list[str]]:
         """Each status along its index (status, rowid), resuming after the last rowid read:
-        reads, not a transaction, so that writers never wait for it (WAL)."""
+        reads, not a transaction, so that writers never wait for it (WAL). Before reading
+        the next batch (the caller has deleted the last one), it leaves the file alone
+        for ``LEAVE_THE_LOCK`` s: SQLite's write lock is not a queue, and a heartbeat
+        waiting for it retries every 100 ms at most, so without the pause a prune that
+        takes the lock back at once can starve it for seconds (a million-job prune held
+        a heartbeat 11 s)."""
+        first = True
         for ended in (status,) if status else ENDED:
             after = 0
             while True:
+                if not first:
+                    time.sleep(LEAVE_THE_LOCK)
+                first = False
                 rows = (
                     self._connection()
                     .execute(
