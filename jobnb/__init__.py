@@ -7,6 +7,7 @@
     job.status, job.progress, job.logs()
     job.result()
     job.forget()  # or jobnb.forget(job, "a job id", "a job name"): gone, with its result
+    jobnb.prune(older_than=datetime.timedelta(days=30))  # every job ended before then
 
     job = jobnb.submit_notebook("analysis.ipynb", parameters={"lr": 0.1})
 """
@@ -24,6 +25,7 @@ from .api import (
     jobs_df,
     map,
     options,
+    prune,
     settings,
     submit,
     submit_notebook,
@@ -83,6 +85,7 @@ __all__ = [
     "map",
     "options",
     "progress",
+    "prune",
     "record",
     "settings",
     "submit",

@@ -1,5 +1,5 @@
-"""The Python API: configure, submit, submit_notebook, map, get, forget, jobs, jobs_df,
-job_history.
+"""The Python API: configure, submit, submit_notebook, map, get, forget, prune, jobs,
+jobs_df, job_history.
 
 Backends are created on first use and kept for the life of the process, one per
 (name, options), where the options are only the settings that backend takes
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import datetime as dt
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +24,9 @@ from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .backends.options import BackendOptions
-from .exceptions import JobNotFound
-from .history import JobHistory
-from .job import Job
+from .exceptions import JobnbError, JobNotFound
+from .history import JobHistory, as_timestamp
+from .job import Job, forget_together
 from .model import JobStatus, refuse_to_forget
 from .payload import CallPayload, CellPayload, NotebookPayload
 
@@ -239,9 +241,75 @@ def forget(*jobs: Job | str) -> list[str]:
         status = job.status
         if not status.is_done:
             raise refuse_to_forget(job.id, status)
-    for job in found:
-        job.forget()
+    forget_together(found)  # each backend's at once (one transaction or script)
     return [job.id for job in found]
+
+
+def prune(
+    older_than: dt.timedelta | float | None = None,
+    *,
+    before: dt.datetime | float | None = None,
+    status: str | JobStatus | None = None,
+) -> int:
+    """Delete the ended jobs that ended more than ``older_than`` ago (a timedelta, or
+    seconds), or ``before`` a time (a datetime, naive meaning local time, or a
+    ``time.time()`` stamp), with what they ran, their results and their logs, as
+    :func:`forget` does; on every backend used in this process. ``status``: only the jobs
+    that ended so (``"finished"``, ``"failed"``, ``"cancelled"``, ``"lost"``); None: all
+    of them. Returns how many jobs were deleted.
+
+    Queued and running jobs are never deleted. The deletes go in batches of a few
+    thousand jobs, each in its own short transaction (SQLite) or script (Redis), so
+    running jobs and other kernels never wait for a prune more than a moment::
+
+        jobnb.prune(older_than=datetime.timedelta(days=30))
+        jobnb.prune(before=datetime.datetime(2026, 1, 1), status="failed")
+    """
+    cut = _prune_cut(older_than, before)
+    ended = _ended_status(status)
+    return sum(backend.prune(cut, ended) for backend in _used_backends())
+
+
+def _prune_cut(
+    older_than: dt.timedelta | float | None, before: dt.datetime | float | None
+) -> float:
+    """The ``time.time()`` stamp a prune deletes the jobs ended before."""
+    if (older_than is None) == (before is None):
+        raise JobnbError(
+            "say which jobs to prune: older_than=<a timedelta or seconds> (e.g. "
+            "older_than=datetime.timedelta(days=30)) or before=<a datetime>, not "
+            + ("both" if before is not None else "neither")
+        )
+    if before is not None:
+        return as_timestamp(before, "before")
+    seconds = older_than.total_seconds() if isinstance(older_than, dt.timedelta) else older_than
+    if (
+        not isinstance(seconds, int | float)
+        or isinstance(seconds, bool)
+        or not seconds >= 0  # (NaN too)
+    ):
+        raise JobnbError(
+            f"older_than={older_than!r} is not an age: give a timedelta or a number of "
+            "seconds >= 0 (0 prunes every ended job)"
+        )
+    return time.time() - seconds
+
+
+def _ended_status(status: str | JobStatus | None) -> JobStatus | None:
+    """``status`` as an ended JobStatus (None: every one); a JobnbError otherwise."""
+    ended = ", ".join(s.value for s in JobStatus if s.is_done)
+    if status is None:
+        return None
+    try:
+        parsed = JobStatus(str(status).lower())
+    except ValueError:
+        raise JobnbError(f"unknown status {status!r}: prune takes one of {ended}") from None
+    if not parsed.is_done:
+        raise JobnbError(
+            f"prune deletes ended jobs only, not {parsed.value} ones: give one of {ended} "
+            "(cancel a job first to delete it)"
+        )
+    return parsed
 
 
 def job_history() -> JobHistory:
@@ -261,10 +329,21 @@ def counts() -> dict[JobStatus, int]:
     return job_history().counts()
 
 
-def jobs_df(status: str | JobStatus | None = None) -> pandas.DataFrame:
+def jobs_df(
+    status: str | JobStatus | None = None,
+    limit: int | None = None,
+    since: dt.datetime | float | None = None,
+) -> pandas.DataFrame:
     """The jobs as a DataFrame, newest first, with the columns of
-    ``jobnb.history.JOBS_DF_COLUMNS``."""
-    return job_history().dataframe(status)
+    ``jobnb.history.JOBS_DF_COLUMNS``.
+
+    ``limit``: at most that many rows, the newest (None: every job). ``since``: only the
+    jobs submitted at or after it (a datetime, naive meaning local time, a pandas
+    Timestamp, or a ``time.time()`` stamp; None: every job). The stores read only the
+    rows asked for, so ``jobs_df(limit=50)`` is as quick on a long history as on a short
+    one.
+    """
+    return job_history().dataframe(status, limit, since)
 
 
 def shutdown(wait: bool = True) -> None:

@@ -9,10 +9,11 @@ after it was made.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import JobNotFound
+from .exceptions import JobnbError, JobNotFound
 from .job import Job
 from .model import JobRecord, JobStatus
 
@@ -61,7 +62,12 @@ class JobHistory:
         self, status: str | JobStatus | None = None, offset: int = 0, limit: int = 50
     ) -> list[JobRecord]:
         """The records from ``offset`` to ``offset + limit`` of the newest-first list.
-        Each backend is asked for at most ``offset + limit`` records, whatever its history."""
+        One backend (the usual case) is asked for that page alone; with several, each is
+        asked for its newest ``offset + limit`` records, whatever its history, and the
+        page is cut from their merge (an older page costs more there)."""
+        backends = self._backends()
+        if len(backends) == 1:
+            return backends[0].records(parse_status(status), limit, offset)
         return [rec for _, rec in self._newest_first(status, offset + limit)][offset:]
 
     def records(self, status: str | JobStatus | None = None) -> list[JobRecord]:
@@ -86,22 +92,36 @@ class JobHistory:
         """Per backend name: its workers and queue depth, where it knows them."""
         return {backend.name: backend.stats() for backend in self._backends()}
 
-    def dataframe(self, status: str | JobStatus | None = None) -> pandas.DataFrame:
-        """Every record as a row of a DataFrame with the columns of ``JOBS_DF_COLUMNS``;
-        times are UTC timestamps, ``progress`` the fraction done (None when unknown)."""
+    def dataframe(
+        self,
+        status: str | JobStatus | None = None,
+        limit: int | None = None,
+        since: dt.datetime | float | None = None,
+    ) -> pandas.DataFrame:
+        """The records as rows of a DataFrame with the columns of ``JOBS_DF_COLUMNS``,
+        newest first: at most ``limit`` (None: all) of the jobs submitted at or after
+        ``since`` (a datetime, naive meaning local time, or a ``time.time()`` stamp; None:
+        all). Each backend reads only those. Times are UTC timestamps, ``progress`` the
+        fraction done (None when unknown)."""
         import pandas as pd  # lazy: pandas is heavy and only this method needs it
 
-        rows = [_row(rec) for rec in self.records(status)]
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise JobnbError(
+                f"limit={limit!r} is not a number of jobs: give a whole number >= 0, "
+                "or None for every job"
+            )
+        since = None if since is None else as_timestamp(since, "since")
+        rows = [_row(rec) for _, rec in self._newest_first(status, limit, since)]
         df = pd.DataFrame(rows, columns=JOBS_DF_COLUMNS)
         for column in ("submitted", "started", "finished"):
             df[column] = pd.to_datetime(df[column], unit="s", utc=True)
         return df
 
     def _newest_first(
-        self, status: str | JobStatus | None, limit: int | None = None
+        self, status: str | JobStatus | None, limit: int | None = None, since: float | None = None
     ) -> list[tuple[Backend, JobRecord]]:
         wanted = parse_status(status)
-        found = [(b, r) for b in self._backends() for r in b.records(wanted, limit)]
+        found = [(b, r) for b in self._backends() for r in b.records(wanted, limit, since=since)]
         found.sort(key=lambda pair: pair[1].submitted, reverse=True)
         return found[:limit]
 
@@ -115,6 +135,19 @@ def parse_status(status: str | JobStatus | None) -> JobStatus | None:
     except ValueError:
         known = ", ".join(s.value for s in JobStatus)
         raise ValueError(f"unknown status {status!r}; the statuses are: {known}") from None
+
+
+def as_timestamp(value: dt.datetime | float, name: str) -> float:
+    """``value`` (a datetime, naive meaning local time, a pandas Timestamp, or a
+    ``time.time()`` stamp) as a ``time.time()`` stamp; a JobnbError naming ``name``."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise JobnbError(
+        f"{name}={value!r} is not a time: give a datetime (naive means local time) "
+        "or a time.time() stamp"
+    )
 
 
 def _row(rec: JobRecord) -> dict[str, Any]:

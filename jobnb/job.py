@@ -231,3 +231,16 @@ def poll(jobs: Iterable[Job], log_lines: int) -> dict[Job, tuple[JobRecord, str]
             continue
         found.update((job, read[job.id]) for job in group if job.id in read)
     return found
+
+
+def forget_together(jobs: Iterable[Job]) -> None:
+    """Forget ended ``jobs`` (as ``Job.forget``), each backend's in one request: one
+    transaction or script for a thousand ids, not a thousand. Their handles keep no
+    result. Jobs not ended are left to the caller to refuse first."""
+    by_backend: dict[Backend, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_backend[job._backend].append(job)
+    for backend, group in by_backend.items():
+        backend.forget_many([job.id for job in group])
+        for job in group:
+            job._outcome = None

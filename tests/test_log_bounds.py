@@ -197,6 +197,13 @@ class TestEveryStore:
         store.forget(job_id)
         assert stored_log_bytes(store, job_id) == 0
 
+    def test_forget_many_deletes_the_kept_logs(self, store):
+        job_id = started_job(store)
+        write_as_a_worker(store, job_id, printed_text(30_000))
+        store.finish(job_id, jobnb.JobStatus.FINISHED, None, b"outcome")
+        assert list(store.forget_many([job_id])) == [job_id]  # a prune's step
+        assert stored_log_bytes(store, job_id) == 0
+
 
 def test_sqlite_keeps_the_whole_log_in_a_private_file_of_its_home(tmp_path):
     home = tmp_path / "home"
@@ -213,6 +220,12 @@ def test_sqlite_keeps_the_whole_log_in_a_private_file_of_its_home(tmp_path):
     store.finish(job_id, jobnb.JobStatus.FINISHED, None, b"outcome")
     store.forget(job_id)
     assert not whole.exists()
+    pruned = started_job(store)  # a prune (forget_many) deletes the file too
+    write_as_a_worker(store, pruned, printed)
+    store.finish(pruned, jobnb.JobStatus.FINISHED, None, b"outcome")
+    assert (home / "logs" / f"{pruned}.log").exists()
+    store.forget_many([pruned])
+    assert not (home / "logs" / f"{pruned}.log").exists()
 
 
 def test_redis_memory_per_job_is_bounded(redis_url):

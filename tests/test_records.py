@@ -183,6 +183,77 @@ class TestEveryStore:
         with pytest.raises(JobNotFound):
             store.forget(ended.id)
 
+    def test_many_jobs_are_forgotten_at_once_the_ended_ones_only(self, store):
+        done, broke, waiting, running = (queued(n) for n in ("done", "broke", "waiting", "run"))
+        store.add([done, broke, waiting, running], [b"payload"] * 4)
+        for rec, status in ((done, JobStatus.FINISHED), (broke, JobStatus.FAILED)):
+            store.start(rec.id, "w")
+            store.log(rec.id, "a line\n")
+            store.finish(rec.id, status, None, b"outcome")
+        store.start(running.id, "w")
+        ids = [done.id, broke.id, waiting.id, running.id, "missing"]
+        assert store.forget_many(ids) == {done.id: JobStatus.FINISHED, broke.id: JobStatus.FAILED}
+        for gone in (done, broke):
+            with pytest.raises(JobNotFound):
+                store.record(gone.id)
+            with pytest.raises(JobNotFound):
+                store.outcome(gone.id)
+            assert store.logs(gone.id) == ""
+        assert [r.name for r in store.records()] == ["run", "waiting"]
+        assert store.records(JobStatus.FINISHED) == [] and store.records(JobStatus.FAILED) == []
+        counts = store.counts()
+        assert (counts[JobStatus.QUEUED], counts[JobStatus.RUNNING]) == (1, 1)
+        assert sum(counts.values()) == 2
+        assert store.forget_many([]) == {} and store.forget_many([done.id]) == {}
+        store.shrink()  # the space given back: what is left is as it was
+        assert [r.name for r in store.records()] == ["run", "waiting"]
+        assert store.payload(waiting.id) == b"payload"
+        assert store.finish(running.id, JobStatus.FINISHED, None, b"late")  # still its own
+
+    def test_the_jobs_ended_before_a_time_come_in_batches(self, store):
+        recs = [queued(f"j{i}") for i in range(9)]
+        store.add(recs, [b""] * 9)
+        for rec in recs[:5]:
+            store.start(rec.id, "w")
+            store.finish(
+                rec.id, JobStatus.FAILED if rec.name == "j1" else JobStatus.FINISHED, "", b""
+            )
+        time.sleep(0.02)
+        cut = time.time()
+        time.sleep(0.02)
+        for rec in recs[5:7]:
+            store.start(rec.id, "w")
+            store.finish(rec.id, JobStatus.FINISHED, None, b"")
+        store.start(recs[7].id, "w")  # running; recs[8] queued
+        batches = list(store.ended_before(cut, batch=2))
+        assert all(1 <= len(batch) <= 2 for batch in batches)
+        names = {store.record(i).name for batch in batches for i in batch}
+        assert names == {"j0", "j1", "j2", "j3", "j4"}
+        assert sum(len(batch) for batch in batches) == 5
+        assert [
+            store.record(i).name for b in store.ended_before(cut, JobStatus.FAILED) for i in b
+        ] == ["j1"]
+        assert list(store.ended_before(cut, JobStatus.LOST)) == []
+        assert list(store.ended_before(0.0)) == []
+        walk = store.ended_before(time.time(), batch=3)
+        deleted = sum(len(store.forget_many(batch)) for batch in walk)  # deleting as it goes
+        assert deleted == 7
+        assert [r.name for r in store.records()] == ["j8", "j7"]
+
+    def test_a_page_of_the_jobs_submitted_since_a_time(self, store):
+        now = time.time()
+        recs = [queued(f"n{i}", now - 100 + i) for i in range(40)]
+        store.add(recs, [b""] * 40)
+        store.start(recs[30].id, "w")
+        since = now - 100 + 25
+        assert [r.name for r in store.records(since=since)] == [f"n{i}" for i in range(39, 24, -1)]
+        assert [r.name for r in store.records(limit=3, since=since)] == ["n39", "n38", "n37"]
+        assert [r.name for r in store.records(limit=2, offset=13, since=since)] == ["n26", "n25"]
+        assert [r.name for r in store.records(JobStatus.RUNNING, since=since)] == ["n30"]
+        assert store.records(JobStatus.RUNNING, since=now - 100 + 31) == []
+        assert store.records(since=now + 1) == []
+        assert len(store.records(since=0.0)) == 40
+
     def test_ended_jobs_are_forgotten_after_their_result_ttl(self, make_store):
         short, kept = make_store(result_ttl=0.5), make_store()
         brief, lasting = queued("brief"), queued("lasting")

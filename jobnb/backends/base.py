@@ -82,10 +82,15 @@ class Backend:
         return self.record(job_id).status
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
         """Records of this backend's jobs, newest first: a page of ``limit`` from
-        ``offset`` (reading about that many, not the whole history, where it can)."""
+        ``offset`` of the jobs submitted at or after ``since`` (a ``time.time()`` stamp;
+        None: all), reading about that many, not the whole history, where it can."""
         raise NotImplementedError("The 'records' method must be implemented.")
 
     def counts(self) -> dict[JobStatus, int]:
@@ -151,6 +156,26 @@ class Backend:
         """Delete an ended job: record, payload, outcome, logs. A queued or running job
         is refused with ``job.refuse_to_forget``'s error; JobNotFound if there is none."""
         raise NotImplementedError("The 'forget' method must be implemented.")
+
+    def forget_many(self, job_ids: list[str]) -> list[str]:
+        """Delete the ended jobs among ``job_ids``, as ``forget`` does, at once where the
+        backend can; return their ids. Queued and running jobs, and ids it does not
+        hold, are left out (not an error)."""
+        deleted = []
+        for job_id in job_ids:
+            try:
+                if self.status(job_id).is_done:
+                    self.forget(job_id)
+                    deleted.append(job_id)
+            except JobNotFound:
+                pass
+        return deleted
+
+    def prune(self, before: float, status: JobStatus | None = None) -> int:
+        """Delete the jobs that ended before ``before`` (a ``time.time()`` stamp), of one
+        ended ``status`` or of every one, in batches that never hold up a running job;
+        return how many. Queued and running jobs are never touched."""
+        raise NotImplementedError("The 'prune' method must be implemented.")
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop this backend's workers owned by this process (if any)."""

@@ -95,13 +95,21 @@ class MemoryStore:
         return dataclasses.replace(self.get(job_id).record)
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
         """Newest first. Reads ``offset + limit`` entries, not the whole history, when
-        no status is asked for (or the status is common)."""
+        no status is asked for (or the status is common); with ``since``, stops at the
+        first job submitted before it (entries are in the order this process submitted
+        them, on one clock)."""
         found = []
         with self.lock:
             for entry in reversed(self._entries.values()):
+                if since is not None and entry.record.submitted < since:
+                    break
                 if status is None or entry.record.status == status:
                     if offset:
                         offset -= 1
@@ -157,6 +165,30 @@ class MemoryStore:
             del self._entries[job_id]
             self._counts[record.status] -= 1
 
+    def forget_many(self, job_ids: list[str]) -> list[str]:
+        """Drop the ended entries among ``job_ids``; the others are left (see Backend)."""
+        deleted = []
+        with self.lock:
+            for job_id in job_ids:
+                entry = self._entries.get(job_id)
+                if entry is not None and entry.record.status.is_done:
+                    del self._entries[job_id]
+                    self._counts[entry.record.status] -= 1
+                    deleted.append(job_id)
+        return deleted
+
+    def prune(self, before: float, status: JobStatus | None = None) -> int:
+        """Drop the entries of the jobs that ended before ``before`` (of ``status``)."""
+        with self.lock:
+            old = [
+                job_id
+                for job_id, entry in self._entries.items()
+                if entry.record.status.is_done
+                and (status is None or entry.record.status is status)
+                and (entry.record.finished or entry.record.submitted) < before
+            ]
+        return len(self.forget_many(old))
+
     def wait(self, job_id: str, timeout: float | None) -> bool:
         return self.get(job_id).done.wait(timeout)
 
@@ -209,9 +241,13 @@ class MemoryBackend(Backend):
         return self.store.get(job_id).record.status
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
-        return self.store.records(status, limit, offset)
+        return self.store.records(status, limit, offset, since)
 
     def counts(self) -> dict[JobStatus, int]:
         return self.store.counts()
@@ -238,6 +274,12 @@ class MemoryBackend(Backend):
 
     def forget(self, job_id: str) -> None:
         self.store.forget(job_id)
+
+    def forget_many(self, job_ids: list[str]) -> list[str]:
+        return self.store.forget_many(job_ids)
+
+    def prune(self, before: float, status: JobStatus | None = None) -> int:
+        return self.store.prune(before, status)
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.name, "workers": self.workers}

@@ -64,9 +64,13 @@ class RecordsBackend(Backend):
         return self.records_store.record(job_id)
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
-        return self.records_store.records(status, limit, offset)
+        return self.records_store.records(status, limit, offset, since)
 
     def counts(self) -> dict[JobStatus, int]:
         return self.records_store.counts()
@@ -108,6 +112,28 @@ class RecordsBackend(Backend):
 
     def forget(self, job_id: str) -> None:
         self.records_store.forget(job_id)
+
+    def forget_many(self, job_ids: list[str]) -> list[str]:
+        deleted = self.forget_batch(job_ids)
+        self.records_store.shrink()
+        return deleted
+
+    def forget_batch(self, job_ids: list[str]) -> list[str]:
+        """Delete the ended jobs among ``job_ids`` from the store (one short transaction
+        or script), without giving the space back yet; their ids. A backend that keeps
+        copies of its own (rq) deletes them here too."""
+        return list(self.records_store.forget_many(job_ids))
+
+    def prune(self, before: float, status: JobStatus | None = None) -> int:
+        """The store's ended jobs, a batch at a time: each read, then deleted in one
+        short transaction or script (``forget_batch``); the space given back once, at
+        the end, in short steps."""
+        deleted = sum(
+            len(self.forget_batch(batch))
+            for batch in self.records_store.ended_before(before, status)
+        )
+        self.records_store.shrink()
+        return deleted
 
     def forget_queued(self, job_id: str) -> None:
         """A queued job was cancelled: its worker will skip it (its record says so);

@@ -142,6 +142,9 @@ class RqBackend(RecordsBackend):
     def forget(self, job_id: str) -> None:
         """Forget the ended job, and RQ's own copy of it (its hash, its registries)."""
         ended_as = self.records_store.forget(job_id)  # refuses a job that has not ended
+        self._delete_rq_copy(job_id, ended_as)
+
+    def _delete_rq_copy(self, job_id: str, ended_as: JobStatus) -> None:
         try:
             rq_job = RqJob.fetch(job_id, connection=self.redis, serializer=self.serializer)
             # jobnb's record ends inside RQ's job target; RQ files the job a moment later,
@@ -157,6 +160,26 @@ class RqBackend(RecordsBackend):
             rq_job.delete()
         except (NoSuchJobError, InvalidJobOperation):
             pass  # one of a map's batch (RQ knows only the batch), or already expired
+
+    def forget_batch(self, job_ids: list[str]) -> list[str]:
+        """The records in one script (the store's ``forget_many``), then RQ's own copies of
+        them in one pipeline; a copy RQ has not filed yet (it ended this instant) is
+        deleted as ``forget`` does, once RQ has filed it."""
+        ended = self.records_store.forget_many(job_ids)
+        unfiled = []
+        rq_jobs = RqJob.fetch_many(list(ended), connection=self.redis, serializer=self.serializer)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id, rq_job in zip(ended, rq_jobs, strict=True):
+                if rq_job is None:
+                    continue  # one of a map's batch (RQ knows only the batch), or expired
+                if rq_job.get_status(refresh=False) == RqStatus.STARTED:
+                    unfiled.append(job_id)
+                else:
+                    rq_job.delete(pipeline=pipe)
+            pipe.execute()
+        for job_id in unfiled:
+            self._delete_rq_copy(job_id, ended[job_id])
+        return list(ended)
 
     def stats(self) -> dict[str, object]:
         counts = self.counts()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ... import defaults
 from ...exceptions import JobNotFound
@@ -79,6 +79,15 @@ class LostLook:
             return False
         self.last = now
         return True
+
+
+#: how many jobs ``forget_many`` deletes at once when a prune walks a history: a few
+#: thousand rows or keys take a few milliseconds to delete, so a running job's heartbeat
+#: or finish, which waits for the store between two batches, never waits long
+PRUNE_BATCH = 5000
+
+#: the statuses of an ended job: the only ones a prune deletes
+ENDED = tuple(status for status in JobStatus if status.is_done)
 
 
 #: the fields of a stored record, in the order :func:`decode_record` takes them
@@ -229,6 +238,34 @@ class Records:
         cancel it first, or to wait (``refuse_to_forget``), and is left as it is."""
         raise NotImplementedError
 
+    def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """``forget`` for many jobs at once, in one short transaction (SQLite) or one
+        script (Redis) that deletes the same rows or keys as ``forget``: every trace of the
+        ended jobs among ``job_ids``; return how each deleted job had ended. Queued and
+        running jobs, and jobs the store does not hold, are left out (not an error: a
+        prune meets them). Callers keep batches to a few thousand ids (``PRUNE_BATCH``),
+        so that a worker's heartbeat or finish never waits long behind one; and call
+        ``shrink`` once they are done."""
+        raise NotImplementedError
+
+    def shrink(self) -> None:
+        """Give the space that ``forget_many`` freed back, in short steps (a SQLite file
+        shrinks, a step per transaction; Redis frees a key's memory as it deletes it, so
+        has nothing left to do). Once after a prune's last batch, not after each: the
+        space of the next batches would be moved around for nothing."""
+        raise NotImplementedError
+
+    def ended_before(
+        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
+    ) -> Iterator[list[str]]:
+        """The ids of the jobs that ended (``finished``) before ``before`` (a
+        ``time.time()`` stamp), of one ended ``status`` or of every one, in lists of at
+        most ``batch``, oldest first within a status. A generator that reads one batch
+        at a time, resuming after the last id it gave: what ``jobnb.prune`` hands to
+        ``forget_many`` batch by batch, so the ids it already deleted are not read again.
+        Its whole walk reads each ended job of ``status`` once."""
+        raise NotImplementedError
+
     # --- what a worker writes --------------------------------------------------------------
     def start(
         self, job_id: str, worker: str
@@ -295,11 +332,16 @@ class Records:
         raise NotImplementedError
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
         """A page of records, newest submitted first, of one ``status`` or all: at most
-        ``limit`` (None: all), after skipping ``offset``. Its cost follows the page, not
-        the history."""
+        ``limit`` (None: all), after skipping ``offset``, of the jobs submitted at or
+        after ``since`` (a ``time.time()`` stamp; None: every job). Its cost follows the
+        page (and the jobs since ``since``), not the history."""
         raise NotImplementedError
 
     def records_of(self, job_ids: list[str]) -> dict[str, JobRecord]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import redis
 
@@ -46,7 +46,9 @@ from ..secret_key import redis_signer
 from . import redis_scripts as lua
 from .base import (
     CANCELLED_ERROR,
+    ENDED,
     LOST_AFTER,
+    PRUNE_BATCH,
     RECORD_FIELDS,
     SILENT_WORKER,
     LostLook,
@@ -76,6 +78,8 @@ AHEAD_TTL = 3600
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
 _SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
+#: records read per round trip when ``records(since=...)`` walks the history newest first
+SINCE_PAGE = 200
 
 
 def _text(value: bytes | None) -> str | None:
@@ -126,6 +130,7 @@ class RedisRecords(Records):
         self._cancel = self.redis.register_script(lua.CANCEL)
         self._mark_lost_script = self.redis.register_script(lua.MARK_LOST)
         self._forget = self.redis.register_script(lua.FORGET)
+        self._forget_many = self.redis.register_script(lua.FORGET_MANY)
         self._heartbeat = self.redis.register_script(lua.HEARTBEAT)
         self._progress = self.redis.register_script(lua.PROGRESS)
         self._append_log = self.redis.register_script(lua.APPEND_LOG)
@@ -254,6 +259,46 @@ class RedisRecords(Records):
             raise refuse_to_forget(job_id, status)
         return status
 
+    def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """One script (FORGET_MANY: ``forget``'s own ``drop``, job by job)."""
+        if not job_ids:
+            return {}
+        pairs = self._forget_many(args=[self.prefix, *job_ids])
+        return {
+            pairs[i].decode(): JobStatus(pairs[i + 1].decode()) for i in range(0, len(pairs), 2)
+        }
+
+    def shrink(self) -> None:
+        """Nothing to do: the server freed each key's memory as it deleted it."""
+
+    def ended_before(
+        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
+    ) -> Iterator[list[str]]:
+        """Each ended status's sorted set, by seq, resuming after the last seq read; each
+        batch is two round trips (the ids, then their end times), never one long script."""
+        for ended in (status,) if status else ENDED:
+            key = f"{self.prefix}status:{ended.value}"
+            after = "-inf"
+            while True:
+                found = self.redis.zrangebyscore(
+                    key, after, "+inf", start=0, num=batch, withscores=True
+                )
+                if not found:
+                    break
+                after = f"({int(found[-1][1])}"
+                pipe = self.redis.pipeline(transaction=False)
+                for job_id, _ in found:
+                    pipe.hmget(self._job(job_id.decode()), ["finished", "submitted"])
+                older = [
+                    job_id.decode()
+                    for (job_id, _), (finished, submitted) in zip(
+                        found, pipe.execute(), strict=True
+                    )
+                    if (finished or submitted) is not None and float(finished or submitted) < before
+                ]
+                if older:
+                    yield older
+
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
         self._mark_lost()
@@ -297,16 +342,49 @@ class RedisRecords(Records):
         return True
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
-        """Newest first: one round trip for the page's ids, one for their records."""
+        """Newest first: one round trip for the page's ids, one for their records. The
+        sets are scored by submit order, not time: with ``since``, the set is walked
+        newest first a page (``SINCE_PAGE``) at a time, and the walk stops at the first
+        page whose jobs were all submitted before ``since`` (jobs come in about the order
+        of their submit times: a kernel whose clock is off by more than a page of jobs
+        could have some left out)."""
         self._mark_lost()
         key = f"{self.prefix}status:{status.value}" if status else f"{self.prefix}all"
-        stop = -1 if limit is None else offset + limit - 1
         if limit == 0:
             return []
+        if since is not None:
+            return self._records_since(key, since, limit, offset)
+        stop = -1 if limit is None else offset + limit - 1
         ids = [raw.decode() for raw in self.redis.zrevrange(key, offset, stop)]
         return list(self.records_of(ids, look_for_lost=False).values())
+
+    def _records_since(
+        self, key: str, since: float, limit: int | None, offset: int
+    ) -> list[JobRecord]:
+        """The walk reads submit times alone; then the records of the jobs it kept."""
+        newer: list[tuple[float, str]] = []
+        start = 0
+        while limit is None or len(newer) < offset + limit:
+            ids = [raw.decode() for raw in self.redis.zrevrange(key, start, start + SINCE_PAGE - 1)]
+            pipe = self.redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hget(self._job(job_id), "submitted")
+            times = [(float(t), i) for t, i in zip(pipe.execute(), ids, strict=True) if t]
+            kept = [(t, job_id) for t, job_id in times if t >= since]
+            newer.extend(kept)
+            if len(ids) < SINCE_PAGE or (times and not kept):
+                break
+            start += SINCE_PAGE
+        newer.sort(reverse=True)
+        wanted = [job_id for _, job_id in newer[offset:][:limit]]
+        found = self.records_of(wanted, look_for_lost=False)
+        return [found[job_id] for job_id in wanted if job_id in found]
 
     def records_of(self, job_ids: list[str], look_for_lost: bool = True) -> dict[str, JobRecord]:
         """One round trip; ``look_for_lost=False`` when the caller just looked."""

@@ -27,6 +27,8 @@ local function move(p, id, job, old, new)
     if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
     if new ~= 'running' then  -- it ended: wake whoever waits for it
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
+        -- where its submitter was is read by START alone: not kept in a long history
+        redis.call('HDEL', job, 'cwd', 'sys_path')
         local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
             local expires_at = server_now() + ttl
@@ -123,6 +125,27 @@ local p, id = ARGV[1], ARGV[2]
 local status = redis.call('HGET', p .. 'job:' .. id, 'status')
 if status and status ~= 'queued' and status ~= 'running' then drop(p, id) end
 return status
+"""
+)
+
+# ``forget`` for a batch of jobs (records/base.py forget_many: a few thousand at most,
+# so a script never holds the server long): the ended ones are dropped; returns the
+# pairs (id, status) of those dropped.
+FORGET_MANY = (
+    DROP
+    + """
+local p = ARGV[1]
+local dropped = {}
+for i = 2, #ARGV do
+    local id = ARGV[i]
+    local status = redis.call('HGET', p .. 'job:' .. id, 'status')
+    if status and status ~= 'queued' and status ~= 'running' then
+        drop(p, id)
+        dropped[#dropped + 1] = id
+        dropped[#dropped + 1] = status
+    end
+end
+return dropped
 """
 )
 

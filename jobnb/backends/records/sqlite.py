@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ... import defaults
@@ -31,6 +31,7 @@ from ...payload.signing import Signer
 from ..secret_key import home_signer
 from .base import (
     CANCELLED_ERROR,
+    ENDED,
     LOST_AFTER,
     RECORD_FIELDS,
     LostLook,
@@ -46,6 +47,16 @@ from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
+#: a prune's batch in a SQLite file: job ids are random, so deleting a job touches a page
+#: of each id index of its own; on a million-job file a thousand jobs take ~0.2 s to delete
+PRUNE_BATCH_SQLITE = 1000
+#: seconds a prune leaves the file to the other writers between two batches (see
+#: ``ended_before``)
+LEAVE_THE_LOCK = 0.1
+#: what an ended job no longer needs, dropped as it ends: where its submitter was (read
+#: by ``start`` alone; a resubmit runs where its own submitter is), a few hundred bytes
+#: a job in a long history. Its payload stays: ``resubmit`` runs it again.
+_ENDED_DROPS = "cwd = NULL, sys_path = NULL"
 
 
 def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
@@ -206,8 +217,8 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             done = db.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
-                "progress_done = CASE WHEN ? = 'finished' AND progress_total IS NOT NULL "
-                "THEN progress_total ELSE progress_done END "
+                f"{_ENDED_DROPS}, progress_done = CASE WHEN ? = 'finished' "
+                "AND progress_total IS NOT NULL THEN progress_total ELSE progress_done END "
                 "WHERE id = ? AND status IN ('queued', 'running')",
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
@@ -237,7 +248,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
                 "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
-                "error = :error WHERE status = 'running' RETURNING id",
+                f"error = :error, {_ENDED_DROPS} WHERE status = 'running' RETURNING id",
                 {"now": time.time(), "error": lost_error(reason)},
             ).fetchall()
         return [job_id for (job_id,) in rows]
@@ -252,7 +263,7 @@ class SqliteRecords(Records):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
-                    "error = ?, cancelled_by = ? WHERE id = ?",
+                    f"error = ?, cancelled_by = ?, {_ENDED_DROPS} WHERE id = ?",
                     (now, now, CANCELLED_ERROR, by, job_id),
                 )
             elif status is JobStatus.RUNNING:
@@ -293,6 +304,60 @@ class SqliteRecords(Records):
             except OSError:
                 pass
 
+    def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """One short transaction (``delete``, as ``forget``); the freed pages are reused by
+        the next writes, and given back to the file system by ``shrink``."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT id, status FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(job_ids),),
+            ).fetchall()
+            ended = {job_id: JobStatus(status) for job_id, status in rows}
+            ended = {job_id: status for job_id, status in ended.items() if status.is_done}
+            delete(db, list(ended))
+        self._forget_whole_logs(list(ended))
+        return ended
+
+    def shrink(self) -> None:
+        """Incremental vacuum, ``SHRINK_STEP`` pages per transaction, then a checkpoint."""
+        shrink(self._connection())
+
+    def ended_before(
+        self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH_SQLITE
+    ) -> Iterator[list[str]]:
+        """Each status along its index (status, rowid), resuming after the last rowid read:
+        reads, not a transaction, so that writers never wait for it (WAL). Before reading
+        the next batch (the caller has deleted the last one), it leaves the file alone
+        for ``LEAVE_THE_LOCK`` s: SQLite's write lock is not a queue, and a heartbeat
+        waiting for it retries every 100 ms at most, so without the pause a prune that
+        takes the lock back at once can starve it for seconds (a million-job prune held
+        a heartbeat 11 s)."""
+        first = True
+        for ended in (status,) if status else ENDED:
+            after = 0
+            while True:
+                if not first:
+                    time.sleep(LEAVE_THE_LOCK)
+                first = False
+                rows = (
+                    self._connection()
+                    .execute(
+                        "SELECT rowid, id, COALESCE(finished, submitted) < ? FROM jobs "
+                        "INDEXED BY jobs_status WHERE status = ? AND rowid > ? "
+                        "ORDER BY rowid LIMIT ?",
+                        (before, ended.value, after, batch),
+                    )
+                    .fetchall()
+                )
+                if not rows:
+                    break
+                after = rows[-1][0]
+                older = [job_id for _, job_id, is_older in rows if is_older]
+                if older:
+                    yield older
+
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:
         self._mark_lost()
@@ -327,16 +392,28 @@ class SqliteRecords(Records):
         return True
 
     def records(
-        self, status: JobStatus | None = None, limit: int | None = None, offset: int = 0
+        self,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        since: float | None = None,
     ) -> list[JobRecord]:
         """Newest first (in the order the queue received them): a page reads ``offset +
-        limit`` rows from the end of the table, or of a status's index, not the history."""
+        limit`` rows from the end of the table, or of a status's index, not the history.
+        With ``since``, newest submitted first along the index of submit times, from its
+        end down to ``since`` at most (a status is filtered on the way)."""
         self._mark_lost()
         where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+        order = "ORDER BY rowid DESC"
+        if since is not None:
+            where = f"INDEXED BY jobs_submitted {where} {'AND' if status else 'WHERE'} "
+            where += "submitted >= ?"
+            args.append(since)
+            order = "ORDER BY submitted DESC, rowid DESC"
         rows = (
             self._connection()
             .execute(
-                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+                f"SELECT {_RECORD_COLUMNS} FROM jobs {where} {order} LIMIT ? OFFSET ?",
                 (*args, -1 if limit is None else limit, offset),
             )
             .fetchall()

@@ -10,6 +10,7 @@ WAL needs shared memory.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -50,7 +51,7 @@ def find_lost(db: sqlite3.Connection, silence: float) -> None:
     if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
         return
     db.execute(
-        "UPDATE jobs SET status = 'lost', finished = heartbeat, "
+        "UPDATE jobs SET status = 'lost', finished = heartbeat, cwd = NULL, sys_path = NULL, "
         f"expires = heartbeat + result_ttl, error = :error WHERE {_LOST}",
         args,
     )
@@ -71,23 +72,37 @@ def forget_expired(db: sqlite3.Connection) -> list[str]:
     return job_ids
 
 
+#: the ids a ``delete`` is given, as one parameter (a JSON list): one statement per table
+#: for a batch of thousands, not one per job
+_IDS = "(SELECT value FROM json_each(?))"
+
+
 def delete(db: sqlite3.Connection, job_ids: list[str]) -> None:
     """Every trace of these jobs, in the caller's transaction (the counts follow, by
-    their trigger)."""
-    rows = [(job_id,) for job_id in job_ids]
+    their trigger): their payloads, outcomes, log lines and rows."""
+    ids = json.dumps(job_ids)
     for table in ("payloads", "outcomes"):
-        db.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
-    db.executemany("DELETE FROM logs WHERE job_id = ?", rows)
-    db.executemany("DELETE FROM jobs WHERE id = ?", rows)
+        db.execute(f"DELETE FROM {table} WHERE id IN {_IDS}", (ids,))
+    db.execute(f"DELETE FROM logs WHERE job_id IN {_IDS}", (ids,))
+    db.execute(f"DELETE FROM jobs WHERE id IN {_IDS}", (ids,))
+
+
+#: pages an incremental vacuum frees per transaction: moving a page from the end of the
+#: file into a free one takes microseconds, so a step holds the write lock briefly and a
+#: running job's heartbeat waits for one step at most, not for a whole prune's pages
+SHRINK_STEP = 1000
 
 
 def shrink(db: sqlite3.Connection) -> None:
-    """Give the pages that deletes freed back to the file system, and checkpoint, so that
-    the file is smaller at once. Best effort: pages left free are reused by the next
-    writes, and the next delete tries again."""
+    """Give the pages that deletes freed back to the file system, a step of
+    ``SHRINK_STEP`` pages per transaction, and checkpoint, so that the file is smaller
+    at once. Best effort: pages left free are reused by the next writes, and the next
+    delete tries again."""
     try:
-        # a script, which SQLite runs to its end: execute() would free one page only
-        db.executescript("PRAGMA incremental_vacuum;")
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        for _ in range(-(-free // SHRINK_STEP)):  # (bounded: others may free pages too)
+            # a script, which SQLite runs to its end: execute() would free one page only
+            db.executescript(f"PRAGMA incremental_vacuum({SHRINK_STEP});")
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     except sqlite3.OperationalError:
         pass

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
+-- jobs_df(since=...): the jobs submitted since a time, newest first, read off this index
+CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
 -- A job's log, in pieces: its head's, then its tail's (in_tail = 1), whose oldest are
 -- deleted as new ones come (sqlite_log.py); size: a piece's bytes.
 CREATE TABLE IF NOT EXISTS logs (
