@@ -19,6 +19,18 @@ CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1280, "height": 900}
 
 
+#: seconds a browser test may take (the suite's 120 is too short for a cold Lab and ten
+#: reloads on a loaded 2-core machine); a test's own timeout mark wins
+BROWSER_TIMEOUT = 300
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if HERE in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(BROWSER_TIMEOUT))
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> Iterator[LabServer]:
     server = LabServer(tmp_path_factory.mktemp("lab"))

@@ -40,9 +40,9 @@ class NotebookPage:
             self.page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) |"),
             "the notebook's kernel never became idle",
         ).to_contain_text("| Idle", timeout=KERNEL_START)
-        expect(
-            self.page.locator(".jp-Notebook-ExecutionIndicator").first
-        ).to_have_attribute("data-status", "idle", timeout=KERNEL_START)
+        expect(self.page.locator(".jp-Notebook-ExecutionIndicator").first).to_have_attribute(
+            "data-status", "idle", timeout=KERNEL_START
+        )
 
     @property
     def cells(self) -> Locator:

@@ -19,9 +19,7 @@ QUICK_START = [
 ]
 
 
-def test_the_quick_start_shows_the_job_widget_and_its_variables_come_back(
-    page, lab, screenshots
-):
+def test_the_quick_start_shows_the_job_widget_and_its_variables_come_back(page, lab, screenshots):
     """On the default backend (huey, whose worker the kernel starts)."""
     notebook = NotebookPage(page, lab, "quickstart.ipynb", QUICK_START)
     notebook.run(0)
@@ -32,9 +30,7 @@ def test_the_quick_start_shows_the_job_widget_and_its_variables_come_back(
     expect(job.header, "the job never showed running").to_contain_text("running", timeout=60_000)
     expect(job.root).to_contain_text("item ", timeout=30_000)  # progress message and log
     job.root.screenshot(path=screenshots / "job-widget-running.png")
-    expect(job.header, "the job never showed finished").to_contain_text(
-        "finished", timeout=60_000
-    )
+    expect(job.header, "the job never showed finished").to_contain_text("finished", timeout=60_000)
     expect(job.root).to_contain_text("item 10 done")
     expect(job.root).to_contain_text("outputs: ")
     expect(job.cancel, "Cancel stays after the job ended").to_have_count(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from dashboard_view import DashboardView, JobView
 from notebook_code import DASHBOARD, THREAD_SETUP
 from notebook_page import NotebookPage
@@ -53,6 +54,7 @@ def _comes_back(notebook: NotebookPage, console) -> str | None:
     return None
 
 
+@pytest.mark.timeout(600)
 def test_ten_reloads_with_a_running_job_bring_the_widgets_back_live(page, lab, console):
     notebook = NotebookPage(page, lab, "reload.ipynb", [THREAD_SETUP, SURVIVOR, DASHBOARD])
     notebook.run_all(range(3))

@@ -53,6 +53,8 @@ def test_markup_from_a_job_shows_as_text_and_never_runs(page, lab, console):
     page.wait_for_timeout(1000)  # an onerror or onload would have fired by now
     assert page.evaluate("() => typeof window.__xss") == "undefined", "a payload ran"
     assert console.dialogs == [], f"a payload opened a dialog: {console.dialogs}"
-    injected = page.locator(".jobnb-job img, .jobnb-job svg, .jobnb-dashboard img, "
-                            ".jobnb-job script, .jobnb-dashboard script")
+    injected = page.locator(
+        ".jobnb-job img, .jobnb-job svg, .jobnb-dashboard img, "
+        ".jobnb-job script, .jobnb-dashboard script"
+    )
     assert injected.count() == 0, "a payload became an element of the page"
