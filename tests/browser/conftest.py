@@ -77,6 +77,9 @@ def page(browser, lab, console, tmp_path) -> Iterator[object]:
     new_page.on("pageerror", lambda error: console.messages.append(str(error)))
 
     def dismiss(dialog) -> None:
+        if dialog.type == "beforeunload":  # "leave the page?" on a reload: yes
+            dialog.accept()
+            return
         console.dialogs.append(dialog.message)
         dialog.dismiss()
 

@@ -167,7 +167,9 @@ class LabServer:
         }
         notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
         nbformat.write(notebook, self.root / name)
-        return self.url(f"/lab/tree/{name}")
+        # a workspace of its own: the default one would reopen, on a reload, every
+        # notebook the tests opened before (and start their kernels)
+        return self.url(f"/lab/workspaces/{Path(name).stem}/tree/{name}")
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}?token={self.token}"
