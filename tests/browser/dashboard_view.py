@@ -84,7 +84,3 @@ class DashboardView:
     @property
     def details(self) -> Locator:
         return self.root.locator(".jobnb-details")
-
-    @property
-    def counts(self) -> Locator:
-        return self.root.locator(".widget-html").nth(2)

@@ -15,7 +15,8 @@ from playwright.sync_api import Locator, Page, expect
 
 KERNEL_START = 90_000  # ms: a cold kernel on a loaded machine
 CELL_TIMEOUT = 60_000  # ms: a cell of these tests runs in seconds
-DONE_PROMPT = "el => /\\[\\d+\\]/.test(el.textContent) && el.textContent !== old"
+#: a prompt that shows an execution count other than the one it showed before the run
+NEW_COUNT = "([el, old]) => /\\[\\d+\\]/.test(el.textContent) && el.textContent !== old"
 
 
 class NotebookPage:
@@ -69,11 +70,7 @@ class NotebookPage:
     def wait_until_run(self, index: int, before: str, timeout: float = CELL_TIMEOUT) -> None:
         """Until the prompt of cell ``index`` shows a new execution count (not ``[*]``)."""
         handle = self.prompt(index).element_handle()
-        self.page.wait_for_function(
-            f"([el, old]) => {{ const f = {DONE_PROMPT}; return f(el); }}",
-            arg=[handle, before],
-            timeout=timeout,
-        )
+        self.page.wait_for_function(NEW_COUNT, arg=[handle, before], timeout=timeout)
 
     def is_busy(self, index: int) -> bool:
         return "*" in (self.prompt(index).text_content() or "")
@@ -94,6 +91,3 @@ class NotebookPage:
     def reload(self) -> None:
         self.page.reload()
         self.wait_until_ready()
-
-    def text_of(self, locator: Locator) -> str:
-        return locator.inner_text(timeout=CELL_TIMEOUT)
