@@ -49,6 +49,19 @@ def widget_count() -> int:
         return len(ipywidgets.Widget.widgets)
 
 
+def test_each_count_stays_on_one_line_with_its_status():
+    """In a narrow window the counts wrap between statuses, never inside one: the
+    browser showed "total" at a line's end and its number on the next."""
+    jobnb.configure("thread")
+    jobnb.submit(add, 1).wait(30)
+    board = Dashboard()
+    pairs = re.findall(r'<span style="white-space:nowrap">(.*?\d+)</span>', board.counts_view.value)
+    assert len(pairs) == 7, board.counts_view.value  # six statuses and the total
+    assert pairs[-1] == "total 1"
+    assert all(re.fullmatch(r'<span style="[^"]*">[a-z]+</span> \d+', pair) for pair in pairs[:-1])
+    board.close()
+
+
 def shown_rows(board):
     return [child for child in board.table.children if "jobnb-row" in child._dom_classes]
 

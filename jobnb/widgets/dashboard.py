@@ -37,6 +37,10 @@ PAGE_SIZES = (10, 20, 50, 100)
 LABEL_FITS = {"description_width": "initial"}
 
 
+def _unbroken(text: str) -> str:
+    return f'<span style="white-space:nowrap">{text}</span>'
+
+
 def _fixed(width: str) -> w.Layout:
     return w.Layout(width=width, flex="0 0 auto")
 
@@ -159,9 +163,11 @@ class Dashboard(w.VBox):
             self.show_banner(f"cannot read the jobs: {exc}")
             return
         self.banner.layout.display = "none"
+        # each count kept on one line with its status: a narrow window wrapped between
+        # "total" and its number
         self.counts_view.value = (
-            " ".join(f"{badge(s)} {counts[s]}" for s in JobStatus)
-            + f" &nbsp; total {sum(counts.values())}"
+            " ".join(_unbroken(f"{badge(s)} {counts[s]}") for s in JobStatus)
+            + f" &nbsp; {_unbroken(f'total {sum(counts.values())}')}"
         )
         self.stats_view.value = " &nbsp; ".join(
             f"<b>{html.escape(name)}</b>: "
