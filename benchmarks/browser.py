@@ -90,8 +90,8 @@ OBSERVE_ENDS = """() => {
     window.__ended = {};
     const scan = () => {
         const now = Date.now() / 1000;
-        for (const job of document.querySelectorAll('.jobnb-job')) {
-            const header = job.querySelector('.widget-html');
+        for (const job of document.querySelectorAll('.jobnb-job, .jobnb-job-saved')) {
+            const header = job.querySelector(':scope > div');  // widget or plain HTML
             const text = header ? header.textContent : '';
             const name = (text.match(/^(end-\\d+) /) || [])[1];
             if (name && !(name in window.__ended) && /\\bfinished\\b/.test(text))

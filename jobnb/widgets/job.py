@@ -153,7 +153,7 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
         parts.append(f"<div>{html.escape(snapshot.ending)}</div>")
     if _shows_traceback(rec):
         parts.append(
-            f"<details><summary>{html.escape(last_line(rec.error))}</summary>"
+            f"<details><summary>traceback: {html.escape(last_line(rec.error))}</summary>"
             f"{pre(rec.error or '', '20em')}</details>"
         )
     if rec.status.is_done:

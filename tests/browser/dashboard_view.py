@@ -9,15 +9,22 @@ from playwright.sync_api import Locator
 
 
 class JobView:
-    """The live widget of a job (``.jobnb-job``) in ``scope``, found by the job's name."""
+    """A job's display in ``scope``, found by the job's name: its live widget
+    (``.jobnb-job``) while it can change, the plain HTML of its final state
+    (``.jobnb-job-saved``) once it has ended."""
 
     def __init__(self, scope: Locator, name: str | None = None) -> None:
-        jobs = scope.locator(".jobnb-job")
+        jobs = scope.locator(".jobnb-job, .jobnb-job-saved")
         self.root = jobs.filter(has_text=name).first if name else jobs.first
 
     @property
     def header(self) -> Locator:
-        return self.root.locator(".widget-html").first  # name, id, backend, badge, time
+        # name, id, backend, badge, time: the first part of either form
+        return self.root.locator(":scope > div").first
+
+    @property
+    def is_live(self) -> bool:
+        return "jobnb-job-saved" not in (self.root.get_attribute("class") or "")
 
     @property
     def log(self) -> Locator:

@@ -55,6 +55,7 @@ def test_markup_from_a_job_shows_as_text_and_never_runs(page, lab, console):
     assert console.dialogs == [], f"a payload opened a dialog: {console.dialogs}"
     injected = page.locator(
         ".jobnb-job img, .jobnb-job svg, .jobnb-dashboard img, "
-        ".jobnb-job script, .jobnb-dashboard script"
+        ".jobnb-job script, .jobnb-dashboard script, "
+        ".jobnb-job-saved img, .jobnb-job-saved svg, .jobnb-job-saved script"
     )
     assert injected.count() == 0, "a payload became an element of the page"
