@@ -8,11 +8,16 @@ without it they fail, saying how to install it (CI's ``.ci/run`` does)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_server import LabServer
+
+# the tests and benchmarks/browser.py import these helpers by their own names
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lab_server import LabServer  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 #: (JupyterLab's own size; the layout tests set theirs)
