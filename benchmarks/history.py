@@ -29,15 +29,15 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("JOBNB_SECRET_KEY", "jobnb-history-benchmark-key-0123456789abcdef")
+
+from redis_server import start_redis
 
 from jobnb.backends.huey_queue import HueyBackend  # noqa: E402
 from jobnb.backends.memory import new_job_id  # noqa: E402
@@ -177,28 +177,6 @@ def same_shape(store) -> None:
             for rec in (api_made, filled)
         ]
         assert shapes[0] == shapes[1], shapes
-
-
-def start_redis(scratch: str) -> tuple[subprocess.Popen, str]:
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no"],
-        cwd=scratch,
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return server, f"redis://127.0.0.1:{port}/0"
 
 
 class Setup:

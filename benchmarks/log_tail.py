@@ -18,37 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
+from redis_server import start_redis
+
 BACKENDS = ("huey", "huey-redis", "rq")
 WRITE_MB = 1  # what one worker tick writes for a job printing flat out
 LINE = "step {n:09d}: loss 0.{n:06d} " + "x" * 40 + "\n"
-
-
-def start_redis(scratch: str) -> tuple[subprocess.Popen, str]:
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=scratch,
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    return server, f"redis://127.0.0.1:{port}/0"
 
 
 def lines_of(nbytes: int, start: int = 0) -> str:

@@ -18,7 +18,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import redis_server
 
 import jobnb
 from jobnb.backends.huey_worker import stop_worker
@@ -153,25 +153,8 @@ def raw_huey_system(redis_url: str | None = None, notify: bool = False) -> Syste
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
-    """A redis-server of the benchmark's own, on a free port (never the machine's)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=SCRATCH,
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return server, f"redis://127.0.0.1:{port}/0"
+    """A redis-server of the benchmark's own (redis_server.py), in its scratch folder."""
+    return redis_server.start_redis(SCRATCH)
 
 
 def jobnb_rq_system(url: str) -> System:

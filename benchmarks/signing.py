@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from redis_server import start_redis
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNSIGNED_PATH = os.path.join(HERE, "unsigned")
 BACKENDS = ("huey", "huey-redis", "rq")
@@ -62,29 +64,6 @@ class Switch:
             open(self.path, "w").close()
         elif os.path.exists(self.path):
             os.unlink(self.path)
-
-
-def start_redis(scratch: str) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=scratch,
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return server, f"redis://127.0.0.1:{port}/0"
 
 
 def measure(
