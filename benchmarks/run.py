@@ -262,10 +262,14 @@ def jobnb_huey_redis_system(url: str) -> System:
     )
 
 
-def huey_redis_pair(notify: bool) -> tuple[System, System]:
+def redis_pair(
+    ours_on: Callable[[str], System], raw_on: Callable[[str], System]
+) -> tuple[System, System]:
+    """jobnb and the raw system, both on one redis-server of the benchmark's own, which
+    stops when the raw side closes (ours closes first)."""
     server, url = start_redis()
-    ours = jobnb_huey_redis_system(url)
-    raw = raw_huey_system(url, notify=notify)
+    ours = ours_on(url)
+    raw = raw_on(url)
     raw_close = raw.close
 
     def close_both() -> None:
@@ -273,23 +277,16 @@ def huey_redis_pair(notify: bool) -> tuple[System, System]:
         server.terminate()
         server.wait(10)
 
-    raw.close = close_both  # the server goes last (ours closes first)
+    raw.close = close_both
     return ours, raw
+
+
+def huey_redis_pair(notify: bool) -> tuple[System, System]:
+    return redis_pair(jobnb_huey_redis_system, lambda url: raw_huey_system(url, notify=notify))
 
 
 def rq_pair() -> tuple[System, System]:
-    server, url = start_redis()
-    ours = jobnb_rq_system(url)
-    raw = raw_rq_system(url)
-    raw_close = raw.close
-
-    def close_both() -> None:
-        raw_close()
-        server.terminate()
-        server.wait(10)
-
-    raw.close = close_both  # the server goes last (ours closes first)
-    return ours, raw
+    return redis_pair(jobnb_rq_system, raw_rq_system)
 
 
 def pickle_round_trip() -> float:
