@@ -43,7 +43,6 @@ from jobnb.backends.huey_queue import HueyBackend  # noqa: E402
 from jobnb.backends.memory import new_job_id  # noqa: E402
 from jobnb.backends.options import HueyOptions  # noqa: E402
 from jobnb.backends.records import redis_scripts as lua  # noqa: E402
-from jobnb.backends.records.sqlite_chores import BOOT_ID  # noqa: E402
 from jobnb.history import JobHistory  # noqa: E402
 from jobnb.model import JobRecord, JobStatus  # noqa: E402
 from jobnb.payload import CallPayload, dumps_payloads  # noqa: E402
@@ -87,7 +86,7 @@ def fill_through_api(store, n: int, start: float) -> None:
 
 def fill_sqlite(store, n: int, start: float) -> None:
     """The rows ``add`` + ``start`` + ``finish`` leave for a no-op job, 10,000 a time (an
-    ended job keeps no cwd and sys.path)."""
+    ended job keeps no cwd, sys.path nor heartbeat)."""
     db = store.connection()
     for first in range(0, n, 10_000):
         recs = new_records(min(10_000, n - first), start + first * 1e-4)
@@ -102,9 +101,8 @@ def fill_sqlite(store, n: int, start: float) -> None:
             )
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, submitted, "
-                "payload_signature, started, heartbeat, beat_monotonic, "
-                "boot_id, worker, finished, outcome_signature) "
-                "VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "payload_signature, started, worker, finished, outcome_signature, log_kept) "
+                "VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.id,
@@ -115,12 +113,10 @@ def fill_sqlite(store, n: int, start: float) -> None:
                         r.submitted,
                         store._signature("payload", r.id, PAYLOAD),
                         now,
-                        now,
-                        time.monotonic(),
-                        BOOT_ID,
                         f"bench pid {os.getpid()}",
                         now,
                         store._signature("outcome", r.id, OUTCOME),
+                        store.log_bytes_kept,
                     )
                     for r in recs
                 ],
@@ -147,7 +143,7 @@ def fill_redis(store, n: int, start: float) -> None:
                     "payload": PAYLOAD,
                     "payload_signature": store._signature("payload", r.id, PAYLOAD),
                     "started": now,
-                    "heartbeat": now,
+                    "log_kept": store.log_bytes_kept,
                     "worker": f"bench pid {os.getpid()}",
                     "outcome": OUTCOME,
                     "outcome_signature": store._signature("outcome", r.id, OUTCOME),
@@ -170,7 +166,11 @@ def same_shape(store) -> None:
         fields = [set(store.redis.hkeys(store._job(rec.id))) for rec in (api_made, filled)]
         assert fields[0] == fields[1], fields
     else:
-        columns = "cwd IS NULL, sys_path IS NULL, payload_signature IS NULL, expires IS NULL"
+        columns = ", ".join(
+            f"{column} IS NULL"
+            for column in ("cwd", "sys_path", "heartbeat", "boot_id", "payload_signature")
+            + ("expires", "log_kept")
+        )
         db = store.connection()
         shapes = [
             db.execute(f"SELECT {columns} FROM jobs WHERE id = ?", (rec.id,)).fetchone()
@@ -217,15 +217,47 @@ class Setup:
         per_filled = (self.size() - after_api) / rest if rest else float("nan")
         return per_api, per_filled
 
-    def key_bytes(self) -> float:
-        """Redis: MEMORY USAGE of a job's hash, plus its share of the pages' sets."""
+    def key_bytes(self) -> dict[str, float]:
+        """Redis: MEMORY USAGE of a job's hash, plus its share of the pages' sets; and the
+        same with its payload and outcome as plain strings of their own (where they are
+        going) instead of fields of the hash. SQLite: the bytes of each table's and
+        index's pages (dbstat), per job."""
+        if self.kind == "sqlite":
+            n = sum(self.store.counts().values())
+            db = self.store.connection()
+            pages = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+            return {name: size / n for name, size in pages if size / n >= 1}
         r = self.store.redis
         job_id = self.store.records(limit=1)[0].id
-        total = r.memory_usage(self.store._job(job_id), samples=0) or 0
+        job = self.store._job(job_id)
         n = r.zcard(f"{self.store.prefix}all")
-        for key in ("all", "status:finished"):
-            total += (r.memory_usage(f"{self.store.prefix}{key}") or 0) / n
-        return total
+        sets = sum(
+            (r.memory_usage(f"{self.store.prefix}{key}", samples=0) or 0) / n
+            for key in ("all", "status:finished")
+        )
+        whole = r.memory_usage(job, samples=0) or 0
+        fields = r.hgetall(job)
+        scratch = f"{self.store.prefix}bench-scratch:"
+        r.hset(scratch + "job", mapping={k: v for k, v in fields.items() if k not in BLOBS})
+        bare = r.memory_usage(scratch + "job", samples=0) or 0
+        encoding = r.object("encoding", scratch + "job").decode()
+        strings = {}
+        for blob in BLOBS:
+            r.set(scratch + blob.decode(), fields[blob])
+            strings[blob] = r.memory_usage(scratch + blob.decode(), samples=0) or 0
+        apart = bare + sum(strings.values())
+        r.delete(scratch + "job", *(scratch + blob.decode() for blob in BLOBS))
+        return {
+            f"hash ({r.object('encoding', job).decode()}) + its share of the sets": whole + sets,
+            f"hash without payload/outcome ({encoding}) + them as strings + sets": apart + sets,
+            f"hash without payload/outcome ({encoding})": bare,
+            f"payload as a string ({len(fields[b'payload'])} B)": strings[b"payload"],
+            f"outcome as a string ({len(fields[b'outcome'])} B)": strings[b"outcome"],
+            "its share of the sets (all, status:finished)": sets,
+        }
+
+
+BLOBS = (b"payload", b"outcome")
 
 
 def timed(action, repeats: int = REPEATS) -> float:
@@ -338,8 +370,9 @@ def bench(kind: str, n: int, scratch: Path, url: str | None) -> list[tuple[str, 
         return timed(lambda: setup.history.dataframe(since=since))
 
     row("jobs_df(since=<the last 100 jobs>)", since_last_100(small), since_last_100(big))
-    if kind == "redis":
-        rows.append(("bytes per ended job: MEMORY USAGE of its keys", "", f"{big.key_bytes():.0f}"))
+    for what, size in big.key_bytes().items():
+        where = "MEMORY USAGE" if kind == "redis" else "pages of"
+        rows.append((f"bytes per ended job: {where} {what}", "", f"{size:.0f}"))
     grew = "file size" if kind == "sqlite" else "used_memory"
     rows.append((f"bytes per ended job: {grew} growth, API-made", "", f"{per_api:.0f}"))
     rows.append((f"bytes per ended job: {grew} growth, filled", "", f"{per_filled:.0f}"))

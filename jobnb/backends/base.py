@@ -7,8 +7,10 @@ only ``(backend, id)`` and works the same on every backend.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,17 +33,45 @@ class JobOptions:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
 
+#: a job id is 12 hex digits: the minute it was made (5 digits, wrapping every 728 days)
+#: then this process's counter (7 digits), which starts at a random number
+_MINUTE_DIGITS, _COUNTER_DIGITS = 5, 7
 _ids = random.Random()  # seeded from os.urandom; reseeded in forked children below
-os.register_at_fork(after_in_child=_ids.seed)
+_counter = itertools.count(_ids.getrandbits(4 * _COUNTER_DIGITS))
+
+
+def _reseed_after_fork() -> None:
+    """A forked child counts from a random number of its own, not its parent's."""
+    global _counter
+    _ids.seed()
+    _counter = itertools.count(_ids.getrandbits(4 * _COUNTER_DIGITS))
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
 def new_job_id() -> str:
-    """12 random hex digits: short enough to type, unique enough across kernels.
+    """12 hex digits, in the order jobs are made: short enough to type, unique across
+    kernels.
+
+    In order, so that the jobs of one stretch of time sit side by side in every index
+    keyed by id (a store's job, payload and outcome tables): a prune, which deletes
+    the jobs that ended first, then rewrites a few pages per thousand jobs, not a page
+    per job (random ids cost a million-job SQLite prune 3.5x its time). The minute
+    comes first; then a counter, so that one process never makes the same id twice
+    (it would take 268 million ids in a minute), and starting at a random number, so
+    that two processes in the same minute share an id only if their counters' runs
+    overlap (two kernels submitting 1,000 jobs each: 1 chance in 130,000). The minute
+    wraps every 728 days, which costs order only: a job still kept from then has an
+    id of its own counter's run. Ids made by an older jobnb (12 random digits) go on
+    working: an id is only ever compared whole.
 
     From a seeded generator rather than ``uuid4``, whose ``os.urandom`` call per job
     was a fifth of the cost of a thread-backend submit.
     """
-    return f"{_ids.getrandbits(48):012x}"
+    minute = int(time.time() // 60) % (1 << (4 * _MINUTE_DIGITS))
+    count = next(_counter) % (1 << (4 * _COUNTER_DIGITS))
+    return f"{minute:0{_MINUTE_DIGITS}x}{count:0{_COUNTER_DIGITS}x}"
 
 
 def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord:

@@ -131,6 +131,7 @@ class RedisRecords(Records):
         self._mark_lost_script = self.redis.register_script(lua.MARK_LOST)
         self._forget = self.redis.register_script(lua.FORGET)
         self._forget_many = self.redis.register_script(lua.FORGET_MANY)
+        self._ended_before = self.redis.register_script(lua.ENDED_BEFORE)
         self._heartbeat = self.redis.register_script(lua.HEARTBEAT)
         self._progress = self.redis.register_script(lua.PROGRESS)
         self._append_log = self.redis.register_script(lua.APPEND_LOG)
@@ -260,7 +261,7 @@ class RedisRecords(Records):
         return status
 
     def forget_many(self, job_ids: list[str]) -> dict[str, JobStatus]:
-        """One script (FORGET_MANY: ``forget``'s own ``drop``, job by job)."""
+        """One script (FORGET_MANY: what ``forget`` deletes, a command per key for the lot)."""
         if not job_ids:
             return {}
         pairs = self._forget_many(args=[self.prefix, *job_ids])
@@ -275,27 +276,16 @@ class RedisRecords(Records):
         self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH
     ) -> Iterator[list[str]]:
         """Each ended status's sorted set, by seq, resuming after the last seq read; each
-        batch is two round trips (the ids, then their end times), never one long script."""
+        batch is one short script (ENDED_BEFORE: the ids and their end times), never one
+        long one."""
         for ended in (status,) if status else ENDED:
-            key = f"{self.prefix}status:{ended.value}"
             after = "-inf"
             while True:
-                found = self.redis.zrangebyscore(
-                    key, after, "+inf", start=0, num=batch, withscores=True
-                )
+                found = self._ended_before(args=[self.prefix, ended.value, after, batch, before])
                 if not found:
                     break
-                after = f"({int(found[-1][1])}"
-                pipe = self.redis.pipeline(transaction=False)
-                for job_id, _ in found:
-                    pipe.hmget(self._job(job_id.decode()), ["finished", "submitted"])
-                older = [
-                    job_id.decode()
-                    for (job_id, _), (finished, submitted) in zip(
-                        found, pipe.execute(), strict=True
-                    )
-                    if (finished or submitted) is not None and float(finished or submitted) < before
-                ]
+                after = f"({int(float(found[0]))}"
+                older = [job_id.decode() for job_id in found[1:]]
                 if older:
                     yield older
 

@@ -27,8 +27,9 @@ local function move(p, id, job, old, new)
     if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
     if new ~= 'running' then  -- it ended: wake whoever waits for it
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
-        -- where its submitter was is read by START alone: not kept in a long history
-        redis.call('HDEL', job, 'cwd', 'sys_path')
+        -- where its submitter was is read by START alone, its heartbeat by MARK_LOST
+        -- alone while it runs: neither is kept in a long history
+        redis.call('HDEL', job, 'cwd', 'sys_path', 'heartbeat')
         local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
             local expires_at = server_now() + ttl
@@ -129,25 +130,66 @@ return status
 )
 
 # ``forget`` for a batch of jobs (records/base.py forget_many: a few thousand at most,
-# so a script never holds the server long): the ended ones are dropped; returns the
-# pairs (id, status) of those dropped.
-FORGET_MANY = (
-    DROP
-    + """
+# so a script never holds the server long): the ended ones are dropped, as DROP does,
+# but with one variadic DEL or ZREM per key for the lot (a slice of IN_ONE_CALL at a
+# time: Lua's stack holds ~8,000 arguments), not a call per job and key (a job's
+# status is in its hash, so only that status's set is asked); returns the pairs (id,
+# status) of those dropped.
+FORGET_MANY = """
+local IN_ONE_CALL = 1000
+local function in_slices(command, key, list)
+    for first = 1, #list, IN_ONE_CALL do
+        local last = math.min(first + IN_ONE_CALL - 1, #list)
+        if key then
+            redis.call(command, key, unpack(list, first, last))
+        else
+            redis.call(command, unpack(list, first, last))
+        end
+    end
+end
 local p = ARGV[1]
-local dropped = {}
+local dropped, ids, keys, of_status = {}, {}, {}, {}
 for i = 2, #ARGV do
     local id = ARGV[i]
     local status = redis.call('HGET', p .. 'job:' .. id, 'status')
     if status and status ~= 'queued' and status ~= 'running' then
-        drop(p, id)
         dropped[#dropped + 1] = id
         dropped[#dropped + 1] = status
+        ids[#ids + 1] = id
+        keys[#keys + 1] = p .. 'job:' .. id
+        keys[#keys + 1] = p .. 'log:' .. id
+        keys[#keys + 1] = p .. 'logtail:' .. id
+        of_status[status] = of_status[status] or {}
+        table.insert(of_status[status], id)
     end
+end
+in_slices('DEL', nil, keys)
+in_slices('ZREM', p .. 'all', ids)
+in_slices('ZREM', p .. 'expires', ids)
+for status, its_ids in pairs(of_status) do
+    in_slices('ZREM', p .. 'status:' .. status, its_ids)
 end
 return dropped
 """
-)
+
+# The ids among a slice of an ended status's set (by seq, after ARGV[3], ARGV[4] of
+# them at most) that ended before ARGV[5] (or, never started, were submitted before
+# it): what a prune deletes next (records/base.py ended_before). Returns the seq of the
+# last id read (none: the set is read to its end), then those ids.
+ENDED_BEFORE = """
+local key, after, most, before = ARGV[1] .. 'status:' .. ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local found = redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES', 'LIMIT', 0, most)
+if #found == 0 then return {} end
+local older = {found[#found]}
+before = tonumber(before)
+for i = 1, #found, 2 do
+    local id = found[i]
+    local times = redis.call('HMGET', ARGV[1] .. 'job:' .. id, 'finished', 'submitted')
+    local at = tonumber(times[1] or times[2])
+    if at and at < before then older[#older + 1] = id end
+end
+return older
+"""
 
 MARK_LOST = (
     MOVE
@@ -163,8 +205,9 @@ local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost
 for _, id in ipairs(ids) do
     local job = p .. 'job:' .. id
     if redis.call('HGET', job, 'status') == 'running' then
+        local beat = redis.call('HGET', job, 'heartbeat')  -- (read first: move drops it)
         move(p, id, job, 'running', 'lost')
-        redis.call('HSET', job, 'finished', redis.call('HGET', job, 'heartbeat'), 'error', err)
+        redis.call('HSET', job, 'finished', beat, 'error', err)
     else
         redis.call('ZREM', p .. 'beats', id)
     end

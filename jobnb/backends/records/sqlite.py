@@ -42,21 +42,24 @@ from .base import (
 )
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
-from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
+from .sqlite_chores import BOOT_ID, ENDED_DROPS, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
-#: a prune's batch in a SQLite file: job ids are random, so deleting a job touches a page
-#: of each id index of its own; on a million-job file a thousand jobs take ~0.2 s to delete
+#: a prune's batches in a SQLite file: the first, and the bounds of the next ones, which
+#: are sized from the time the last one held the write lock (``PRUNE_HOLD``). Ids made
+#: in order (backends/base.py) put the jobs that ended together side by side in every
+#: index, and 10,000 take ~50 ms to delete; an older file's random ids cost a page per
+#: job and index, 1,000 ~0.3 s on a million-job file
 PRUNE_BATCH_SQLITE = 1000
+PRUNE_BATCH_LEAST, PRUNE_BATCH_MOST = 100, 10_000
+#: seconds a prune's batch aims to hold the write lock: a running job's heartbeat that
+#: comes meanwhile waits that long
+PRUNE_HOLD = 0.15
 #: seconds a prune leaves the file to the other writers between two batches (see
 #: ``ended_before``)
 LEAVE_THE_LOCK = 0.1
-#: what an ended job no longer needs, dropped as it ends: where its submitter was (read
-#: by ``start`` alone; a resubmit runs where its own submitter is), a few hundred bytes
-#: a job in a long history. Its payload stays: ``resubmit`` runs it again.
-_ENDED_DROPS = "cwd = NULL, sys_path = NULL"
 
 
 def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
@@ -64,6 +67,16 @@ def _failed(store: SqliteRecords, exc: BaseException) -> BaseException:
     so that the next call opens the file again (remounted, freed, unlocked, re-made)."""
     store._file.drop()
     return sqlite_error(store.path, exc, store.busy_timeout)
+
+
+def _next_batch(batch: int, deleted: int, held: float) -> int:
+    """The size of a prune's next batch: what deletes in ``PRUNE_HOLD`` s at the pace of
+    the last one (``deleted`` jobs in ``held`` s), at most twice the last, within the
+    bounds."""
+    if deleted < batch:  # a batch with jobs kept says little of the pace
+        return batch
+    aimed = int(deleted * PRUNE_HOLD / max(held, 1e-3))
+    return max(PRUNE_BATCH_LEAST, min(PRUNE_BATCH_MOST, 2 * batch, aimed))
 
 
 @said_clearly(SQLITE_FAULTS, _failed)
@@ -217,7 +230,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             done = db.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
-                f"{_ENDED_DROPS}, progress_done = CASE WHEN ? = 'finished' "
+                f"{ENDED_DROPS}, progress_done = CASE WHEN ? = 'finished' "
                 "AND progress_total IS NOT NULL THEN progress_total ELSE progress_done END "
                 "WHERE id = ? AND status IN ('queued', 'running')",
                 (status.value, error, now, now, status.value, job_id),
@@ -248,7 +261,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute(
                 "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
-                f"error = :error, {_ENDED_DROPS} WHERE status = 'running' RETURNING id",
+                f"error = :error, {ENDED_DROPS} WHERE status = 'running' RETURNING id",
                 {"now": time.time(), "error": lost_error(reason)},
             ).fetchall()
         return [job_id for (job_id,) in rows]
@@ -263,7 +276,7 @@ class SqliteRecords(Records):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
-                    f"error = ?, cancelled_by = ?, {_ENDED_DROPS} WHERE id = ?",
+                    f"error = ?, cancelled_by = ?, {ENDED_DROPS} WHERE id = ?",
                     (now, now, CANCELLED_ERROR, by, job_id),
                 )
             elif status is JobStatus.RUNNING:
@@ -328,19 +341,18 @@ class SqliteRecords(Records):
         self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH_SQLITE
     ) -> Iterator[list[str]]:
         """Each status along its index (status, rowid), resuming after the last rowid read:
-        reads, not a transaction, so that writers never wait for it (WAL). Before reading
-        the next batch (the caller has deleted the last one), it leaves the file alone
-        for ``LEAVE_THE_LOCK`` s: SQLite's write lock is not a queue, and a heartbeat
+        reads, not a transaction, so that writers never wait for it (WAL).
+
+        Once the caller has deleted a batch, the next one is sized so that deleting it
+        holds the lock about ``PRUNE_HOLD`` s (from the time the last one took: an
+        older file's random ids, a busy machine), and the file is left alone for
+        ``LEAVE_THE_LOCK`` s first: SQLite's write lock is not a queue, and a heartbeat
         waiting for it retries every 100 ms at most, so without the pause a prune that
         takes the lock back at once can starve it for seconds (a million-job prune held
         a heartbeat 11 s)."""
-        first = True
         for ended in (status,) if status else ENDED:
             after = 0
             while True:
-                if not first:
-                    time.sleep(LEAVE_THE_LOCK)
-                first = False
                 rows = (
                     self._connection()
                     .execute(
@@ -355,8 +367,12 @@ class SqliteRecords(Records):
                     break
                 after = rows[-1][0]
                 older = [job_id for _, job_id, is_older in rows if is_older]
-                if older:
-                    yield older
+                if not older:
+                    continue
+                began = time.monotonic()
+                yield older
+                batch = _next_batch(batch, len(older), time.monotonic() - began)
+                time.sleep(LEAVE_THE_LOCK)
 
     # --- reading ---------------------------------------------------------------------------
     def record(self, job_id: str) -> JobRecord:

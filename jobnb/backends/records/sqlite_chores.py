@@ -30,6 +30,12 @@ def _boot_id() -> str:
 
 BOOT_ID = _boot_id()
 
+#: what an ended job no longer needs, dropped as it ends: where its submitter was (read
+#: by ``start`` alone; a resubmit runs where its own submitter is), and its heartbeat
+#: (read by ``find_lost`` alone, while it runs): a few hundred bytes a job in a long
+#: history. Its payload stays: ``resubmit`` runs it again.
+ENDED_DROPS = "cwd = NULL, sys_path = NULL, heartbeat = NULL, beat_monotonic = NULL, boot_id = NULL"
+
 # A running job whose worker stopped beating: its last heartbeat is older than the cutoff
 # on this machine's monotonic clock, or is from another boot. (A heartbeat without a
 # boot id was written by an older jobnb: judged on the wall clock, as it was then.)
@@ -51,8 +57,9 @@ def find_lost(db: sqlite3.Connection, silence: float) -> None:
     if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
         return
     db.execute(
-        "UPDATE jobs SET status = 'lost', finished = heartbeat, cwd = NULL, sys_path = NULL, "
-        f"expires = heartbeat + result_ttl, error = :error WHERE {_LOST}",
+        # (the right-hand sides read the row as it was: its heartbeat before it is dropped)
+        "UPDATE jobs SET status = 'lost', finished = heartbeat, expires = heartbeat + result_ttl, "
+        f"error = :error, {ENDED_DROPS} WHERE {_LOST}",
         args,
     )
 
