@@ -3,13 +3,17 @@ cost with a million ended jobs in the store, next to the same with 100, in one r
 
     python benchmarks/history.py                      # SQLite home and Redis, 1,000,000 jobs
     python benchmarks/history.py --jobs 100000 --only sqlite
+    python benchmarks/history.py --random-ids    # ids as an older jobnb made them
 
 Each store is filled fast: the first ``REFERENCE`` jobs through the store's own API
 (``add``, ``start``, ``finish``: a real no-op job's payload and outcome, the submitter's
 cwd and sys.path), the rest with the same rows (SQLite: the columns those calls write,
 in transactions of 10,000) or keys (Redis: the hash fields they write, filed by the
 store's own INDEX script, in pipelines of 5,000); the fill checks that a filled job
-reads back as the API-made one does. Bytes per job are measured on both. Then:
+reads back as the API-made one does. Bytes per job are measured on both, and where they
+go: each table's and index's pages (SQLite's dbstat), or a job's hash and its share of
+the pages' sorted sets (Redis ``MEMORY USAGE``), also as if its payload and outcome
+were plain strings of their own rather than fields of the hash. Then:
 
 - a dashboard refresh (a real ``Dashboard`` over a real huey backend on that home or
   server, 50 rows, every refresh paying the lost-job and expiry sweep that the first
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -62,10 +67,19 @@ PAYLOAD = dumps_payloads([CallPayload(noop, (), {})])[0]
 OUTCOME = dumps_outcome(Outcome(JobStatus.FINISHED))
 
 
+def random_id() -> str:
+    """An id as jobnb made them before they came in order: 12 random hex digits."""
+    return f"{random.getrandbits(48):012x}"
+
+
+#: how the jobs' ids are made (``--random-ids``: as an older jobnb made them)
+make_id = new_job_id
+
+
 def new_records(n: int, start: float) -> list[JobRecord]:
     return [
         JobRecord(
-            id=new_job_id(),
+            id=make_id(),
             name="noop",
             backend="huey",
             description="noop()",
@@ -393,11 +407,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--only", choices=("sqlite", "redis"))
+    parser.add_argument(
+        "--random-ids", action="store_true", help="12 random hex digits, as an older jobnb"
+    )
     args = parser.parse_args()
+    if args.random_ids:
+        global make_id
+        make_id = random_id
     scratch = Path(tempfile.mkdtemp(prefix="jobnb-history-"))
     server = None
     try:
-        print(f"| {args.jobs:,} ended jobs | {SMALL} jobs | {args.jobs:,} jobs |")
+        ids = " (random ids)" if args.random_ids else ""
+        print(f"| {args.jobs:,} ended jobs{ids} | {SMALL} jobs | {args.jobs:,} jobs |")
         print("|---|---|---|")
         for kind in ("sqlite", "redis"):
             if args.only and kind != args.only:
