@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -197,3 +198,23 @@ def test_a_job_running_on_a_worker_goes_on_while_thousands_are_pruned(backend, t
     assert [job.id for job in jobnb.jobs()] == [running.id]
     release.touch()
     assert running.result(timeout=60) is True
+
+
+def test_a_records_file_of_the_first_jobnb_prunes(tmp_path):
+    """A file as jobnb 0.1.0 wrote it (test_records.OLD_FILE: random ids, no log
+    counters, no boot ids) opens, and a prune deletes its ended job, not its running one."""
+    from test_records import OLD_FILE
+
+    from jobnb.backends.records.sqlite import SqliteRecords
+
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as old:
+        old.executescript(OLD_FILE.replace(":now", repr(time.time())))
+    old.close()
+    store = SqliteRecords(path)
+    batches = list(store.ended_before(time.time()))
+    assert batches == [["0ld0ld0ld0ld"]]
+    assert store.forget_many(batches[0]) == {"0ld0ld0ld0ld": JobStatus.FINISHED}
+    store.shrink()
+    assert [rec.id for rec in store.records()] == ["5ti11running"]
+    assert path.stat().st_size < 1_000_000  # the 20 MB outcome's pages given back

@@ -50,8 +50,8 @@ _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 #: a prune's batches in a SQLite file: the first, and the bounds of the next ones, which
 #: are sized from the time the last one held the write lock (``PRUNE_HOLD``). Ids made
 #: in order (backends/base.py) put the jobs that ended together side by side in every
-#: index, and 10,000 take ~50 ms to delete; an older file's random ids cost a page per
-#: job and index, 1,000 ~0.3 s on a million-job file
+#: index: on a million-job file 1,000 take ~20 ms to delete; an older file's random ids
+#: cost a page per job and index, 1,000 ~0.2 s
 PRUNE_BATCH_SQLITE = 1000
 PRUNE_BATCH_LEAST, PRUNE_BATCH_MOST = 100, 10_000
 #: seconds a prune's batch aims to hold the write lock: a running job's heartbeat that
