@@ -81,10 +81,12 @@ class LostLook:
         return True
 
 
-#: how many jobs ``forget_many`` deletes at once when a prune walks a history: a few
-#: thousand rows or keys take a few milliseconds to delete, so a running job's heartbeat
-#: or finish, which waits for the store between two batches, never waits long
-PRUNE_BATCH = 5000
+#: how many jobs ``forget_many`` deletes at once when a prune walks a history (Redis; a
+#: SQLite file sizes its own batches, sqlite.py): a thousand jobs' keys take a Redis
+#: script ~5-10 ms to delete (five thousand, 30-50 ms), so a running job's heartbeat or
+#: finish, which waits for the server between two scripts, never waits long; a million
+#: jobs still prune in ~30 s
+PRUNE_BATCH = 1000
 
 #: the statuses of an ended job: the only ones a prune deletes
 ENDED = tuple(status for status in JobStatus if status.is_done)
