@@ -96,7 +96,7 @@ class Job:
     def logs(self) -> str:
         """What the job wrote to stdout and stderr so far (also while it runs).
 
-        huey and rq keep at most ``log_bytes_kept`` bytes of a job's log (a setting,
+        Every backend keeps at most ``log_bytes_kept`` bytes of a job's log (a setting,
         4 MB by default): its head and its tail. When a longer log had its middle
         dropped, a line ``[jobnb: N bytes of log dropped here; ...]`` stands there,
         saying where the whole log is (a SQLite home keeps it in a file); the
