@@ -18,7 +18,7 @@ PACKAGE = Path(jobnb.__file__).parent
 
 #: bottom (0) to top; a module may import its own layer or the ones below
 LAYERS = [
-    ("the data model", ["exceptions", "defaults", "model"]),
+    ("the data model", ["exceptions", "defaults", "model", "schedule_times"]),
     ("payloads", ["payload"]),
     ("the worker side", ["worker"]),
     ("backends", ["backends"]),
