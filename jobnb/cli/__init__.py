@@ -1,5 +1,6 @@
-"""The ``jobnb`` command: a module per group of commands (demo, run, worker), each
-adding its parser and saying what runs it; ``main`` is the entry point."""
+"""The ``jobnb`` command: a module per group of commands (demo, key, run, worker, and
+jobs: ls, show, logs, cancel, forget, prune, wait), each adding its parsers and saying
+what runs them; ``main`` is the entry point."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 from .. import __version__
 from ..exceptions import JobnbError
-from . import demo, key, run, worker
+from . import demo, jobs, key, run, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jobnb {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (demo, key, run, worker):
+    for group in (demo, key, run, worker, jobs):
         group.add_to(commands)
     return parser
 
