@@ -5,6 +5,7 @@ what runs them; ``main`` is the entry point."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -33,4 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.execute(args)
     except JobnbError as exc:
         print(f"jobnb {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `jobnb ls | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no error at exit)
         return 1

@@ -106,7 +106,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _table(records: list[JobRecord]):
     from rich import box  # lazy: see the module's docstring
-    from rich.table import Table
+    from rich.table import Table  # (rich: as above)
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for column in ("id", "name", "status", "backend", "duration", "progress", "submitted"):

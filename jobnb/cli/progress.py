@@ -79,7 +79,7 @@ class TerminalDisplay:
 
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console  # lazy: see the module's docstring
-        from rich.progress import (
+        from rich.progress import (  # (rich: as above)
             BarColumn,
             Progress,
             TaskProgressColumn,
