@@ -79,6 +79,8 @@ AHEAD_TTL = 3600
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
 _SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
+#: seconds the first read of a wait pipelined with its status look blocks at most
+FIRST_BLOCK = 0.05
 #: records read per round trip when ``records(since=...)`` walks the history newest first
 SINCE_PAGE = 200
 
@@ -334,38 +336,39 @@ class RedisRecords(Records):
         return JobStatus(value.decode())
 
     def wait(self, job_id: str, timeout: float | None) -> bool:
-        """On the ``done`` stream: woken when a job ends, not polling its status. One
-        round trip for a job this process submitted (its status and the first blocking
-        read, pipelined, from where the stream stood at its submit), none for a job
-        already seen ended (redis_done.py); one more for any other job (the stream's
-        end is read first)."""
+        """On the ``done`` stream: woken when a job ends, not polling its status. For a
+        job this process submitted, one round trip: its status and a first blocking
+        read, pipelined, from where the stream stood at its submit; none for a job seen
+        ended already (redis_done.py); for any other job, one more, to find the
+        stream's end first."""
         if self._done.seen_ended(job_id):
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
         last = self._done.read_from(job_id)
+        pipe = self.redis.pipeline(transaction=False)
         if last is None:
-            pipe = self.redis.pipeline(transaction=False)
             pipe.xrevrange(self._done_key, count=1)  # read first: an end after it is in it
             pipe.hget(self._job(job_id), "status")
             newest, status = pipe.execute()
-            if status is None:
-                raise self._missing(job_id)
-            if JobStatus(status.decode()).is_done:
-                return True
+            found = []
+        else:  # an end after the status read comes after ``last``; the read blocks
+            # briefly: an end before it may have left the stream (trimmed), and the
+            # status says so only once the read returns
+            pipe.hget(self._job(job_id), "status")
+            self._xread(pipe, last, deadline, FIRST_BLOCK)
+            status, found = pipe.execute()
+        if status is None:
+            raise self._missing(job_id)
+        if JobStatus(status.decode()).is_done:
+            if found:
+                self._done.read(last, found[0][1])
+            return True
+        if last is None:
             last = newest[0][0] if newest else START
             self._done.started_at(last)
             found = self._read_done(last, deadline)
-        else:  # the status read with the first read: an end after it comes after ``last``
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hget(self._job(job_id), "status")
-            self._xread(pipe, last, deadline)
-            status, found = pipe.execute()
-            if status is None:
-                raise self._missing(job_id)
-            if JobStatus(status.decode()).is_done:
-                self._saw(last, found)
-                return True
         wanted = job_id.encode()
+        looked = True  # at the status, just now
         while True:
             if found:
                 entries = found[0][1]
@@ -375,24 +378,21 @@ class RedisRecords(Records):
                     return True
             elif deadline is not None and time.monotonic() >= deadline:
                 return False
-            else:  # a second without news: look again (this also finds lost jobs)
+            elif not looked:  # a second without news: look again (this finds lost jobs)
                 self._mark_lost()
                 status = self.redis.hget(self._job(job_id), "status")
                 if status is None:
                     raise self._missing(job_id)
                 if JobStatus(status.decode()).is_done:
                     return True
+            looked = False
             found = self._read_done(last, deadline)
 
-    def _saw(self, last: bytes, found: list) -> None:
-        if found:
-            self._done.read(last, found[0][1])
-
-    def _xread(self, client, last: bytes, deadline: float | None):
+    def _xread(self, client, last: bytes, deadline: float | None, most: float = 1.0):
         """An XREAD of the done stream after ``last`` (on ``client``: the server, or a
-        pipeline), blocking a second at most (then the waiter looks at the job's status
-        again), less if ``deadline`` is nearer."""
-        block = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+        pipeline), blocking ``most`` seconds at most (then the waiter looks at the job's
+        status again), less if ``deadline`` is nearer."""
+        block = most if deadline is None else min(most, deadline - time.monotonic())
         return client.xread({self._done_key: last}, count=1000, block=max(1, int(block * 1000)))
 
     def _read_done(self, last: bytes, deadline: float | None) -> list:
