@@ -4,14 +4,16 @@ not a poll. (A Redis queue needs none: its workers wait in BRPOP.)
 The worker binds a Unix datagram socket, ``HOME/worker.wake`` (0600, in the home only
 its user controls: private_home.py), and its threads wait on it between two looks at
 the queue; whoever queues a job (a kernel's submit, once its transaction is committed;
-the worker's own requeues) sends it one empty datagram. A wake-up carries nothing: the
-threads read the queue, as they would have by polling, so a lost or extra datagram
-costs at most one look. They still look every ``LOOK_EVERY`` seconds without one (a
-home written by an older jobnb sends none; a path too long for a socket has none).
+the worker's own requeues) sends it one empty datagram. A wake-up carries nothing: a
+thread woken reads the queue, as it would have by polling, so a lost or extra datagram
+costs at most one look, and one that takes a job while more wait wakes the next. They
+still look every ``LOOK_EVERY`` seconds without one (a kernel of an older jobnb sends
+none; a home whose path is too long for a socket has none).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
@@ -31,7 +33,18 @@ def _fits(path: Path) -> bool:
     return len(os.fsencode(path)) <= _PATH_MOST
 
 
-_sender = threading.local()  # one unbound datagram socket per thread, to send from
+_sender: socket.socket | None = None  # an unbound datagram socket to send from
+_sender_made = threading.Lock()
+
+
+def _sending_socket() -> socket.socket:
+    global _sender
+    with _sender_made:
+        if _sender is None:
+            _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            _sender.setblocking(False)
+            atexit.register(_sender.close)
+        return _sender
 
 
 def wake_worker(home: str | os.PathLike) -> None:
@@ -40,12 +53,8 @@ def wake_worker(home: str | os.PathLike) -> None:
     path = wake_path(home)
     if not _fits(path):
         return
-    sender = getattr(_sender, "socket", None)
-    if sender is None:
-        sender = _sender.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sender.setblocking(False)
     try:
-        sender.sendto(b"", os.fspath(path))
+        _sending_socket().sendto(b"", os.fspath(path))
     except OSError:  # no worker (no file, nobody bound), or wake-ups already waiting
         pass
 
