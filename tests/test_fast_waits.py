@@ -145,3 +145,14 @@ def test_a_sqlite_homes_jobs_run_at_once_after_the_worker_idled(tmp_path, jobs):
     finally:
         jobnb.api.get_backend().shutdown()
         stop_worker(home)
+
+
+def test_a_wake_up_path_that_cannot_be_a_socket_leaves_the_worker_polling(tmp_path, capsys):
+    home = tmp_path / "home"
+    (home / "worker.wake").mkdir(parents=True)
+    ups = WakeUps(home)
+    assert ups.socket is None
+    assert f"cannot make {home / 'worker.wake'}" in capsys.readouterr().err
+    began = time.monotonic()
+    ups.wait()
+    assert time.monotonic() - began < 1.0

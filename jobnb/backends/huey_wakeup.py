@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -68,14 +69,24 @@ class WakeUps:
         self.socket: socket.socket | None = None
         if not _fits(self.path):
             return
-        try:
-            os.unlink(self.path)  # (a socket file outlives its worker)
-        except FileNotFoundError:
-            pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.settimeout(LOOK_EVERY)
-        sock.bind(os.fspath(self.path))
-        os.chmod(self.path, 0o600)  # (the home is 0700 already: this is belt and braces)
+        try:
+            try:
+                os.unlink(self.path)  # (a socket file outlives a worker killed)
+            except FileNotFoundError:
+                pass
+            sock.settimeout(LOOK_EVERY)
+            sock.bind(os.fspath(self.path))
+            os.chmod(self.path, 0o600)  # (the home is 0700 already: belt and braces)
+        except OSError as exc:  # (a folder of that name, ...): the threads poll instead
+            sock.close()
+            print(
+                f"jobnb worker: cannot make {self.path} ({exc}); looking at the queue "
+                f"every {LOOK_EVERY:g} s instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         self.socket = sock
 
     def wait(self) -> None:
