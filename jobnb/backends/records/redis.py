@@ -363,12 +363,12 @@ class RedisRecords(Records):
             if found:
                 self._done.read(last, found[0][1])
             return True
+        looked = last is not None  # at the status, FIRST_BLOCK ago at most: not again
         if last is None:
             last = newest[0][0] if newest else START
             self._done.started_at(last)
             found = self._read_done(last, deadline)
         wanted = job_id.encode()
-        looked = True  # at the status, just now
         while True:
             if found:
                 entries = found[0][1]
