@@ -41,6 +41,10 @@ BIG_MB = 50
 SCRATCH = tempfile.mkdtemp(prefix="jobnb-bench-")
 IDLE_SECONDS = 60
 REPEATS = 3  # each measure, alternating raw and jobnb
+COUNTED_JOBS = 100  # no-op jobs whose Redis commands are counted, each side
+#: the jobnb command, run by this Python: its workers import the jobnb this run imports
+#: (PYTHONPATH's, a checkout's), not whichever the `jobnb` script on PATH would
+JOBNB = [sys.executable, "-m", "jobnb.cli"]
 
 
 def noop(*_args):
@@ -160,7 +164,7 @@ def start_redis() -> tuple[subprocess.Popen, str]:
 def jobnb_rq_system(url: str) -> System:
     """jobnb rq with `jobnb worker --backend rq -w 2`."""
     worker = subprocess.Popen(
-        ["jobnb", "worker", "--backend", "rq", "--url", url, "-w", str(WORKERS)],
+        [*JOBNB, "worker", "--backend", "rq", "--url", url, "-w", str(WORKERS)],
         cwd=SCRATCH,
         stdout=subprocess.DEVNULL,
     )
@@ -242,7 +246,7 @@ def jobnb_huey_redis_system(url: str) -> System:
     with open(os.open(url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
         file.write(url)  # owner-only, as jobnb worker asks of a file that may hold a password
     worker = subprocess.Popen(
-        ["jobnb", "worker", "--backend", "huey", "--url-file", url_file, "-w", str(WORKERS)],
+        [*JOBNB, "worker", "--backend", "huey", "--url-file", url_file, "-w", str(WORKERS)],
         cwd=SCRATCH,
         stdout=subprocess.DEVNULL,
     )
@@ -270,6 +274,7 @@ def redis_pair(
     server, url = start_redis()
     ours = ours_on(url)
     raw = raw_on(url)
+    ours.redis_url = raw.redis_url = url
     raw_close = raw.close
 
     def close_both() -> None:
@@ -287,6 +292,41 @@ def huey_redis_pair(notify: bool) -> tuple[System, System]:
 
 def rq_pair() -> tuple[System, System]:
     return redis_pair(jobnb_rq_system, raw_rq_system)
+
+
+def redis_commands(system: System, url: str) -> tuple[float, float]:
+    """Redis commands per no-op job, each submitted and waited for in turn (COUNTED_JOBS
+    of them): (those the clients send, all with those of Lua scripts), read from the
+    server's MONITOR. Commands the idle side sends meanwhile (its workers' BRPOP
+    timeouts, "still here" beats) are counted too: a few in all."""
+    import threading
+
+    import redis
+
+    for _ in range(WARMUP):
+        system.result(system.submit(noop))
+    client = redis.Redis.from_url(url)
+    seen: list[str] = []
+    started = threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            started.set()
+            for command in monitor.listen():
+                if "STOP-COUNTING" in command["command"]:
+                    return
+                seen.append(command.get("client_type", ""))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started.wait(5)
+    time.sleep(0.1)  # (MONITOR answered: the count starts)
+    for _ in range(COUNTED_JOBS):
+        system.result(system.submit(noop))
+    redis.Redis.from_url(url).echo("STOP-COUNTING")
+    watcher.join(30)
+    ours = sum(1 for kind in seen if kind != "lua") - 1  # (the ECHO)
+    return ours / COUNTED_JOBS, (len(seen) - 1) / COUNTED_JOBS
 
 
 def pickle_round_trip() -> float:
@@ -445,6 +485,16 @@ def main(argv: list[str] | None = None) -> None:
                 print(
                     f"| {ours.label} vs {raw.label} | {label} | {fmt(our_value, kind)} | "
                     f"{fmt(raw_value, kind)} | {our_value / raw_value:.2f}x |",
+                    flush=True,
+                )
+            if key.startswith("huey-redis"):
+                raw_sent, raw_all = redis_commands(raw, raw.redis_url)
+                our_sent, our_all = redis_commands(ours, ours.redis_url)
+                print(
+                    f"| {ours.label} vs {raw.label} | Redis commands per no-op job, submitted "
+                    f"and waited for in turn (sent by clients; with Lua's) | {our_sent:.1f}; "
+                    f"{our_all:.1f} | {raw_sent:.1f}; {raw_all:.1f} | {our_sent / raw_sent:.2f}x; "
+                    f"{our_all / raw_all:.2f}x |",
                     flush=True,
                 )
             if key == "rq":

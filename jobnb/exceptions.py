@@ -4,7 +4,7 @@
 
     JobnbError
     ├── ConfigError              a setting is wrong (unknown backend, bad value)
-│   └── MissingSecretKey     no secret key to sign the jobs of a Redis server with
+    │   └── MissingSecretKey     no secret key to sign the jobs of a Redis server with
     ├── PayloadError             something cannot travel to a worker (names it)
     │   └── NotCallable          what was submitted is not a function (also a TypeError)
     ├── BackendUnavailable       the queue backend cannot be reached
@@ -17,7 +17,7 @@
     │   └── JobLost              the worker died while running the job
     ├── NotebookError            a notebook job cannot run its notebook (no such kernel, ...)
     │   └── NotebookCellError    a cell of a notebook job raised (names the cell)
-    ├── SignatureMismatch    stored bytes fail their signature: never unpickled
+    ├── SignatureMismatch        stored bytes fail their signature: never unpickled
     └── ResultTimeout            ``job.result(timeout=...)`` ran out of time (also a TimeoutError)
 """
 

@@ -111,7 +111,7 @@ class JobHistory:
                 "or None for every job"
             )
         since = None if since is None else as_timestamp(since, "since")
-        rows = [_row(rec) for _, rec in self._newest_first(status, limit, since)]
+        rows = [record_row(rec) for _, rec in self._newest_first(status, limit, since)]
         df = pd.DataFrame(rows, columns=JOBS_DF_COLUMNS)
         for column in ("submitted", "started", "finished"):
             df[column] = pd.to_datetime(df[column], unit="s", utc=True)
@@ -150,7 +150,9 @@ def as_timestamp(value: dt.datetime | float, name: str) -> float:
     )
 
 
-def _row(rec: JobRecord) -> dict[str, Any]:
+def record_row(rec: JobRecord) -> dict[str, Any]:
+    """A row of ``dataframe()``: the record's values of ``JOBS_DF_COLUMNS``, times as
+    ``time.time()`` stamps."""
     return {
         "id": rec.id,
         "name": rec.name,

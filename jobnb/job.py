@@ -7,9 +7,10 @@ import os
 import socket
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .done_callbacks import done_callbacks
 from .exceptions import (
     JobCancelled,
     JobFailed,
@@ -96,7 +97,7 @@ class Job:
     def logs(self) -> str:
         """What the job wrote to stdout and stderr so far (also while it runs).
 
-        huey and rq keep at most ``log_bytes_kept`` bytes of a job's log (a setting,
+        Every backend keeps at most ``log_bytes_kept`` bytes of a job's log (a setting,
         4 MB by default): its head and its tail. When a longer log had its middle
         dropped, a line ``[jobnb: N bytes of log dropped here; ...]`` stands there,
         saying where the whole log is (a SQLite home keeps it in a file); the
@@ -124,6 +125,20 @@ class Job:
                 f"job {self.id} is still {self.status.value} after {timeout} s; it goes on running"
             )
         return self
+
+    def add_done_callback(self, fn: Callable[[Job], object]) -> None:
+        """Call ``fn(job)`` once, in this process, when the job ends, however it ends
+        (finished, failed, cancelled, lost): at once when it has already ended, else
+        from a thread of this process that watches the ended jobs' records (within a
+        quarter of a second of the end, on every backend). The name and the contract
+        are ``concurrent.futures.Future``'s::
+
+            job.add_done_callback(lambda job: print(f"{job.name}: {job.status.value}"))
+
+        Callbacks run in the order they were added. One that raises is logged (logger
+        ``jobnb``, with the job's id and the traceback) and the others still run.
+        """
+        done_callbacks().add(self, fn)
 
     def result(self, timeout: float | None = None) -> Any:
         """The job's return value (for a cell job: a dict of the names it assigned).

@@ -5,14 +5,13 @@ and the workers it started are stopped after it. The session starts its own
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from redis_server import free_port, start_redis_server  # noqa: F401 - the tests' too
 
 import jobnb
 from jobnb import api
@@ -51,35 +50,12 @@ def clean_jobnb(tmp_path, monkeypatch):
     stop_worker(tmp_path / ".jobnb", grace=0)  # a huey worker the test started, if any
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def kernel(tmp_path):
+    """A client of a fresh python3 kernel working in the test's folder (kernel_client.py)."""
+    from kernel_client import kernel_in  # lazy: jupyter_client, for the kernel tests only
 
-
-def start_redis_server(
-    folder, *options: str, port: int | None = None
-) -> tuple[subprocess.Popen, str]:
-    """A redis-server of our own on a free port (or ``port``: a server restarted where
-    it was), once it answers; and its URL."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed: `apt-get install redis-server` (CI does)")
-    port = port or free_port()
-    server = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + list(options),
-        cwd=folder,
-        stdout=open(folder / "redis.log", "ab"),  # noqa: SIM115 - the server's, till it ends
-        stderr=subprocess.STDOUT,
-    )
-    import redis
-
-    client = redis.Redis(
-        port=port, password=options[1] if options[:1] == ("--requirepass",) else None
-    )
-    eventually(lambda: _answers(client), timeout=10)
-    return server, f"redis://127.0.0.1:{port}/0"
+    yield from kernel_in(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -89,15 +65,6 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
     yield url
     server.terminate()
     server.wait(timeout=10)
-
-
-def _answers(client) -> bool:
-    import redis
-
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from redis_server import start_redis_server
 
 from jobnb.defaults import REDIS_URL as DEFAULT_REDIS_URL
 
@@ -175,28 +174,6 @@ def _text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
 
 
-def _start_redis_server(folder: Path) -> tuple[subprocess.Popen, str]:
-    """A redis-server of our own on a free port, once it answers; and its URL."""
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
-    return server, f"redis://127.0.0.1:{port}/0"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="store the outputs in place")
@@ -207,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="jobnb-notebooks-") as scratch:
         redis_url, server = os.environ.get("JOBNB_REDIS_URL"), None
         if redis_url is None:  # a server of our own on a free port (never the machine's)
-            server, redis_url = _start_redis_server(Path(scratch))
+            server, redis_url = start_redis_server(Path(scratch))
             os.environ["JOBNB_REDIS_URL"] = redis_url
         try:
             for path in paths:

@@ -353,3 +353,20 @@ def test_the_monitor_refreshes_a_dashboard_until_paused(backend):
         eventually(lambda: later.id in board.rows[0].summary.value)
     finally:
         board.close()
+
+
+def test_where_widgets_cannot_live_the_dashboard_shows_its_last_page_as_html(thread_backend):
+    payload = "<script>alert(1)</script>"
+    for n in range(3):
+        jobnb.options(name=f"job-{n}").submit(add, n, 1).wait(10)
+    jobnb.options(name=payload).submit(fail, payload).wait(10)
+    board = Dashboard(page_size=2)
+    bundle = board._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the live widget first
+    saved = bundle["text/html"]
+    assert "finished</span> 3" in saved and "failed</span> 1" in saved, saved
+    assert "page 1 of 2" in saved and saved.count('class="jobnb-c-name"') == 3  # head + 2
+    assert "<script>" not in saved and "&lt;script&gt;" in saved  # the newest job's name
+    board.page_size.value = 10
+    board.refresh()
+    assert "job-0" in board._repr_mimebundle_()["text/html"]

@@ -139,29 +139,6 @@ def test_huey_sqlite_jobs_keep_their_own_results_after_the_disk_was_full(
 
 
 # --- a Redis home whose server is killed and restarted ------------------------------------
-def _restart_redis(port: int, folder: Path, *options: str) -> subprocess.Popen:
-    """A redis-server on ``port`` again (as conftest.start_redis_server starts one)."""
-    import redis
-
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", *options],
-        cwd=folder,
-        stdout=open(folder / "redis-again.log", "wb"),  # noqa: SIM115 - the server's
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-    eventually(answers, timeout=20)
-    return server
-
-
 @pytest.mark.parametrize("aof", [True, False], ids=["appendonly", "no-appendonly"])
 def test_huey_redis_jobs_keep_their_own_results_after_the_server_restarted(
     aof, tmp_path, monkeypatch, capfd
@@ -182,7 +159,7 @@ def test_huey_redis_jobs_keep_their_own_results_after_the_server_restarted(
         server.send_signal(signal.SIGKILL)
         server.wait()
         time.sleep(2)  # the job prints; its log, progress and heartbeats cannot be written
-        server = _restart_redis(port, tmp_path, *options)
+        server = start_redis_server(tmp_path, *options, port=port)[0]
         release.touch()
         if aof:  # the record survived: the job ends as itself, all its log kept
             assert job.result(timeout=60) == "result of A"

@@ -10,20 +10,10 @@ import uuid
 from queue import Empty
 
 import nbformat
-import pytest
-from jupyter_client.manager import start_new_kernel
+from kernel_client import WIDGET_VIEW, run
 from nbclient import NotebookClient
-from test_widgets_kernel import WIDGET_VIEW, run
 
 CONTROL = "jupyter.widget.control"
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def ask_every_state(client, comm_id: str, timeout: float = 5.0) -> dict | None:

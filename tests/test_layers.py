@@ -18,11 +18,11 @@ PACKAGE = Path(jobnb.__file__).parent
 
 #: bottom (0) to top; a module may import its own layer or the ones below
 LAYERS = [
-    ("the data model", ["exceptions", "defaults", "model"]),
+    ("the data model", ["exceptions", "defaults", "model", "schedule_times"]),
     ("payloads", ["payload"]),
     ("the worker side", ["worker"]),
     ("backends", ["backends"]),
-    ("handle and settings", ["job", "config", "history"]),
+    ("handle and settings", ["job", "done_callbacks", "config", "history"]),
     ("the public API", ["api"]),
     (
         "fronts",

@@ -6,8 +6,7 @@ kernel (jupyter_client) and real worker processes."""
 from __future__ import annotations
 
 import pytest
-from jupyter_client.manager import start_new_kernel
-from test_widgets_kernel import run
+from kernel_client import run
 
 #: the lines the tracebacks must show, each written in a cell of its own
 DEFINITIONS = [
@@ -15,14 +14,6 @@ DEFINITIONS = [
     "def outer(v):\n    return inner(v + 1)  # a call into another cell",
     "class Model:\n    def fit(self):\n        raise ValueError('no fit')  # in a method",
 ]
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def printed(client, code: str) -> str:

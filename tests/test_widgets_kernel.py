@@ -4,34 +4,7 @@ themselves, from the monitor thread, while the main thread runs another cell."""
 from __future__ import annotations
 
 import pytest
-from jupyter_client.manager import start_new_kernel
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
-
-
-def run(client, code: str, timeout: float = 60) -> list[dict]:
-    """Execute ``code``; return every iopub message until the kernel is idle again."""
-    msg_id = client.execute(code)
-    messages = []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        messages.append(msg)
-        if (
-            msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "idle"
-            and msg["parent_header"].get("msg_id") == msg_id
-        ):
-            reply = client.get_shell_msg(timeout=timeout)
-            assert reply["content"]["status"] == "ok", reply["content"]
-            return messages
+from kernel_client import WIDGET_VIEW, run
 
 
 @pytest.mark.parametrize("backend", ["thread", "subprocess"])

@@ -21,6 +21,7 @@ from .. import defaults
 from ..exceptions import SignatureMismatch
 from ..payload.signing import Signer
 from ..worker.recorded_job import run_recorded_job
+from .huey_wakeup import WakeUps
 from .private_home import home_path
 from .records.redis import RedisRecords
 from .records.sqlite import SqliteRecords
@@ -64,19 +65,42 @@ class QueueStorage(SqliteStorage):
         for statement in self.ddl:
             db.execute(statement)
 
+    #: the worker's wake-ups (huey_wakeup.py), given by the worker: its threads then
+    #: wait for one when the queue is empty, instead of Huey's sleeps between polls
+    wake_ups: WakeUps | None = None
+
+    @property
+    def blocking(self) -> bool:  # (Huey's worker sleeps after an empty dequeue if not)
+        return self.wake_ups is not None
+
     def dequeue(self) -> bytes | None:
+        """The next message; if there is none, the next one queued before a wake-up
+        comes (or ``LOOK_EVERY`` s pass)."""
+        message = self._take()
+        if message is None and self.wake_ups is not None:
+            self.wake_ups.wait()
+            message = self._take()
+        return message
+
+    def _take(self) -> bytes | None:
         """The next message, taken in one statement: the write lock of the file, which
         the records share, is held for that statement only (Huey's takes it across a
-        SELECT and a DELETE, and two trips between Python and SQLite)."""
+        SELECT and a DELETE, and two trips between Python and SQLite). When more wait,
+        another thread of the worker is woken for them."""
         db = self.conn
-        if db.execute("SELECT 1 FROM task WHERE queue = ? LIMIT 1", (self.name,)).fetchone():
-            row = db.execute(
-                "DELETE FROM task WHERE id = (SELECT id FROM task WHERE queue = ? "
-                "ORDER BY priority DESC, id LIMIT 1) RETURNING data",
-                (self.name,),
-            ).fetchone()
-            return row[0] if row else None
-        return None
+        (waiting,) = db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM task WHERE queue = ? LIMIT 2)", (self.name,)
+        ).fetchone()
+        if not waiting:
+            return None
+        row = db.execute(
+            "DELETE FROM task WHERE id = (SELECT id FROM task WHERE queue = ? "
+            "ORDER BY priority DESC, id LIMIT 1) RETURNING data",
+            (self.name,),
+        ).fetchone()
+        if waiting > 1 and self.wake_ups is not None:
+            self.wake_ups.wake()
+        return row[0] if row else None
 
     def initialize_schema(self) -> None:
         self.conn  # noqa: B018 - (its tables are made with each new connection)
@@ -142,6 +166,18 @@ class SignedHuey(Huey):
         except SignatureMismatch as exc:
             say(f"dropped a message of the queue {self.name}: {exc}")
             return None
+
+    # jobnb never revokes a huey task: a job is cancelled in its records, which the
+    # worker reads as it starts the job (a cancelled job is never started) and at each
+    # heartbeat. Huey's own checks around every task (a read before it, a delete after
+    # it: two round trips on Redis, a read and a write transaction on SQLite) are skipped.
+    def is_revoked(self, task, timestamp=None, peek=True) -> bool:
+        return False
+
+    def delete(self, key: str) -> bool:
+        if key.startswith("r:"):  # (a task's revoke key: Task.revoke_id)
+            return False
+        return super().delete(key)
 
 
 def make_huey(

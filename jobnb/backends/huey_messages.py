@@ -19,6 +19,7 @@ from huey import Huey
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..exceptions import SignatureMismatch
+from .huey_wakeup import wake_worker
 
 OLD_QUEUE_FILE = "queue.db"  # where homes made before the queue moved into jobs.db kept it
 
@@ -52,6 +53,7 @@ def queue_messages(huey: Huey, job_ids: list[str], first: bool = False) -> None:
             "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)",
             [(storage.name, storage.to_blob(item), 1 if first else 0) for item in data],
         )
+    wake_worker(storage.records.path.parent)
 
 
 def queued_job_ids(huey: Huey) -> set[str]:

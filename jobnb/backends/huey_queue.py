@@ -24,6 +24,7 @@ from ..model import JobRecord, JobStatus
 from .huey_home import make_huey, open_records
 from .huey_messages import insert_messages, messages
 from .huey_presence import WORKER_SILENT_FOR, live_workers
+from .huey_wakeup import wake_worker
 from .huey_worker import ensure_worker, worker_pid
 from .options import HueyOptions, huey_home
 from .records_backend import RecordsBackend
@@ -60,15 +61,16 @@ class HueyBackend(RecordsBackend):
         self.records_store.add(
             records, blobs, **where, within=lambda db: insert_messages(db, self.huey, data)
         )
+        wake_worker(self.home)  # (committed: the worker sees them)
         self.ensure_worker()
 
     def _store_and_push(self, records, blobs, data: list[bytes], where: dict) -> None:
         try:
             with self.records_store.redis.pipeline(transaction=True) as pipe:
-                self.records_store.add(records, blobs, **where, pipeline=pipe)
+                added = self.records_store.add(records, blobs, **where, pipeline=pipe)
                 # LPUSH a b: a is popped first (huey's workers pop from the right)
                 pipe.lpush(self.huey.storage.queue_key, *data)
-                pipe.execute()
+                added(pipe.execute())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self.redis_url, exc) from None
 

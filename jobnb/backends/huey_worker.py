@@ -35,6 +35,7 @@ from ..worker.recorded_job import stop_running
 from .huey_home import make_huey, open_records
 from .huey_messages import MessageRepair, move_old_queue, queue_messages
 from .huey_presence import WORKER_BEAT, say_alive, say_gone
+from .huey_wakeup import WakeUps
 from .private_home import home_path, open_private, private_home
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
@@ -136,9 +137,10 @@ def run_worker(
     repair = MessageRepair(huey, records)
     if not redis_url:
         _take_over(huey, records, home, previous, repair)
-    # poll the queue every few ms at most: a job submitted after a long idle time
-    # starts at once, where Huey's defaults back off to 10 s between polls (a Redis
-    # queue is not polled: its worker waits in BRPOP)
+        huey.storage.wake_ups = WakeUps(home)  # (the lock is ours: no other is bound)
+    # a SQLite queue's threads wait for a wake-up (huey_wakeup.py), a Redis queue's in
+    # BRPOP; should a read fail, Huey's worker pauses a few ms at most before the next,
+    # where its defaults back off to 10 s
     consumer = GracefulConsumer(
         huey,
         grace=grace,
@@ -169,6 +171,8 @@ def run_worker(
     finally:
         if redis_url:
             say_gone(records, name)
+        else:
+            huey.storage.wake_ups.close()
     return 0
 
 

@@ -9,11 +9,12 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
+from .. import defaults
 from ..exceptions import JobnbError, JobNotFound
 from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload, SealedOutcome
 from .base import Backend, JobOptions, new_job_id, new_record
-from .records.log_bounds import tail_of
+from .kernel_log import KernelLog
 
 
 class Entry:
@@ -21,11 +22,11 @@ class Entry:
 
     __slots__ = ("record", "payload", "output", "outcome", "done", "cancel_requested")
 
-    def __init__(self, record: JobRecord, payload: Payload | bytes) -> None:
+    def __init__(self, record: JobRecord, payload: Payload | bytes, log_bytes_kept: int) -> None:
         self.record = record
         #: what runs (serialized on process backends); kept for resubmit unless large
         self.payload: Payload | bytes | None = payload
-        self.output: list[str] = []
+        self.output = KernelLog(log_bytes_kept)
         #: sealed as a worker process sent it, until the kernel first asks for it
         self.outcome: Outcome | SealedOutcome | None = None
         self.done = threading.Event()
@@ -33,7 +34,7 @@ class Entry:
 
     # An Entry is the reporting.Reporter of its job when the job runs in this process.
     def log(self, stream: str, text: str) -> None:
-        self.output.append(text)  # list.append is atomic: no lock on the hot path
+        self.output.append(text)
 
     def progress(self, done: float, total: float | None, message: str | None) -> None:
         self.record.progress = Progress(done, total, message)
@@ -47,14 +48,17 @@ class MemoryStore:
     """An insertion-ordered dict of Entries, with the state changes backends need, and
     a count per status kept as states change (so counting reads no history)."""
 
-    def __init__(self, backend_name: str) -> None:
+    def __init__(self, backend_name: str, log_bytes_kept: int = defaults.LOG_BYTES_KEPT) -> None:
         self.backend_name = backend_name
+        self.log_bytes_kept = log_bytes_kept
         self.lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._counts: Counter[JobStatus] = Counter()
 
     def add(self, payload: Payload, options: JobOptions) -> Entry:
-        return self._insert(Entry(new_record(self.backend_name, payload, options), payload))
+        return self._insert(
+            Entry(new_record(self.backend_name, payload, options), payload, self.log_bytes_kept)
+        )
 
     def add_again(self, job_id: str) -> Entry:
         """A new queued job running what ``job_id`` ran, with its name and options."""
@@ -64,7 +68,7 @@ class MemoryStore:
                 f"job {job_id} cannot be resubmitted: what it ran was larger "
                 f"than {KEEP_PAYLOAD_BYTES // 2**20} MiB and was not kept"
             )
-        return self._insert(Entry(old.record.again(new_job_id()), old.payload))
+        return self._insert(Entry(old.record.again(new_job_id()), old.payload, self.log_bytes_kept))
 
     def _insert(self, entry: Entry) -> Entry:
         with self.lock:
@@ -207,13 +211,13 @@ class MemoryStore:
         return outcome
 
     def logs(self, job_id: str) -> str:
-        return "".join(self.get(job_id).output)
+        return self.get(job_id).output.text()
 
     def log_tail(self, job_id: str, lines: int) -> str:
-        """From the end of the job's output, by index: the job only appends to it (a
-        copy would cost what the log's length does)."""
-        output = self.get(job_id).output
-        return tail_of((output[i] for i in range(len(output) - 1, -1, -1)), lines)
+        return self.get(job_id).output.tail(lines)
+
+    def log_dropped(self, job_id: str) -> int:
+        return self.get(job_id).output.dropped
 
 
 class MemoryBackend(Backend):
@@ -222,9 +226,9 @@ class MemoryBackend(Backend):
 
     in_process = True
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, log_bytes_kept: int = defaults.LOG_BYTES_KEPT) -> None:
         self.workers = workers
-        self.store = MemoryStore(self.name)
+        self.store = MemoryStore(self.name, log_bytes_kept)
 
     def _enqueue(self, entry: Entry) -> None:
         raise NotImplementedError("The '_enqueue' method must be implemented.")
@@ -271,6 +275,9 @@ class MemoryBackend(Backend):
 
     def log_tail(self, job_id: str, lines: int) -> str:
         return self.store.log_tail(job_id, lines)
+
+    def log_dropped(self, job_id: str) -> int:
+        return self.store.log_dropped(job_id)
 
     def forget(self, job_id: str) -> None:
         self.store.forget(job_id)

@@ -43,16 +43,22 @@ class BackendOptions:
 
 @dataclass(frozen=True, repr=False)
 class ThreadOptions(BackendOptions):
-    """``thread``: the size of its pool of threads in the kernel."""
+    """``thread``: the size of its pool of threads in the kernel, and how much of each
+    job's log the kernel keeps."""
 
     workers: int = defaults.WORKERS
+    #: bytes of each job's log the kernel keeps (kernel_log.py)
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
 
 @dataclass(frozen=True, repr=False)
 class SubprocessOptions(BackendOptions):
-    """``subprocess``: the size of its pool of worker processes, children of the kernel."""
+    """``subprocess``: the size of its pool of worker processes, children of the kernel,
+    and how much of each job's log the kernel keeps."""
 
     workers: int = defaults.WORKERS
+    #: bytes of each job's log the kernel keeps (kernel_log.py)
+    log_bytes_kept: int = defaults.LOG_BYTES_KEPT
 
 
 @dataclass(frozen=True, repr=False)

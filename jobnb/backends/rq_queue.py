@@ -85,11 +85,11 @@ class RqBackend(RecordsBackend):
         a queued id without its record."""
         try:
             with self.redis.pipeline() as pipe:
-                self.records_store.add(
+                added = self.records_store.add(
                     records, blobs, cwd=os.getcwd(), sys_path=sys.path, pipeline=pipe
                 )
                 self._queue_on(pipe, records)
-                pipe.execute()
+                added(pipe.execute())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self.url, exc) from None
 

@@ -65,7 +65,7 @@ class SubprocessBackend(MemoryBackend):
     name = "subprocess"
 
     def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:  # noqa: B008
-        super().__init__(options.workers)
+        super().__init__(options.workers, options.log_bytes_kept)
         self.options = options
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pool: list[_Worker] = []

@@ -49,7 +49,7 @@ class ThreadBackend(MemoryBackend):
     name = "thread"
 
     def __init__(self, options: ThreadOptions = ThreadOptions()) -> None:  # noqa: B008 - frozen
-        super().__init__(options.workers)
+        super().__init__(options.workers, options.log_bytes_kept)
         self.options = options
         self._pool = ThreadPoolExecutor(options.workers, thread_name_prefix="jobnb-thread")
         self._running: dict[str, int] = {}  # job id -> thread ident, under store.lock

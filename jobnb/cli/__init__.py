@@ -1,14 +1,16 @@
-"""The ``jobnb`` command: a module per group of commands (demo, run, worker), each
-adding its parser and saying what runs it; ``main`` is the entry point."""
+"""The ``jobnb`` command: a module per group of commands (demo, key, run, worker, and
+jobs: ls, show, logs, cancel, forget, prune, wait), each adding its parsers and saying
+what runs them; ``main`` is the entry point."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
 from ..exceptions import JobnbError
-from . import demo, key, run, worker
+from . import demo, jobs, key, run, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jobnb {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (demo, key, run, worker):
+    for group in (demo, key, run, worker, jobs):
         group.add_to(commands)
     return parser
 
@@ -32,4 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.execute(args)
     except JobnbError as exc:
         print(f"jobnb {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `jobnb ls | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (no error at exit)
         return 1

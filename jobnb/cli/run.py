@@ -9,6 +9,8 @@ import time
 from .. import api, arguments
 from ..backends import backend_class, canonical_name
 from ..payload import notebook as notebooks
+from . import progress
+from .log_follow import LogFollower
 
 
 def add_to(commands) -> None:
@@ -72,23 +74,17 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _follow(job, echo_log: bool) -> None:
-    """Print a line per cell started (``[2/7] df = load(path)``), and with ``echo_log``
-    what the cells print, until the job ends."""
-    shown_progress = None
-    shown_log = 0
-    while True:
-        done = job.done()
-        rec = job.record()
-        if echo_log:
-            logs = job.logs()
-            if len(logs) > shown_log:
-                print(logs[shown_log:], end="", flush=True)
-                shown_log = len(logs)
-        progress = (rec.progress.done, rec.progress.message)
-        if rec.progress.total and progress != shown_progress and not done:
-            shown_progress = progress
-            done_cells, total = int(rec.progress.done), int(rec.progress.total)
-            print(f"[{done_cells}/{total}] {rec.progress.message or ''}", flush=True)
-        if done:
-            return
-        time.sleep(0.1)
+    """Show the job's progress until it ends: a bar on a terminal, else a line per cell
+    started (``[2/7] df = load(path)``); with ``echo_log`` what the cells print, each
+    part once (log_follow.py)."""
+    follower = LogFollower()
+    with progress.display(labelled=False) as shown:
+        while True:
+            done = job.done()  # before the log: the log read after it is whole
+            rec = job.record()
+            if echo_log:
+                shown.log(follower.next(job.logs()))
+            shown.show(rec)
+            if done:
+                return
+            time.sleep(0.1)

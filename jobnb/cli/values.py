@@ -67,7 +67,7 @@ def url_file(text: str) -> str:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:  # (a warning, not a refusal: the file is the user's to keep)
         print(
-            f"jobnb worker: {path} can be read by other users (mode {mode:04o}) and holds a "
+            f"jobnb: {path} can be read by other users (mode {mode:04o}) and holds a "
             f"password: `chmod 600 {path}`",
             file=sys.stderr,
             flush=True,
@@ -80,3 +80,34 @@ def url_file(text: str) -> str:
             "hold a password): it must be redis://, rediss:// or unix://..., with #, /, ? "
             "and @ in the password percent-encoded (%23, %2F, %3F, %40)"
         ) from None
+
+
+#: ``--older-than``'s units: a week, a day, an hour, a minute, a second
+_AGE_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_AGE_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+
+
+def age(text: str) -> float:
+    """``--older-than``: an age as seconds, from ``7d``, ``12h``, ``30m``, ``90s``,
+    ``1h30m``, ``2w``, or a plain number of seconds (``90``; ``0``: every ended job)."""
+    compact = re.sub(r"\s+", "", text.lower())
+    parts = _AGE_PART.findall(compact)
+    if parts and "".join(n + u for n, u in parts) == compact:
+        return sum(float(n) * _AGE_UNITS[u] for n, u in parts)
+    if re.fullmatch(r"\d+(\.\d+)?", compact):
+        return float(compact)
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not an age: give a number with a unit, such as 7d, 12h, 30m, 90s, "
+        "1h30m or 2w, or a number of seconds (0: every ended job)"
+    )
+
+
+def job_count(text: str) -> int:
+    """``-n``: how many jobs a listing shows, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of jobs, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

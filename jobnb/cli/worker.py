@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from .. import api, defaults
-from ..backends.options import huey_home
-from ..backends.redis_connection import DEFAULT_URL, check_url, has_password, redacted
-from .values import at_least_one, seconds, url_file
+from ..backends.redis_connection import redacted
+from . import store_options
+from .values import at_least_one, seconds
 
 
 def add_to(commands) -> None:
@@ -25,12 +25,7 @@ def add_to(commands) -> None:
         description="Run the workers of a queue backend: the seed's "
         "`huey_consumer ... -k thread -w 2` (huey) or `rq worker` (rq), in jobnb's words.",
     )
-    parser.add_argument(
-        "--backend",
-        default="huey",
-        choices=["huey", "rq", "redis"],
-        help="huey (default; SQLite under --home, or Redis with --url) or rq (= redis)",
-    )
+    store_options.add_to(parser)
     parser.add_argument(
         "-w",
         "--workers",
@@ -45,28 +40,6 @@ def add_to(commands) -> None:
         default=defaults.WORKER_KIND,
         choices=["thread", "process"],
         help=f"(default {defaults.WORKER_KIND})",
-    )
-    parser.add_argument(
-        "--home",
-        help="huey: the jobnb home whose queue to serve, a folder or a Redis URL "
-        f"(default: JOBNB_HOME, or ./{defaults.HOME})",
-    )
-    given = parser.add_mutually_exclusive_group()
-    given.add_argument(
-        "--url",
-        help="the Redis server of the queue (redis://[:password@]host:port/db); huey: the "
-        "same as --home URL. A password here shows in `ps` to every local user: give it "
-        "in --url-file or the environment instead. Where the URL comes from, first found "
-        "first: --url or --url-file; then rq: JOBNB_REDIS_URL, jobnb.toml, a local server; "
-        "huey: --home, JOBNB_HOME (a folder or a URL), jobnb.toml, ./.jobnb",
-    )
-    given.add_argument(
-        "--url-file",
-        type=url_file,
-        metavar="PATH",
-        help="read the URL from the first line of PATH (a file only you can read, chmod "
-        "600; a line JOBNB_REDIS_URL=... is read too, so one systemd EnvironmentFile= "
-        "serves both)",
     )
     parser.add_argument(
         "-q",
@@ -105,33 +78,18 @@ def add_to(commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     settings = api.settings()
-    url = args.url_file or _url_of_command_line(args.url, "--url")
     if settings.secret_key_file:  # (jobnb.toml's, for the worker processes it starts)
         os.environ.setdefault("JOBNB_SECRET_KEY_FILE", settings.secret_key_file)
-    if args.backend in ("rq", "redis"):
-        return _rq_worker(args, url or settings.redis_url)
-    home, url = huey_home(_url_of_command_line(args.home, "--home") or settings.home, url)
+    store = store_options.resolve(args, "worker")
+    if store.backend == "rq":
+        return _rq_worker(args, store.url)
     if args.queues:
         parser_error = "-q/--queue is for --backend rq: a huey queue has no named queues"
         print(f"jobnb worker: {parser_error}", file=sys.stderr)
         return 2
-    if url:
-        return _redis_worker(args, home, url)
-    return _sqlite_worker(args, home)
-
-
-def _url_of_command_line(value: str | None, option: str) -> str | None:
-    """``value``, given as ``option``; with a warning when it holds a password, which a
-    command line shows to every local user (``ps``, /proc/<pid>/cmdline)."""
-    if value and "://" in value and has_password(value):
-        print(
-            f"jobnb worker: the password in {option} shows in `ps` to every local user: "
-            "give the URL in the environment (JOBNB_REDIS_URL for rq, JOBNB_HOME for huey; "
-            "systemd: EnvironmentFile=) or in a file only you can read (--url-file PATH)",
-            file=sys.stderr,
-            flush=True,
-        )
-    return value
+    if store.url:
+        return _redis_worker(args, store.home, store.url)
+    return _sqlite_worker(args, store.home)
 
 
 def _sqlite_worker(args: argparse.Namespace, home: Path) -> int:
@@ -148,10 +106,9 @@ def _sqlite_worker(args: argparse.Namespace, home: Path) -> int:
     return huey_worker.run_worker(home, args.workers, args.kind, args.idle_exit, grace=args.grace)
 
 
-def _rq_worker(args: argparse.Namespace, url: str | None) -> int:
+def _rq_worker(args: argparse.Namespace, url: str) -> int:
     from ..backends import rq_worker  # (rq, redis: see the module's docstring)
 
-    url = check_url(url or DEFAULT_URL)
     queues = args.queues or [defaults.RQ_QUEUE]
     if args.status:
         names = rq_worker.worker_names(url)

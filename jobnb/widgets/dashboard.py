@@ -24,8 +24,16 @@ from ..history import JobHistory
 from ..job import Job
 from ..model import JobRecord, JobStatus
 from .dashboard_details import details_html
-from .dashboard_rows import Header, JobRow, RowLayouts
-from .dashboard_style import CONTROLS, DASHBOARD, DETAILS, DETAILS_LOG_LINES, STYLE, TABLE
+from .dashboard_rows import Header, JobRow, RowLayouts, cells, header_cells
+from .dashboard_style import (
+    CONTROLS,
+    DASHBOARD,
+    DETAILS,
+    DETAILS_LOG_LINES,
+    ROW_CELLS,
+    STYLE,
+    TABLE,
+)
 from .job import ending_of
 from .monitor import monitor
 from .style import badge, banner
@@ -58,6 +66,8 @@ class Dashboard(w.VBox):
         self._refresh_lock = threading.RLock()
         self.selected: Job | None = None  # its details are open
         self.last_refresh = 0.0
+        self.refreshed_at = time.time()
+        self.shown_page: list[JobRecord] = []  # the records the last refresh showed
         self.closed = False
         self.style_view = w.HTML(STYLE)  # the dashboard's one <style>
         self.banner = w.HTML(layout=w.Layout(display="none"))
@@ -152,6 +162,7 @@ class Dashboard(w.VBox):
 
     def _refresh(self) -> None:
         self.last_refresh = time.monotonic()
+        self.refreshed_at = time.time()
         status = None if self.status_filter.value == ALL else self.status_filter.value
         size = self.page_size.value
         try:
@@ -180,6 +191,7 @@ class Dashboard(w.VBox):
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = self.page + 1 >= pages
         self.details.value = details
+        self.shown_page = page
         self._show_rows(page, status)
 
     def _show_rows(self, page: list[JobRecord], status: str | None) -> None:
@@ -257,6 +269,24 @@ class Dashboard(w.VBox):
             ending = f"result refused: SignatureMismatch: {exc}"
         # one line more than the panel shows: it then knows earlier lines are there
         return details_html(record, self.selected.log_tail(DETAILS_LOG_LINES + 1), ending)
+
+    def saved_view(self) -> str:
+        """The dashboard as plain HTML, as of its last refresh: its counts and its page
+        (every text from a job escaped by ``cells``), for where the widget cannot live
+        (a notebook saved and opened elsewhere, a viewer without the widgets)."""
+        rows = "".join(f'<div class="{ROW_CELLS}">{cells(r)}</div>' for r in self.shown_page)
+        return (
+            f'<div class="{DASHBOARD}">{STYLE}<div>{self.counts_view.value}</div>'
+            f'<div class="{ROW_CELLS}">{header_cells()}</div>{rows or self.empty_note.value}'
+            f"<div><i>{html.escape(self.page_label.value)}, as of "
+            f"{time.strftime('%H:%M:%S', time.localtime(self.refreshed_at))}</i></div></div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+        """The widget, with its last state as plain HTML beside it."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = self.saved_view()
+        return bundle
 
     def close(self) -> None:
         self.closed = True  # the monitor drops it on its next round

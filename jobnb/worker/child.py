@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 
 from ..model import JobStatus
 from ..payload import Outcome, SealedOutcome
+from .pipe_messages import send_both
 from .process_tree import kill_tree
 from .reporting import Reporter
 
@@ -152,8 +153,7 @@ class ChildProcess:
         if context is not None and context != self._context:
             self._send(b"C" + pickle.dumps(context))
             self._context = context
-        self._send(b"J" + token)
-        self._send(blob)
+        self._send_job(token, blob)
         ours = False  # what comes before the child says it started this job is not its own
         # by the clock, not when the child falls silent: a job printing all along still
         # beats its heartbeat and sees its cancel
@@ -192,6 +192,12 @@ class ChildProcess:
     def _send(self, data: bytes) -> None:
         try:
             self.inbox.send_bytes(data)
+        except OSError:
+            raise _ChildGone from None
+
+    def _send_job(self, token: bytes, blob: bytes) -> None:
+        try:
+            send_both(self.inbox, b"J" + token, blob)
         except OSError:
             raise _ChildGone from None
 

@@ -79,7 +79,9 @@ class StoreOutage:
         None)``, said in the worker's log: ``what`` could not be recorded)."""
         give_up = time.monotonic() + RECORD_FOR
         while True:
-            time.sleep(max(0.0, self.retry_at - time.monotonic()))
+            pause = self.retry_at - time.monotonic()
+            if pause > 0:  # (a sleep(0) gives the CPU away: a job's start waits for it)
+                time.sleep(pause)
             try:
                 value = write()
             except SignatureMismatch:

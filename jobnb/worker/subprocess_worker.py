@@ -6,7 +6,9 @@ serialized payload (not copied into one); a message b"C" + pickle carries the wo
 directory and sys.path of the jobs that follow. What it writes back are
 length-prefixed messages whose first byte says what they are:
 
-    b"S" + token    the job with this token starts: what follows is its own
+    b"S" + token    the job with this token started: what follows is its own (sent
+                    before its first output, progress or pid only: a job that sends
+                    none costs the parent one wake-up, its outcome)
     b"O" + text     the job wrote to stdout      b"E" + text   ... to stderr
     b"P" + pickle   progress (done, total, message)
     b"K" + pid      the job started process ``pid`` in a session of its own (a notebook's
@@ -33,6 +35,7 @@ from multiprocessing.connection import Connection
 
 from ..payload import dumps_outcome
 from . import runner
+from .pipe_messages import send_both
 from .process_tree import become_subreaper, kill_tree, reap_zombies
 
 _FLUSH_BYTES = 65536  # output is sent at once past this much ...
@@ -57,6 +60,7 @@ class PipeReporter:
         self._pending_since = 0.0
         self._window_start = -float("inf")  # a burst of lines sent at once began then
         self._sent_at_once = 0
+        self._unsaid: bytes | None = None  # the running job's token, until S is sent
         threading.Thread(target=self._send_late, name="jobnb-output", daemon=True).start()
 
     def log(self, stream: str, text: str) -> None:
@@ -89,12 +93,14 @@ class PipeReporter:
         data = pickle.dumps((done, total, message))
         with self.lock:
             self._flush_locked()
+            self._say_started()
             self.outbox.send_bytes(b"P" + data)
 
     def adopt(self, pid: int) -> None:
         """The job started ``pid`` in a session of its own: it dies with this worker."""
         adopted.add(pid)
         with self.lock:
+            self._say_started()
             self.outbox.send_bytes(b"K" + str(pid).encode())
 
     def flush(self) -> None:
@@ -103,6 +109,8 @@ class PipeReporter:
 
     def _flush_locked(self) -> None:
         # consecutive writes to one stream go as one message
+        if self._pending:
+            self._say_started()
         tag, texts = None, []
         for chunk_tag, text in self._pending:
             if chunk_tag != tag and texts:
@@ -117,13 +125,18 @@ class PipeReporter:
 
     def start(self, token: bytes) -> None:
         with self.lock:
-            self.outbox.send_bytes(b"S" + token)
+            self._unsaid = token  # said before the job's first message, if it sends one
+
+    def _say_started(self) -> None:
+        if self._unsaid is not None:
+            self.outbox.send_bytes(b"S" + self._unsaid)
+            self._unsaid = None
 
     def send_outcome(self, token: bytes, blob: bytes) -> None:
         with self.lock:
             self._flush_locked()
-            self.outbox.send_bytes(b"R" + token)
-            self.outbox.send_bytes(blob)
+            self._unsaid = None  # (the outcome carries the token)
+            send_both(self.outbox, b"R" + token, blob)
 
 
 #: process groups of their own that the running job started (a notebook's kernel)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import redis
 
@@ -67,6 +67,7 @@ from .log_bounds import (
     kept_where,
     tail_of,
 )
+from .redis_done import START, DoneWatch
 
 #: a payload bigger than this is written ahead of its job's MULTI, and its signature
 #: hashed meanwhile: the signing of a 50 MB argument then hides behind its sending
@@ -78,6 +79,8 @@ AHEAD_TTL = 3600
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
 _SILENT_WORKER_LOST = lost_error(SILENT_WORKER)
+#: seconds the first read of a wait pipelined with its status look blocks at most
+FIRST_BLOCK = 0.05
 #: records read per round trip when ``records(since=...)`` walks the history newest first
 SINCE_PAGE = 200
 
@@ -124,6 +127,8 @@ class RedisRecords(Records):
         self.redis = client if client is not None else connect(url)
         self.prefix = f"jobnb:{namespace}:" + (f"{name}:" if name else "")
         self.place = f"Redis under {self.prefix}"
+        self._done_key = f"{self.prefix}done"
+        self._done = DoneWatch()
         self.lost_after = lost_after
         self._lost_look = LostLook(lost_after)
         self._finish = self.redis.register_script(lua.FINISH)
@@ -148,9 +153,11 @@ class RedisRecords(Records):
         cwd: str | None = None,
         sys_path: list[str] | None = None,
         pipeline=None,
-    ) -> None:
+    ) -> Callable[[list], None]:
         """One MULTI. Given a ``pipeline`` (a MULTI the caller executes), the writes join it:
-        one round trip with the caller's own (e.g. queueing the ids)."""
+        one round trip with the caller's own (e.g. queueing the ids); the caller then
+        hands what its ``execute()`` returned to the function returned here (it notes
+        where their waits start)."""
         pairs = list(zip(records, payloads, strict=True))
         ahead = {
             rec.id: self._signature_later("payload", rec.id, payload)
@@ -201,8 +208,22 @@ class RedisRecords(Records):
         for status in {rec.status.value for rec, _ in pairs}:
             ids = [rec.id for rec, _ in pairs if rec.status.value == status]
             pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
+        added = self._note_added(pipe, [rec.id for rec, _ in pairs])
         if pipeline is None:
-            pipe.execute()
+            added(pipe.execute())
+        return added
+
+    def _note_added(self, pipe, job_ids: list[str]) -> Callable[[list], None]:
+        """Read where the done stream stands in the MULTI ``pipe`` that adds ``job_ids``
+        (every end of theirs comes after it): their waits read on from there
+        (redis_done.py). Returns what notes it, given the MULTI's results."""
+        pipe.xrevrange(self._done_key, count=1)
+        at = len(pipe) - 1
+
+        def added(results: list) -> None:
+            self._done.submitted(job_ids, results[at])
+
+        return added
 
     def start(
         self, job_id: str, worker: str
@@ -305,31 +326,69 @@ class RedisRecords(Records):
         return JobStatus(value.decode())
 
     def wait(self, job_id: str, timeout: float | None) -> bool:
-        """On the ``done`` stream: woken when a job ends, not polling its status."""
+        """On the ``done`` stream: woken when a job ends, not polling its status. For a
+        job this process submitted, one round trip: its status and a first blocking
+        read, pipelined, from where the stream stood at its submit; none for a job seen
+        ended already (redis_done.py); for any other job, one more, to find the
+        stream's end first."""
+        if self._done.seen_ended(job_id):
+            return True
         deadline = None if timeout is None else time.monotonic() + timeout
-        stream = f"{self.prefix}done"
+        last = self._done.read_from(job_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xrevrange(stream, count=1)  # read first: an end after it is in the stream
-        pipe.hget(self._job(job_id), "status")
-        newest, status = pipe.execute()
+        if last is None:
+            pipe.xrevrange(self._done_key, count=1)  # read first: an end after it is in it
+            pipe.hget(self._job(job_id), "status")
+            newest, status = pipe.execute()
+            found = []
+        else:  # an end after the status read comes after ``last``; the read blocks
+            # briefly: an end before it may have left the stream (trimmed), and the
+            # status says so only once the read returns
+            pipe.hget(self._job(job_id), "status")
+            self._xread(pipe, last, deadline, FIRST_BLOCK)
+            status, found = pipe.execute()
         if status is None:
             raise self._missing(job_id)
-        last = newest[0][0] if newest else b"0-0"
+        if JobStatus(status.decode()).is_done:
+            if found:
+                self._done.read(last, found[0][1])
+            return True
+        looked = last is not None  # at the status, FIRST_BLOCK ago at most: not again
+        if last is None:
+            last = newest[0][0] if newest else START
+            self._done.started_at(last)
+            found = self._read_done(last, deadline)
         wanted = job_id.encode()
-        while not JobStatus(status.decode()).is_done:
-            block = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-            if block <= 0:
-                return False
-            found = self.redis.xread({stream: last}, count=1000, block=max(1, int(block * 1000)))
+        while True:
             if found:
                 entries = found[0][1]
+                self._done.read(last, entries)
                 last = entries[-1][0]
                 if any(fields.get(b"job") == wanted for _, fields in entries):
                     return True
-            else:  # a second without news: look again (this also finds lost jobs)
+            elif deadline is not None and time.monotonic() >= deadline:
+                return False
+            elif not looked:  # a second without news: look again (this finds lost jobs)
                 self._mark_lost()
                 status = self.redis.hget(self._job(job_id), "status")
-        return True
+                if status is None:
+                    raise self._missing(job_id)
+                if JobStatus(status.decode()).is_done:
+                    return True
+            looked = False
+            found = self._read_done(last, deadline)
+
+    def _xread(self, client, last: bytes, deadline: float | None, most: float = 1.0):
+        """An XREAD of the done stream after ``last`` (on ``client``: the server, or a
+        pipeline), blocking ``most`` seconds at most (then the waiter looks at the job's
+        status again), less if ``deadline`` is nearer."""
+        block = most if deadline is None else min(most, deadline - time.monotonic())
+        return client.xread({self._done_key: last}, count=1000, block=max(1, int(block * 1000)))
+
+    def _read_done(self, last: bytes, deadline: float | None) -> list:
+        if deadline is not None and deadline <= time.monotonic():
+            return []
+        return self._xread(self.redis, last, deadline)
 
     def records(
         self,

@@ -15,13 +15,15 @@ end
 """
 
 # Moves a job from one status's set to another's (and out of the heartbeats when it
-# stops running): the prelude of every script that changes a status.
+# stops running): the prelude of every script that changes a status. ``seq`` and
+# ``ttl`` are the job's fields of those names if the caller read them already (nil:
+# read here); the field/value pairs after them are set with the status, in one HSET.
 MOVE = (
     SERVER_NOW
     + """
-local function move(p, id, job, old, new)
-    local seq = redis.call('HGET', job, 'seq')
-    redis.call('HSET', job, 'status', new)
+local function move(p, id, job, old, new, seq, ttl, ...)
+    if seq == nil then seq = redis.call('HGET', job, 'seq') end
+    redis.call('HSET', job, 'status', new, ...)
     redis.call('ZREM', p .. 'status:' .. old, id)
     redis.call('ZADD', p .. 'status:' .. new, seq, id)
     if old == 'running' then redis.call('ZREM', p .. 'beats', id) end
@@ -30,7 +32,8 @@ local function move(p, id, job, old, new)
         -- where its submitter was is read by START alone, its heartbeat by MARK_LOST
         -- alone while it runs: neither is kept in a long history
         redis.call('HDEL', job, 'cwd', 'sys_path', 'heartbeat')
-        local ttl = tonumber(redis.call('HGET', job, 'result_ttl'))
+        if ttl == nil then ttl = redis.call('HGET', job, 'result_ttl') end
+        ttl = tonumber(ttl)
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
             local expires_at = server_now() + ttl
             redis.call('ZADD', p .. 'expires', expires_at, id)
@@ -43,17 +46,19 @@ end
 """
 )
 
+# (One HMGET reads what it needs: a start is a handful of commands on the server.)
 START = (
     MOVE
     + """
 local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local job = p .. 'job:' .. id
-if redis.call('HGET', job, 'status') ~= 'queued' then return false end
-move(p, id, job, 'queued', 'running')
+local found = redis.call('HMGET', job, 'status', 'seq', 'timeout', 'cwd', 'sys_path')
+if found[1] ~= 'queued' then return false end
 local beat = server_now()
-redis.call('HSET', job, 'started', now, 'heartbeat', beat, 'worker', worker)
+move(p, id, job, 'queued', 'running', found[2], false,
+     'started', now, 'heartbeat', beat, 'worker', worker)
 redis.call('ZADD', p .. 'beats', beat, id)
-return {1, redis.call('HMGET', job, 'timeout', 'cwd', 'sys_path')}
+return {1, {found[3], found[4], found[5]}}
 """
 )
 
@@ -78,13 +83,16 @@ FINISH = (
 local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local signature = ARGV[7]
 local job = p .. 'job:' .. id
-local old = redis.call('HGET', job, 'status')
+local found = redis.call('HMGET', job, 'status', 'seq', 'result_ttl', 'progress_total')
+local old, total = found[1], found[4]
 if old ~= 'queued' and old ~= 'running' then return 0 end
-move(p, id, job, old, status)
-redis.call('HSET', job, 'outcome', outcome, 'outcome_signature', signature, 'finished', now)
-if err ~= '' then redis.call('HSET', job, 'error', err) end
-local total = redis.call('HGET', job, 'progress_total')
-if status == 'finished' and total then redis.call('HSET', job, 'progress_done', total) end
+local fields = {'finished', now}
+if err ~= '' then table.insert(fields, 'error'); table.insert(fields, err) end
+if status == 'finished' and total then
+    table.insert(fields, 'progress_done'); table.insert(fields, total)
+end
+move(p, id, job, old, status, found[2], found[3], unpack(fields))
+redis.call('HSET', job, 'outcome', outcome, 'outcome_signature', signature)
 return 1
 """
 )
@@ -206,8 +214,7 @@ for _, id in ipairs(ids) do
     local job = p .. 'job:' .. id
     if redis.call('HGET', job, 'status') == 'running' then
         local beat = redis.call('HGET', job, 'heartbeat')  -- (read first: move drops it)
-        move(p, id, job, 'running', 'lost')
-        redis.call('HSET', job, 'finished', beat, 'error', err)
+        move(p, id, job, 'running', 'lost', nil, nil, 'finished', beat, 'error', err)
     else
         redis.call('ZREM', p .. 'beats', id)
     end
