@@ -254,8 +254,7 @@ def test_an_outcome_of_another_job_swapped_in_is_refused(redis_url, rq_worker):
     one, two = jobnb.submit(add, 1, 2), jobnb.submit(add, 10, 20)
     assert (one.result(timeout=30), two.result(timeout=30)) == (3, 30)
     client = redis.Redis.from_url(redis_url)
-    first = client.hget(f"jobnb:rq:job:{one.id}", "outcome")
-    client.hset(f"jobnb:rq:job:{two.id}", "outcome", first)
+    client.copy(f"jobnb:rq:outcome:{one.id}", f"jobnb:rq:outcome:{two.id}", replace=True)
     with pytest.raises(SignatureMismatch):
         jobnb.get(two.id).result()  # never 3
 
@@ -400,7 +399,9 @@ def test_a_payload_written_ahead_by_a_submitter_that_died_goes_away(redis_url):
     unsent = client.pipeline(transaction=True)  # its MULTI, never executed
     store.add([record], [b"x" * (2 * signing.CHUNK)], pipeline=unsent)
     unsent.reset()
-    key = f"{store.prefix}job:{record.id}"
+    assert not client.exists(f"{store.prefix}job:{record.id}")
+    key = f"{store.prefix}payload:{record.id}"
+    assert client.llen(key) == 2  # its two chunks, written ahead
     assert 0 < client.ttl(key) <= AHEAD_TTL
     assert store.records() == []
 

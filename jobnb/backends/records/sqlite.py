@@ -42,6 +42,7 @@ from .base import (
 )
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
+from .sqlite_blobs import read_blob, write_blob
 from .sqlite_chores import BOOT_ID, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
@@ -123,9 +124,8 @@ class SqliteRecords(Records):
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT INTO payloads (id, data) VALUES (?, ?)", [(r.id, p) for r, p in pairs]
-            )
+            for rec, payload in pairs:  # (a big one in pieces: sqlite_blobs.py)
+                write_blob(db, "payload", rec.id, payload)
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                 "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
@@ -170,7 +170,7 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 return None
-            (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
+            payload = read_blob(db, "payload", job_id)
         # (the job is running: see base)
         payload = self._checked("payload", job_id, row[3], payload)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
@@ -223,7 +223,7 @@ class SqliteRecords(Records):
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
             if done:
-                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
+                write_blob(db, "outcome", job_id, outcome)
                 db.execute(
                     "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
                 )
@@ -461,6 +461,7 @@ class SqliteRecords(Records):
         return KeptLog(self._connection(), self.path.parent, job_id).dropped
 
     def outcome(self, job_id: str) -> memoryview | None:
+        """Read in pieces into one buffer (sqlite_blobs.py)."""
         return self._blob("outcome", job_id)
 
     def payload(self, job_id: str) -> memoryview | None:
@@ -468,18 +469,16 @@ class SqliteRecords(Records):
 
     def _blob(self, kind: str, job_id: str) -> memoryview | None:
         """The verified payload or outcome (``kind``) of a job, None if it has none yet."""
-        row = (
-            self._connection()
-            .execute(
-                f"SELECT (SELECT data FROM {kind}s WHERE id = ?), {kind}_signature "
-                "FROM jobs WHERE id = ?",
-                (job_id, job_id),
-            )
-            .fetchone()
-        )
-        if row is None:
-            raise self._missing(job_id)
-        return None if row[0] is None else self._checked(kind, job_id, row[1], row[0])
+        db = self._connection()
+        with db:
+            db.execute("BEGIN")  # the row and its blob of one moment
+            row = db.execute(
+                f"SELECT {kind}_signature FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise self._missing(job_id)
+            blob = read_blob(db, kind, job_id)
+        return None if blob is None else self._checked(kind, job_id, row[0], blob)
 
     def _checked(self, kind: str, job_id: str, signature: bytes | None, blob) -> memoryview:
         """``blob`` verified against its signature in the jobs row; a row from the first
