@@ -214,12 +214,13 @@ class Records:
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
     ) -> None:
         """Store queued jobs (``records``, every field kept, ``output`` included) with
-        their serialized ``payloads`` (one each, in order), all or none, with where the
+        their serialized ``payloads`` (one each, in order: a Framed value, written piece
+        by piece and never joined, or a buffer), all or none, with where the
         submitter was (``cwd``, ``sys_path``): their worker runs them there. A store may
         take one more keyword argument through which the caller's own writes join the
         same transaction (SQLite: ``within``, Redis: ``pipeline``)."""
@@ -293,9 +294,10 @@ class Records:
         what it appends, whatever the log's length."""
         raise NotImplementedError
 
-    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome) -> bool:
         """Record how a queued or running job ended: ``status``, its ``error`` text (a
-        traceback), and its serialized ``outcome``, stored as given; a finished job's
+        traceback), and its serialized ``outcome`` (a Framed value or a buffer), stored
+        as given, never visible in part; a finished job's
         progress shows its total done. False, and nothing written, if it had already
         ended (found lost, cancelled): the first end stands."""
         raise NotImplementedError
@@ -377,14 +379,16 @@ class Records:
         it whole; 0 for a job not held)."""
         raise NotImplementedError
 
-    def outcome(self, job_id: str) -> bytes | None:
-        """The serialized outcome ``finish`` stored, as it was given; None until then (or
+    def outcome(self, job_id: str) -> memoryview | None:
+        """The serialized outcome ``finish`` stored, read into one buffer (the blob its
+        pieces make); None until then (or
         when the job ended without one: cancelled while queued, lost). Outcomes and
         payloads are signed as they are stored and verified as they are read: one that
-        fails raises SignatureMismatch, never returned."""
+        fails raises SignatureMismatch (IncompleteInStore when part of it is missing),
+        never returned."""
         raise NotImplementedError
 
-    def payload(self, job_id: str) -> bytes | None:
+    def payload(self, job_id: str) -> memoryview | None:
         """The serialized payload ``add`` stored, as it was given (what ``resubmit``
         queues again)."""
         raise NotImplementedError

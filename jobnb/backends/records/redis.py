@@ -159,7 +159,7 @@ class RedisRecords(Records):
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
         pipeline=None,

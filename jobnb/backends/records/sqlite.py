@@ -108,7 +108,7 @@ class SqliteRecords(Records):
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
         within: Callable[[sqlite3.Connection], object] | None = None,
@@ -209,7 +209,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             append_log(db, self.path.parent, job_id, text, self.log_bytes_kept)
 
-    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome) -> bool:
         signature = self._signature_later("outcome", job_id, outcome)  # (see add)
         now = time.time()
         db = self._connection()
