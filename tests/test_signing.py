@@ -187,12 +187,22 @@ def rq_worker(redis_url, tmp_path):
         stop_process(proc)
 
 
+def plant(client, kind: str, job_id: str, blob: bytes) -> None:
+    """Put ``blob`` where the rq backend keeps a job's payload or outcome (``kind``): a
+    list of chunks, its size in the job's hash (as someone who can write the server
+    would)."""
+    key = f"jobnb:rq:{kind}:{job_id}"
+    client.delete(key)
+    client.rpush(key, blob)
+    client.hset(f"jobnb:rq:job:{job_id}", f"{kind}_size", len(blob))
+
+
 def test_a_planted_payload_is_never_loaded_by_an_rq_worker(redis_url, tmp_path, rq_worker):
     marker = tmp_path / "marker"
     jobnb.configure("rq", redis_url=redis_url)
     with pytest.warns(jobnb.JobnbWarning):  # no worker yet
         job = jobnb.submit(add, 1, 2)
-    redis.Redis.from_url(redis_url).hset(f"jobnb:rq:job:{job.id}", "payload", planted(marker))
+    plant(redis.Redis.from_url(redis_url), "payload", job.id, planted(marker))
     rq_worker()
     job.wait(timeout=30)
     assert job.status is JobStatus.FAILED
@@ -232,7 +242,7 @@ def test_a_planted_outcome_is_never_loaded_by_the_kernel_nor_its_widget(
     jobnb.configure("rq", redis_url=redis_url)
     done = jobnb.submit(add, 1, 2)
     assert done.result(timeout=30) == 3
-    redis.Redis.from_url(redis_url).hset(f"jobnb:rq:job:{done.id}", "outcome", planted(marker))
+    plant(redis.Redis.from_url(redis_url), "outcome", done.id, planted(marker))
     job = jobnb.get(done.id)  # a new handle: the outcome is read again
     with pytest.raises(SignatureMismatch, match=f"the outcome of job {job.id}"):
         job.result()
