@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from ... import defaults
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
-from ...payload.signing import Signer
+from ...payload.signing import HashedAsRead, Signer
 
 #: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
 #: in tests; read by the kernels and workers alike, when jobnb is imported)
@@ -196,10 +196,13 @@ class Records:
         """What gives the signature of ``blob``, hashed while the store writes it."""
         return self.signer.signature_later(blob, f"{kind}:{job_id}")
 
-    def _verified_apart(self, kind: str, job_id: str, signature, stored) -> memoryview:
-        """As ``_verified``, for a blob whose signature was kept beside it."""
+    def _verified_apart(
+        self, kind: str, job_id: str, signature, stored, hashed: HashedAsRead | None = None
+    ) -> memoryview:
+        """As ``_verified``, for a blob whose signature was kept beside it (``hashed``:
+        its chunks' hashes, started as it was read)."""
         what = f"the {kind} of job {job_id}"
-        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what)
+        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what, hashed)
 
     def _verified(self, kind: str, job_id: str, stored) -> memoryview:
         """The blob a store held (signed by ``_signed``), or SignatureMismatch saying

@@ -48,7 +48,7 @@ from ... import defaults
 from ...exceptions import IncompleteInStore
 from ...model import JobRecord, JobStatus, refuse_to_forget
 from ...payload.framing import allocate, chunks_of, size_of
-from ...payload.signing import Signer
+from ...payload.signing import HashedAsRead, Signer
 from ..redis_connection import connect, unreachable
 from ..secret_key import redis_signer
 from . import redis_scripts as lua
@@ -228,8 +228,8 @@ class RedisRecords(Records):
             return None
         timeout, cwd, sys_path = found[1]
         # (the job is running: see base)
-        _, payload, signature = self._read_blob("payload", job_id, *answers)
-        payload = self._verified_apart("payload", job_id, signature, payload)
+        _, payload, signature, hashed = self._read_blob("payload", job_id, *answers)
+        payload = self._verified_apart("payload", job_id, signature, payload, hashed)
         return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -497,10 +497,12 @@ class RedisRecords(Records):
         """Read in chunks into one buffer (``_read_blob``), then verified."""
         pipe = self.redis.pipeline(transaction=True)  # the hash and first chunks at once
         self._ask_blob(pipe, kind, job_id)
-        status, blob, signature = self._read_blob(kind, job_id, *pipe.execute())
+        status, blob, signature, hashed = self._read_blob(kind, job_id, *pipe.execute())
         if status is None:
             raise self._missing(job_id)
-        return None if blob is None else self._verified_apart(kind, job_id, signature, blob)
+        if blob is None:
+            return None
+        return self._verified_apart(kind, job_id, signature, blob, hashed)
 
     def _ask_blob(self, pipe, kind: str, job_id: str) -> None:
         """Queue on ``pipe`` what ``_read_blob`` reads first: the job's fields for its
@@ -510,19 +512,22 @@ class RedisRecords(Records):
         pipe.lrange(self._blob_key(kind, job_id), 0, READ_CHUNKS - 1)
 
     def _read_blob(self, kind: str, job_id: str, fields: list, first: list):
-        """(status, the blob or None, its signature), from what ``_ask_blob`` queued: the
-        blob read into one buffer, the chunks past the first ones ``READ_CHUNKS`` per
-        round trip. IncompleteInStore when its chunks are not all there."""
+        """(status, the blob or None, its signature, its chunks' hashes or None), from
+        what ``_ask_blob`` queued: the blob read into one buffer, the chunks past the
+        first ones ``READ_CHUNKS`` per round trip, each hashed as it lands (signing:
+        verifying then waits for the last ones only). IncompleteInStore when its chunks
+        are not all there."""
         status, old_field, signature, size = fields
         if old_field is not None:  # written by a jobnb before chunks: in the hash
-            return status, old_field, signature
+            return status, old_field, signature, None
         if size is None:
-            return status, None, signature
+            return status, None, signature, None
         size = int(size)
         if len(first) == 1 and len(first[0]) == size:
-            return status, first[0], signature  # (a small blob: no copy)
+            return status, first[0], signature, None  # (a small blob: no copy)
         buffer = allocate(size)
         view = memoryview(buffer)
+        hashed = HashedAsRead(buffer)
         key, at, index, chunks = self._blob_key(kind, job_id), 0, 0, first
         while chunks:
             for chunk in chunks:
@@ -530,13 +535,14 @@ class RedisRecords(Records):
                     raise self._incomplete(kind, job_id, f"more than its {size} bytes")
                 view[at : at + len(chunk)] = chunk
                 at += len(chunk)
+            hashed.filled(at)
             index += len(chunks)
             if len(chunks) < READ_CHUNKS or at == size:
                 break
             chunks = self.redis.lrange(key, index, index + READ_CHUNKS - 1)
         if at != size:
             raise self._incomplete(kind, job_id, f"{at} of its {size} bytes")
-        return status, buffer, signature
+        return status, buffer, signature, hashed
 
     def _incomplete(self, kind: str, job_id: str, found: str) -> IncompleteInStore:
         what = "result" if kind == "outcome" else kind

@@ -170,9 +170,9 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 return None
-            payload = read_blob(db, "payload", job_id)
+            payload, hashed = read_blob(db, "payload", job_id)
         # (the job is running: see base)
-        payload = self._checked("payload", job_id, row[3], payload)
+        payload = self._checked("payload", job_id, row[3], payload, hashed)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -477,15 +477,18 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 raise self._missing(job_id)
-            blob = read_blob(db, kind, job_id)
-        return None if blob is None else self._checked(kind, job_id, row[0], blob)
+            blob, hashed = read_blob(db, kind, job_id)
+        return None if blob is None else self._checked(kind, job_id, row[0], blob, hashed)
 
-    def _checked(self, kind: str, job_id: str, signature: bytes | None, blob) -> memoryview:
-        """``blob`` verified against its signature in the jobs row; a row from the first
-        signing jobnb has none, its signature being inside the blob."""
+    def _checked(
+        self, kind: str, job_id: str, signature: bytes | None, blob, hashed=None
+    ) -> memoryview:
+        """``blob`` verified against its signature in the jobs row (``hashed``: its
+        chunks' hashes, started as it was read); a row from the first signing jobnb has
+        none, its signature being inside the blob."""
         if signature is None:
             return self._verified(kind, job_id, blob)
-        return self._verified_apart(kind, job_id, signature, blob)
+        return self._verified_apart(kind, job_id, signature, blob, hashed)
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so; and

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...payload.framing import Framed, allocate, buffers_of, size_of
+from ...payload.signing import HashedAsRead
 
 #: a blob at most this big is bound and selected whole (one statement): the blob I/O's
 #: few calls more are worth it only past this
@@ -43,8 +44,8 @@ def write_blob(db: sqlite3.Connection, kind: str, job_id: str, blob) -> None:
 
 
 def read_blob(db: sqlite3.Connection, kind: str, job_id: str):
-    """The ``kind`` of ``job_id`` (a buffer; None if it has none), read in the caller's
-    transaction."""
+    """(the ``kind`` of ``job_id``: a buffer, None if it has none; its chunks' hashes,
+    started as they were read, or None), read in the caller's transaction."""
     table = TABLES[kind]
     row = db.execute(
         f"SELECT rowid, length(data), CASE WHEN length(data) <= ? THEN data END "
@@ -52,13 +53,15 @@ def read_blob(db: sqlite3.Connection, kind: str, job_id: str):
         (WHOLE_MOST, job_id),
     ).fetchone()
     if row is None:
-        return None
+        return None, None
     rowid, size, whole = row
     if whole is not None:
-        return whole
+        return whole, None
     buffer = allocate(size)
     view = memoryview(buffer)
+    hashed = HashedAsRead(buffer)
     with db.blobopen(table, "data", rowid, readonly=True) as stored:
         for at in range(0, size, READ_CHUNK):
             view[at : at + READ_CHUNK] = stored.read(READ_CHUNK)
-    return buffer
+            hashed.filled(min(size, at + READ_CHUNK))
+    return buffer, hashed
