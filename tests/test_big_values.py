@@ -23,7 +23,7 @@ from jobnb.backends.records.sqlite import SqliteRecords
 from jobnb.exceptions import IncompleteInStore, SignatureMismatch
 from jobnb.model import JobRecord
 from jobnb.payload import CallPayload, Outcome, dumps_outcome, dumps_payload, loads_outcome
-from jobnb.payload.framing import Framed, unframe
+from jobnb.payload.framing import Framed, size_of, unframe
 from jobnb.payload.outcome import HEADER_TAG
 from jobnb.payload.serialization import dumps, dumps_framed, loads
 
@@ -283,3 +283,52 @@ def test_blobs_written_the_old_way_still_load(store):
         )
     assert np.array_equal(loads(store.payload(rec.id)).args[0], array)
     assert np.array_equal(loads_outcome(store.outcome(rec.id)).value, array)
+
+
+# --- SQLite's largest value ------------------------------------------------------------------
+PART = 3 * MB  # the part size these tests set: a few parts of a 24 MB blob, not 1 GB
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    from jobnb.backends.records import sqlite_blobs
+
+    monkeypatch.setattr(sqlite_blobs, "PART_MOST", PART)
+
+
+def blob_rows(store: SqliteRecords, job_id: str) -> list[tuple[str, int]]:
+    import sqlite3
+
+    with sqlite3.connect(store.path) as db:
+        return db.execute(
+            "SELECT kind, length(data) FROM blob_parts WHERE id = ? ORDER BY kind, part",
+            (job_id,),
+        ).fetchall()
+
+
+def test_a_sqlite_blob_past_its_largest_value_is_kept_in_parts(small_parts, tmp_path):
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    array = np.random.default_rng(2).random(3 * MB)  # 24 MB: 8 parts of 3 MB
+    payload = dumps_payload(CallPayload(echo, (array,)))
+    rec = queued()
+    store.add([rec], [payload])
+    assert len(blob_rows(store, rec.id)) == -(-size_of(payload) // PART) - 1  # 1st: its row
+    got, *_ = store.start(rec.id, "w")
+    assert bytes(got) == payload.joined()
+    outcome = dumps_outcome(Outcome(JobStatus.FINISHED, array[::-1].copy()))
+    assert store.finish(rec.id, JobStatus.FINISHED, None, outcome)
+    assert np.array_equal(loads_outcome(store.outcome(rec.id)).value, array[::-1])
+    store.forget(rec.id)
+    assert blob_rows(store, rec.id) == []  # every part goes with its job
+
+
+def test_a_changed_part_is_refused_never_loaded(small_parts, tmp_path):
+    import sqlite3
+
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    rec = queued()
+    store.add([rec], [dumps_payload(CallPayload(echo, (np.ones(MB),)))])  # 8 MB: 2 parts more
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE blob_parts SET data = zeroblob(length(data)) WHERE part = 2")
+    with pytest.raises(SignatureMismatch):
+        store.payload(rec.id)

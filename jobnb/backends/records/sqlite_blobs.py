@@ -8,6 +8,11 @@ one to bind it. It is read back the same way, a ``READ_CHUNK`` at a time, into O
 buffer allocated for it (framing.allocate), on which the value is then loaded. Both
 run inside their caller's transaction: a job is never visible without its payload,
 nor an outcome without its status.
+
+SQLite holds less than 1e9 bytes in one value (SQLITE_MAX_LENGTH), so a blob is kept in
+parts of at most ``PART_MOST``: its first in the ``payloads`` or ``outcomes`` row, the
+others in rows of ``blob_parts`` (numbered from 1), written and read the same way. A
+1 GB DataFrame then goes to a worker on the embedded default as on Redis.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from ...payload.signing import HashedAsRead
 WHOLE_MOST = 2**20
 #: bytes read from a blob per call: the extra memory of a read, beside its buffer
 READ_CHUNK = 4 * 2**20
-#: the tables of the blobs, by kind
+#: the most bytes of a blob one row holds (SQLite's own limit is 1e9 bytes a value)
+PART_MOST = 2**28
+#: the tables of the blobs, by kind (their parts past the first: ``blob_parts``)
 TABLES = {"payload": "payloads", "outcome": "outcomes"}
 
 
@@ -35,12 +42,44 @@ def write_blob(db: sqlite3.Connection, kind: str, job_id: str, blob) -> None:
         data = blob.joined() if isinstance(blob, Framed) else blob
         db.execute(f"INSERT INTO {table} (id, data) VALUES (?, ?)", (job_id, data))
         return
-    rowid = db.execute(
-        f"INSERT INTO {table} (id, data) VALUES (?, zeroblob(?))", (job_id, size)
-    ).lastrowid
-    with db.blobopen(table, "data", rowid) as stored:
-        for piece in buffers_of(blob):
-            stored.write(piece)
+    rows = [  # (the table, the row) of each part, in order
+        (
+            table,
+            db.execute(
+                f"INSERT INTO {table} (id, data) VALUES (?, zeroblob(?))",
+                (job_id, min(size, PART_MOST)),
+            ).lastrowid,
+        )
+    ]
+    for part, at in enumerate(range(PART_MOST, size, PART_MOST), start=1):
+        cursor = db.execute(
+            "INSERT INTO blob_parts (kind, id, part, data) VALUES (?, ?, ?, zeroblob(?))",
+            (kind, job_id, part, min(size - at, PART_MOST)),
+        )
+        rows.append(("blob_parts", cursor.lastrowid))
+    _write_pieces(db, rows, buffers_of(blob))
+
+
+def _write_pieces(db: sqlite3.Connection, rows: list[tuple[str, int]], pieces) -> None:
+    """Write ``pieces`` one after the other into the blobs of ``rows``, which hold
+    exactly their bytes: a piece that spans two parts is split between them."""
+    targets = iter(rows)
+    stored = None
+    try:
+        for piece in pieces:
+            piece = memoryview(piece).cast("B")
+            while piece.nbytes:
+                if stored is None or stored.tell() == len(stored):
+                    if stored is not None:
+                        stored.close()
+                    table, rowid = next(targets)
+                    stored = db.blobopen(table, "data", rowid)
+                room = len(stored) - stored.tell()
+                stored.write(piece[:room])
+                piece = piece[room:]
+    finally:
+        if stored is not None:
+            stored.close()
 
 
 def read_blob(db: sqlite3.Connection, kind: str, job_id: str):
@@ -54,14 +93,26 @@ def read_blob(db: sqlite3.Connection, kind: str, job_id: str):
     ).fetchone()
     if row is None:
         return None, None
-    rowid, size, whole = row
-    if whole is not None:
+    rowid, first, whole = row
+    parts = []
+    if first == PART_MOST:  # (only a blob that fills its first part has others)
+        parts = db.execute(
+            "SELECT rowid, length(data) FROM blob_parts WHERE kind = ? AND id = ? ORDER BY part",
+            (kind, job_id),
+        ).fetchall()
+    if whole is not None and not parts:
         return whole, None
+    segments = [(table, rowid, first)] + [("blob_parts", r, n) for r, n in parts]
+    size = sum(n for _, _, n in segments)
     buffer = allocate(size)
     view = memoryview(buffer)
     hashed = HashedAsRead(buffer)
-    with db.blobopen(table, "data", rowid, readonly=True) as stored:
-        for at in range(0, size, READ_CHUNK):
-            view[at : at + READ_CHUNK] = stored.read(READ_CHUNK)
-            hashed.filled(min(size, at + READ_CHUNK))
+    at = 0
+    for segment_table, segment_row, length in segments:
+        with db.blobopen(segment_table, "data", segment_row, readonly=True) as stored:
+            for _ in range(0, length, READ_CHUNK):
+                chunk = stored.read(READ_CHUNK)
+                view[at : at + len(chunk)] = chunk
+                at += len(chunk)
+                hashed.filled(at)
     return buffer, hashed
