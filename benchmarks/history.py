@@ -12,8 +12,8 @@ in transactions of 10,000) or keys (Redis: the hash fields they write, filed by 
 store's own INDEX script, in pipelines of 5,000); the fill checks that a filled job
 reads back as the API-made one does. Bytes per job are measured on both, and where they
 go: each table's and index's pages (SQLite's dbstat), or a job's hash and its share of
-the pages' sorted sets (Redis ``MEMORY USAGE``), also as if its payload and outcome
-were plain strings of their own rather than fields of the hash. Then:
+the pages' sorted sets (Redis ``MEMORY USAGE`` of its hash and of its payload's and
+outcome's keys). Then:
 
 - a dashboard refresh (a real ``Dashboard`` over a real huey backend on that home or
   server, 50 rows, every refresh paying the lost-job and expiry sweep that the first
@@ -65,6 +65,8 @@ def noop():
 
 PAYLOAD = dumps_payloads([CallPayload(noop, (), {})])[0]
 OUTCOME = dumps_outcome(Outcome(JobStatus.FINISHED))
+#: their bytes as a store keeps them (a small value: one row, or one chunk)
+PAYLOAD_BYTES, OUTCOME_BYTES = PAYLOAD.joined(), OUTCOME.joined()
 
 
 def random_id() -> str:
@@ -108,10 +110,12 @@ def fill_sqlite(store, n: int, start: float) -> None:
         with db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
-                "INSERT INTO payloads (id, data) VALUES (?, ?)", [(r.id, PAYLOAD) for r in recs]
+                "INSERT INTO payloads (id, data) VALUES (?, ?)",
+                [(r.id, PAYLOAD_BYTES) for r in recs],
             )
             db.executemany(
-                "INSERT INTO outcomes (id, data) VALUES (?, ?)", [(r.id, OUTCOME) for r in recs]
+                "INSERT INTO outcomes (id, data) VALUES (?, ?)",
+                [(r.id, OUTCOME_BYTES) for r in recs],
             )
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, submitted, "
@@ -138,12 +142,15 @@ def fill_sqlite(store, n: int, start: float) -> None:
 
 
 def fill_redis(store, n: int, start: float) -> None:
-    """The hash fields ``add`` + ``start`` + ``finish`` leave, filed by INDEX, 5,000 a time."""
+    """The hash fields ``add`` + ``start`` + ``finish`` leave, and the payload's and the
+    outcome's keys (one chunk each), filed by INDEX, 5,000 a time."""
     for first in range(0, n, 5000):
         recs = new_records(min(5000, n - first), start + first * 1e-4)
         now = time.time()
         pipe = store.redis.pipeline(transaction=False)
         for r in recs:
+            pipe.rpush(store._blob_key("payload", r.id), PAYLOAD_BYTES)
+            pipe.rpush(store._blob_key("outcome", r.id), OUTCOME_BYTES)
             pipe.hset(
                 store._job(r.id),
                 mapping={
@@ -154,13 +161,13 @@ def fill_redis(store, n: int, start: float) -> None:
                     "description": r.description,
                     "submitted": r.submitted,
                     "progress_done": 0,
-                    "payload": PAYLOAD,
                     "payload_signature": store._signature("payload", r.id, PAYLOAD),
+                    "payload_size": len(PAYLOAD_BYTES),
                     "started": now,
                     "log_kept": store.log_bytes_kept,
                     "worker": f"bench pid {os.getpid()}",
-                    "outcome": OUTCOME,
                     "outcome_signature": store._signature("outcome", r.id, OUTCOME),
+                    "outcome_size": len(OUTCOME_BYTES),
                     "finished": now,
                 },
             )
@@ -173,7 +180,8 @@ def same_shape(store) -> None:
     api_made, filled = store.records(limit=1, offset=0)[0], store.records(limit=1, offset=1)[0]
     for rec in (api_made, filled):
         assert rec.status is JobStatus.FINISHED and rec.started and rec.finished, rec
-        assert bytes(store.outcome(rec.id)) == OUTCOME and bytes(store.payload(rec.id)) == PAYLOAD
+        assert bytes(store.outcome(rec.id)) == OUTCOME_BYTES
+        assert bytes(store.payload(rec.id)) == PAYLOAD_BYTES
     blank = {k for k, v in vars(api_made).items() if v is None}
     assert blank == {k for k, v in vars(filled).items() if v is None}, (api_made, filled)
     if hasattr(store, "redis"):  # the same fields in the hash, where they are kept
@@ -232,10 +240,9 @@ class Setup:
         return per_api, per_filled
 
     def key_bytes(self) -> dict[str, float]:
-        """Redis: MEMORY USAGE of a job's hash, plus its share of the pages' sets; and the
-        same with its payload and outcome as plain strings of their own (where they are
-        going) instead of fields of the hash. SQLite: the bytes of each table's and
-        index's pages (dbstat), per job."""
+        """Redis: MEMORY USAGE of a job's keys (its hash, its payload's and its outcome's
+        chunk lists), plus its share of the pages' sorted sets. SQLite: the bytes of each
+        table's and index's pages (dbstat), per job."""
         if self.kind == "sqlite":
             n = sum(self.store.counts().values())
             db = self.store.connection()
@@ -249,29 +256,17 @@ class Setup:
             (r.memory_usage(f"{self.store.prefix}{key}", samples=0) or 0) / n
             for key in ("all", "status:finished")
         )
-        whole = r.memory_usage(job, samples=0) or 0
-        fields = r.hgetall(job)
-        scratch = f"{self.store.prefix}bench-scratch:"
-        r.hset(scratch + "job", mapping={k: v for k, v in fields.items() if k not in BLOBS})
-        bare = r.memory_usage(scratch + "job", samples=0) or 0
-        encoding = r.object("encoding", scratch + "job").decode()
-        strings = {}
-        for blob in BLOBS:
-            r.set(scratch + blob.decode(), fields[blob])
-            strings[blob] = r.memory_usage(scratch + blob.decode(), samples=0) or 0
-        apart = bare + sum(strings.values())
-        r.delete(scratch + "job", *(scratch + blob.decode() for blob in BLOBS))
+        usage = {"hash": r.memory_usage(job, samples=0) or 0}
+        for kind in ("payload", "outcome"):
+            usage[kind] = r.memory_usage(self.store._blob_key(kind, job_id), samples=0) or 0
+        encoding = r.object("encoding", job).decode()
         return {
-            f"hash ({r.object('encoding', job).decode()}) + its share of the sets": whole + sets,
-            f"hash without payload/outcome ({encoding}) + them as strings + sets": apart + sets,
-            f"hash without payload/outcome ({encoding})": bare,
-            f"payload as a string ({len(fields[b'payload'])} B)": strings[b"payload"],
-            f"outcome as a string ({len(fields[b'outcome'])} B)": strings[b"outcome"],
+            "all its keys + its share of the sets": sum(usage.values()) + sets,
+            f"its hash ({encoding})": usage["hash"],
+            f"its payload's key ({len(PAYLOAD_BYTES)} B)": usage["payload"],
+            f"its outcome's key ({len(OUTCOME_BYTES)} B)": usage["outcome"],
             "its share of the sets (all, status:finished)": sets,
         }
-
-
-BLOBS = (b"payload", b"outcome")
 
 
 def timed(action, repeats: int = REPEATS) -> float:

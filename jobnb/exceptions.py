@@ -18,6 +18,7 @@
     ├── NotebookError            a notebook job cannot run its notebook (no such kernel, ...)
     │   └── NotebookCellError    a cell of a notebook job raised (names the cell)
     ├── SignatureMismatch        stored bytes fail their signature: never unpickled
+    │   └── IncompleteInStore    a stored payload or result is not all there: never unpickled
     └── ResultTimeout            ``job.result(timeout=...)`` ran out of time (also a TimeoutError)
 """
 
@@ -167,6 +168,13 @@ class SignatureMismatch(JobnbError):
     """Bytes jobnb stored or sent (a payload, an outcome, a queue message) do not carry a
     valid signature under this process's secret key: they were written with another key
     or by someone else, and are never unpickled. The message names what they are."""
+
+
+class IncompleteInStore(SignatureMismatch):
+    """A payload or result kept in pieces (Redis chunks) is not all in its store (a chunk
+    deleted, evicted or cut short): like bytes that fail their signature, never
+    unpickled, and a job whose payload it is ends failed. The message names the job and
+    what was found."""
 
 
 class MissingSecretKey(ConfigError):

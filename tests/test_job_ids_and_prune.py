@@ -128,6 +128,10 @@ def test_jobs_of_an_older_jobnb_load_and_prune_beside_new_ones(backend, monkeypa
     assert [job.result(timeout=5) for job in again] == list(range(1000, 1020))
     assert [job.result(timeout=60) for job in new] == list(range(2000, 2005))
     assert jobnb.prune(before=cut) == 20
+    store = _used_backends()[0].records_store
+    if hasattr(store, "redis"):  # not a key of theirs left: hashes, logs, blobs' chunks
+        left = [key for key in store.redis.scan_iter(f"{store.prefix}*") if b":" in key]
+        assert not [key for key in left if any(job.id.encode() in key for job in old)]
     with pytest.raises(jobnb.JobNotFound):
         jobnb.get(old[0].id).status  # noqa: B018 - reading it is the test
     assert {job.id for job in jobnb.jobs()} == {running.id, *(job.id for job in new)}

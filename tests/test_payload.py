@@ -67,7 +67,7 @@ def test_a_notebook_function_travels_with_the_lines_of_its_cell_only(tmp_path):
         "def twice(v):\n    return 2 * v\n",
     )
     _cell("/tmp/ipykernel_0/222.py", "def other():\n    pass  # marker-of-another-cell\n")
-    blob = dumps_payload(CallPayload(used["half"], (1,)))
+    blob = dumps_payload(CallPayload(used["half"], (1,))).joined()
     assert blob.count(b"marker-of-the-used-cell") == 1  # two functions, one cell: once
     assert b"marker-of-another-cell" not in blob
 

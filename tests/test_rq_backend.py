@@ -87,7 +87,7 @@ def test_defaults_suit_notebook_jobs(workers, redis_url):
     eventually(lambda: rq_job.get_status(refresh=True) == "finished", timeout=5)
     assert client.ttl(rq_job.key) == -1  # kept, where RQ keeps a finished job 500 s
     assert client.ttl(f"jobnb:rq:job:{job.id}") == -1
-    assert b"zlib" not in client.hget(f"jobnb:rq:job:{job.id}", "payload")[:2]  # as is
+    assert b"zlib" not in client.lindex(f"jobnb:rq:payload:{job.id}", 0)[:2]  # as is
 
 
 def test_a_result_ttl_forgets_ended_jobs_then(workers, redis_url):
@@ -102,7 +102,9 @@ def test_a_result_ttl_forgets_ended_jobs_then(workers, redis_url):
     assert jobnb.jobs() == [] and jobnb.api.counts()[JobStatus.FINISHED] == 0
     with pytest.raises(jobnb.JobNotFound):
         jobnb.get(job.id)
-    assert not client.exists(f"jobnb:rq:job:{job.id}", f"jobnb:rq:log:{job.id}")
+    assert not client.exists(
+        *(f"jobnb:rq:{kind}:{job.id}" for kind in ("job", "log", "payload", "outcome"))
+    )
 
 
 def test_a_page_and_the_counts_cost_the_same_whatever_the_history(redis_url):

@@ -187,12 +187,22 @@ def rq_worker(redis_url, tmp_path):
         stop_process(proc)
 
 
+def plant(client, kind: str, job_id: str, blob: bytes) -> None:
+    """Put ``blob`` where the rq backend keeps a job's payload or outcome (``kind``): a
+    list of chunks, its size in the job's hash (as someone who can write the server
+    would)."""
+    key = f"jobnb:rq:{kind}:{job_id}"
+    client.delete(key)
+    client.rpush(key, blob)
+    client.hset(f"jobnb:rq:job:{job_id}", f"{kind}_size", len(blob))
+
+
 def test_a_planted_payload_is_never_loaded_by_an_rq_worker(redis_url, tmp_path, rq_worker):
     marker = tmp_path / "marker"
     jobnb.configure("rq", redis_url=redis_url)
     with pytest.warns(jobnb.JobnbWarning):  # no worker yet
         job = jobnb.submit(add, 1, 2)
-    redis.Redis.from_url(redis_url).hset(f"jobnb:rq:job:{job.id}", "payload", planted(marker))
+    plant(redis.Redis.from_url(redis_url), "payload", job.id, planted(marker))
     rq_worker()
     job.wait(timeout=30)
     assert job.status is JobStatus.FAILED
@@ -232,7 +242,7 @@ def test_a_planted_outcome_is_never_loaded_by_the_kernel_nor_its_widget(
     jobnb.configure("rq", redis_url=redis_url)
     done = jobnb.submit(add, 1, 2)
     assert done.result(timeout=30) == 3
-    redis.Redis.from_url(redis_url).hset(f"jobnb:rq:job:{done.id}", "outcome", planted(marker))
+    plant(redis.Redis.from_url(redis_url), "outcome", done.id, planted(marker))
     job = jobnb.get(done.id)  # a new handle: the outcome is read again
     with pytest.raises(SignatureMismatch, match=f"the outcome of job {job.id}"):
         job.result()
@@ -254,8 +264,7 @@ def test_an_outcome_of_another_job_swapped_in_is_refused(redis_url, rq_worker):
     one, two = jobnb.submit(add, 1, 2), jobnb.submit(add, 10, 20)
     assert (one.result(timeout=30), two.result(timeout=30)) == (3, 30)
     client = redis.Redis.from_url(redis_url)
-    first = client.hget(f"jobnb:rq:job:{one.id}", "outcome")
-    client.hset(f"jobnb:rq:job:{two.id}", "outcome", first)
+    client.copy(f"jobnb:rq:outcome:{one.id}", f"jobnb:rq:outcome:{two.id}", replace=True)
     with pytest.raises(SignatureMismatch):
         jobnb.get(two.id).result()  # never 3
 
@@ -400,7 +409,9 @@ def test_a_payload_written_ahead_by_a_submitter_that_died_goes_away(redis_url):
     unsent = client.pipeline(transaction=True)  # its MULTI, never executed
     store.add([record], [b"x" * (2 * signing.CHUNK)], pipeline=unsent)
     unsent.reset()
-    key = f"{store.prefix}job:{record.id}"
+    assert not client.exists(f"{store.prefix}job:{record.id}")
+    key = f"{store.prefix}payload:{record.id}"
+    assert client.llen(key) == 2  # its two chunks, written ahead
     assert 0 < client.ttl(key) <= AHEAD_TTL
     assert store.records() == []
 

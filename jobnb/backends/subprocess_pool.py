@@ -90,7 +90,10 @@ class SubprocessBackend(MemoryBackend):
         ids = []
         for payload, blob in zip(payloads, blobs, strict=True):
             entry = self.store.add(payload, options)
-            entry.payload = blob
+            # joined now, once: a job runs what its arguments were when it was submitted,
+            # even if the kernel changes an array before a worker is free to take it
+            # (the pieces are views of the kernel's arrays)
+            entry.payload = blob.joined()
             self._enqueue(entry)
             ids.append(entry.record.id)
         return ids

@@ -11,7 +11,8 @@ import dataclasses
 from typing import Any, ClassVar, Protocol
 
 from ..exceptions import PayloadError
-from .serialization import dumps, explain_unpicklable
+from .framing import Framed
+from .serialization import dumps_framed, explain_unpicklable
 
 
 class Worker(Protocol):
@@ -75,17 +76,18 @@ class Payload:
         raise NotImplementedError
 
 
-def dumps_payload(payload: Payload) -> bytes:
-    """Serialize a payload once; on failure raise PayloadError naming what cannot travel."""
+def dumps_payload(payload: Payload) -> Framed:
+    """Serialize a payload once, its big buffers (arrays) out of band and not copied
+    (framing.py); on failure raise PayloadError naming what cannot travel."""
     try:
-        return dumps(payload)
+        return dumps_framed(payload)
     except Exception as exc:
         raise PayloadError(
             explain_unpicklable(payload.parts(), exc, "be sent to a worker")
         ) from exc
 
 
-def dumps_payloads(payloads: list[Payload]) -> list[bytes]:
+def dumps_payloads(payloads: list[Payload]) -> list[Framed]:
     """Serialize the payloads of a ``map``; an error names the item that cannot travel."""
     if len(payloads) == 1:
         return [dumps_payload(payloads[0])]

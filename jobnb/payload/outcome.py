@@ -1,8 +1,11 @@
 """How a job ended (an Outcome), and its one serialization from the worker to the kernel.
 
-The worker that runs the job pickles its outcome once (``dumps_outcome``) into two
-pickles back to back: a small header of plain values (status, traceback text,
-warnings), then the body (the value, and the exception pickled apart). Whoever carries
+The worker that runs the job pickles its outcome once (``dumps_outcome``) into the
+pieces of a framed blob (framing.py): a small header of plain values (status,
+traceback text, warnings), then the body (the value, and the exception pickled apart),
+then the body's out-of-band buffers (a NumPy result's memory, never copied into a
+pickle). An outcome stored by an earlier jobnb (the header and the body back to back,
+or one pickle) still reads. Whoever carries
 the bytes on (a queue worker, the records store) reads the header only
 (``SealedOutcome.read``), never the value: a value whose class only the job's process
 can import passes through untouched. The kernel opens the body once
@@ -18,7 +21,8 @@ from typing import Any
 
 from ..exceptions import JobFailed, JobLost, JobTimeout, PayloadError
 from ..model import JobStatus
-from .serialization import dumps, explain_unpicklable, loads
+from .framing import Framed, is_framed, unframe
+from .serialization import dumps, dumps_framed, explain_unpicklable, loads, loads_pieces
 
 #: first in a header: the bytes are this serialization (a store written by jobnb before
 #: it holds one pickle of (status, value, exception, error, warnings), read as such)
@@ -59,7 +63,7 @@ class Outcome:
         return last_line(self.error, self.status.value)
 
 
-def dumps_outcome(outcome: Outcome) -> bytes:
+def dumps_outcome(outcome: Outcome) -> Framed:
     """Serialize an outcome in the worker: the header, then the body. A value or
     exception that cannot be pickled becomes a failure that says so, so the traceback
     text always comes back; a named output that cannot be pickled is dropped alone,
@@ -71,7 +75,7 @@ def dumps_outcome(outcome: Outcome) -> bytes:
     try:
         # the value is pickled in-band, once; the exception apart, so that an exception
         # class missing in the kernel cannot hide the value or the traceback
-        body = dumps((outcome.value, exc_bytes))
+        body = dumps_framed((outcome.value, exc_bytes))
     except Exception as exc:
         if outcome.named_outputs and isinstance(outcome.value, dict):
             return dumps_outcome(_without_unpicklable_outputs(outcome))
@@ -80,12 +84,13 @@ def dumps_outcome(outcome: Outcome) -> bytes:
         )
         failure = Outcome(JobStatus.FAILED, exception=PayloadError(message), error=message)
         return dumps_outcome(failure)
-    return _join(outcome.status.value, outcome.error, outcome.warnings, body)
+    return _framed(outcome.status.value, outcome.error, outcome.warnings, body)
 
 
-def _join(status: str, error: str | None, warnings: tuple[str, ...], body: bytes) -> bytes:
+def _framed(status: str, error: str | None, warnings: tuple[str, ...], body: Framed) -> Framed:
+    """The header, then the body's pieces (its pickle, then its buffers), not joined."""
     header = (HEADER_TAG, status, error, tuple(warnings))
-    return pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL) + body
+    return Framed([pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL), *body.pieces])
 
 
 def _without_unpicklable_outputs(outcome: Outcome) -> Outcome:
@@ -111,23 +116,29 @@ class _PlainUnpickler(pickle.Unpickler):
 @dataclass(frozen=True)
 class SealedOutcome:
     """A serialized outcome with its header read: what a worker hands on and a store
-    keeps. ``blob`` is the whole serialization, as the job's process wrote it."""
+    keeps. ``blob`` is the whole serialization, as the job's process wrote it: its
+    pieces (a Framed: sealed here) or one buffer (read from a pipe or a store)."""
 
     status: JobStatus
     error: str | None
     warnings: tuple[str, ...]
-    blob: bytes
-    #: where the body starts in ``blob``
-    body_at: int
+    blob: Framed | bytes | bytearray | memoryview
+    #: the body: its pieces (its pickle, then its buffers), or, in an outcome of the
+    #: jobnb before framing, the body's one pickle
+    body: list[memoryview] | memoryview
 
     @classmethod
     def seal(cls, outcome: Outcome) -> SealedOutcome:
         """Serialize ``outcome`` here (an outcome made in the worker: timed out, lost)."""
-        return cls.read(dumps_outcome(outcome))
+        framed = dumps_outcome(outcome)
+        return cls._from_pieces(framed, framed.pieces)
 
     @classmethod
-    def read(cls, blob: bytes) -> SealedOutcome:
-        """The header of ``blob`` (a ``dumps_outcome``), read without touching the value."""
+    def read(cls, blob) -> SealedOutcome:
+        """The header of ``blob`` (a ``dumps_outcome`` written out in one buffer), read
+        without touching the value."""
+        if is_framed(blob):
+            return cls._from_pieces(blob, unframe(blob))
         stream = io.BytesIO(blob)
         try:
             header = _PlainUnpickler(stream).load()
@@ -136,14 +147,24 @@ class SealedOutcome:
         if not (isinstance(header, tuple) and header[:1] == (HEADER_TAG,)):
             return cls._read_unheaded(blob)
         _, status, error, warnings = header
-        return cls(JobStatus(status), error, tuple(warnings), blob, stream.tell())
+        body = memoryview(blob)[stream.tell() :]
+        return cls(JobStatus(status), error, tuple(warnings), blob, body)
 
     @classmethod
-    def _read_unheaded(cls, blob: bytes) -> SealedOutcome:
+    def _from_pieces(cls, blob, pieces: list[memoryview]) -> SealedOutcome:
+        header = _PlainUnpickler(io.BytesIO(pieces[0])).load()
+        if not (isinstance(header, tuple) and header[:1] == (HEADER_TAG,)):
+            raise pickle.UnpicklingError("a framed blob that is not an outcome")
+        _, status, error, warnings = header
+        return cls(JobStatus(status), error, tuple(warnings), blob, pieces[1:])
+
+    @classmethod
+    def _read_unheaded(cls, blob) -> SealedOutcome:
         """An outcome stored by an earlier jobnb (one pickle, value included), sealed
         again: read in a kernel, which loads its value anyway."""
         status, value, exc_bytes, error, warnings = loads(blob)
-        return cls.read(_join(status, error, warnings, dumps((value, exc_bytes))))
+        framed = _framed(status, error, warnings, dumps_framed((value, exc_bytes)))
+        return cls._from_pieces(framed, framed.pieces)
 
     def open(self) -> Outcome:
         """The outcome, value and exception loaded: in the kernel, once per job.
@@ -151,7 +172,10 @@ class SealedOutcome:
         Raises JobFailed when the value cannot be loaded in this process (its class
         cannot be imported here, say), naming why; the job itself ended as it did."""
         try:
-            value, exc_bytes = loads(memoryview(self.blob)[self.body_at :])
+            if isinstance(self.body, list):  # its arrays alias the buffer read
+                value, exc_bytes = loads_pieces(self.body)
+            else:
+                value, exc_bytes = loads(self.body)
         except Exception as exc:
             raise JobFailed(
                 f"the job {self.status.value}, but its result cannot be loaded in this "
@@ -172,7 +196,7 @@ class SealedOutcome:
         return Outcome(self.status, value, exception, self.error, warnings=self.warnings)
 
 
-def loads_outcome(blob: bytes) -> Outcome:
+def loads_outcome(blob) -> Outcome:
     """The outcome serialized in ``blob``, value and all."""
     return SealedOutcome.read(blob).open()
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import cloudpickle
 
+from .framing import Framed, is_framed, unframe
+
 #: a short repr of a value, for descriptions and error messages
 short = reprlib.Repr()
 short.maxstring = 40
@@ -36,6 +38,33 @@ def dumps(obj: Any) -> bytes:
     with io.BytesIO() as file:
         _SourcedPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
         return file.getvalue()
+
+
+#: a buffer smaller than this stays inside the pickle: a piece of its own costs a write
+#: and a slice, worth it only for the buffers whose copy would cost more
+OUT_OF_BAND_LEAST = 64 * 2**10
+
+
+def dumps_framed(obj: Any) -> Framed:
+    """As ``dumps``, with protocol 5's out-of-band buffers: the big buffers of NumPy
+    arrays and pandas frames stay where they are (views of the value's own memory), and
+    the pickle holds the rest. Nothing is joined here: the pieces are written one after
+    the other (framing.py)."""
+    buffers: list[memoryview] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            view = buffer.raw()  # (contiguous only: the others stay in the pickle)
+        except BufferError:
+            return True
+        if view.nbytes < OUT_OF_BAND_LEAST:
+            return True
+        buffers.append(view)
+        return False
+
+    file = io.BytesIO()
+    _SourcedPickler(file, protocol=5, buffer_callback=out_of_band).dump(obj)
+    return Framed([file.getbuffer(), *buffers])  # (a view: the pickle is not copied either)
 
 
 #: how cloudpickle pickles a code object (it names every one's file "<dynamic-code>")
@@ -68,8 +97,19 @@ class _SourcedPickler(cloudpickle.Pickler):
     dispatch_table = ChainMap({types.CodeType: _reduce_code}, cloudpickle.Pickler.dispatch_table)
 
 
-def loads(data: bytes) -> Any:
+def loads(data) -> Any:
+    """The value of a ``dumps`` (one pickle) or of a ``dumps_framed`` written out in one
+    buffer: its arrays are then views of that buffer (writable when the buffer is)."""
+    if is_framed(data):
+        pickled, *buffers = unframe(data)
+        return pickle.loads(pickled, buffers=buffers)
     return pickle.loads(data)
+
+
+def loads_pieces(pieces: list[memoryview]) -> Any:
+    """The value of a ``dumps_framed``'s pieces (already cut: the pickle first)."""
+    pickled, *buffers = pieces
+    return pickle.loads(pickled, buffers=buffers)
 
 
 def explain_unpicklable(parts: list[tuple[str, Any]], exc: Exception, verb: str) -> str:

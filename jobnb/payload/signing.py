@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ..exceptions import SignatureMismatch
+from .framing import buffers_of, spans
 
 #: the first bytes of a signed blob: "jobnb signed, version 1"
 MAGIC = b"JNS1"
@@ -50,14 +51,49 @@ _HINT = "(was the key changed, or did someone else write to this server?)"
 _hashers: ThreadPoolExecutor | None = None
 
 
-def _chunk_digests(view: memoryview) -> Iterator[bytes]:
-    """The SHA-256 of each ``CHUNK`` of ``view``, in order, as the threads hash them
-    (already under way when this returns)."""
+def _sha256(parts: list[memoryview]) -> bytes:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.digest()
+
+
+def _chunk_digests(pieces: list[memoryview]) -> Iterator[bytes]:
+    """The SHA-256 of each ``CHUNK`` of the blob of ``pieces``, in order, as the threads
+    hash them (already under way when this returns)."""
+    return _pool().map(_sha256, list(spans(pieces, CHUNK)))
+
+
+def _pool() -> ThreadPoolExecutor:
     global _hashers
     if _hashers is None:  # made once, when a blob this big is first signed
         _hashers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="jobnb-hash")
-    starts = range(0, len(view), CHUNK)
-    return _hashers.map(lambda at: hashlib.sha256(view[at : at + CHUNK]).digest(), starts)
+    return _hashers
+
+
+class HashedAsRead:
+    """The hashes of a big blob's chunks, started on the hashing threads as a reader
+    fills its buffer (``filled``), so that verifying it costs little more than reading
+    it: ``Signer.verify_apart(..., hashed=...)`` then only waits for the last ones."""
+
+    def __init__(self, buffer) -> None:
+        self.view = memoryview(buffer).cast("B")
+        self.at = 0
+        self._digests: list = []
+
+    def filled(self, upto: int) -> None:
+        """The buffer holds its final bytes up to ``upto``: hash every chunk now whole."""
+        size = self.view.nbytes
+        while self.at < upto and (self.at + CHUNK <= upto or upto == size):
+            end = min(self.at + CHUNK, size)
+            self._digests.append(_pool().submit(_sha256, [self.view[self.at : end]]))
+            self.at = end
+
+    def digests(self) -> list[bytes] | None:
+        """The chunks' SHA-256, in order; None unless the whole buffer was hashed."""
+        if self.at != self.view.nbytes:
+            return None
+        return [digest.result() for digest in self._digests]
 
 
 def _forget_hashers() -> None:
@@ -102,35 +138,36 @@ class Signer:
         return "Signer(key=<hidden>)"
 
     def _mac(self, data, context: str) -> bytes:
-        view = memoryview(data).cast("B")
-        if len(view) > CHUNK:
-            return self._mac_later(view, context)()
-        return self._hmac(_context_head(context), view)
+        return self._mac_later(data, context)()
 
-    def _hmac(self, head: bytes, data) -> bytes:
-        """HMAC-SHA256 of ``head + data``, without joining them."""
+    def _hmac(self, head: bytes, pieces: list) -> bytes:
+        """HMAC-SHA256 of ``head`` and the ``pieces`` end to end, without joining them."""
         inner = self._inner.copy()
         inner.update(head)
-        inner.update(data)  # no copy of the data
+        for piece in pieces:
+            inner.update(piece)  # no copy of the data
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
 
     def _mac_later(self, data, context: str) -> Callable[[], bytes]:
-        """What gives the mac of ``data`` for ``context``: a big blob's chunks are hashed on
-        the hashing threads from now on, while the caller does something else."""
-        view = memoryview(data).cast("B")
-        if len(view) <= CHUNK:
-            digest = self._mac(view, context)
+        """What gives the mac of ``data`` (a buffer, or a Framed value's pieces: the same
+        mac as the blob they make) for ``context``: a big blob's chunks are hashed on the
+        hashing threads from now on, while the caller does something else."""
+        pieces = buffers_of(data)
+        size = sum(piece.nbytes for piece in pieces)
+        if size <= CHUNK:
+            digest = self._hmac(_context_head(context), pieces)
             return lambda: digest
-        digests = _chunk_digests(view)
+        digests = _chunk_digests(pieces)
 
-        def mac_of_chunks() -> bytes:
-            # the list of the chunks' hashes, and the length they add up to
-            chunks = b"chunks" + len(view).to_bytes(8, "big") + b"".join(digests)
-            return self._hmac(_context_head(context), chunks)
+        return lambda: self._mac_of_chunks(size, digests, context)
 
-        return mac_of_chunks
+    def _mac_of_chunks(self, size: int, digests, context: str) -> bytes:
+        """The mac of a blob bigger than a chunk: of the list of its chunks' hashes, and
+        the length they add up to."""
+        chunks = b"chunks" + size.to_bytes(8, "big") + b"".join(digests)
+        return self._hmac(_context_head(context), [chunks])
 
     def signature(self, data, context: str) -> bytes:
         """The signature of ``data`` for ``context`` alone (``MAGIC + mac``): for a store
@@ -156,9 +193,17 @@ class Signer:
         view = memoryview(blob)
         return self.verify_apart(view[:_SIGNATURE_SIZE], view[_SIGNATURE_SIZE:], context, what)
 
-    def verify_apart(self, signature, data, context: str, what: str | None = None) -> memoryview:
+    def verify_apart(
+        self,
+        signature,
+        data,
+        context: str,
+        what: str | None = None,
+        hashed: HashedAsRead | None = None,
+    ) -> memoryview:
         """``data`` (a memoryview on it) if ``signature`` (kept apart: ``signature``) is
-        its signature for ``context`` with this key; else SignatureMismatch."""
+        its signature for ``context`` with this key; else SignatureMismatch. ``hashed``:
+        its chunks, hashed as it was read into its buffer."""
         if data is None:
             raise _mismatch(context, what, "is missing")
         signature = bytes(signature or b"")
@@ -169,8 +214,13 @@ class Signer:
                 "is not signed (written by someone else, or by a jobnb before signing: "
                 "submit the job again)",
             )
-        data = memoryview(data)
-        if not hmac.compare_digest(signature[len(MAGIC) :], self._mac(data, context)):
+        data = memoryview(data).cast("B")
+        digests = hashed.digests() if hashed is not None and data.nbytes > CHUNK else None
+        if digests is not None:
+            mac = self._mac_of_chunks(data.nbytes, digests, context)
+        else:
+            mac = self._mac(data, context)
+        if not hmac.compare_digest(signature[len(MAGIC) :], mac):
             raise _mismatch(context, what, "has a wrong signature")
         return data
 

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 
 from ..model import JobStatus
 from ..payload import Outcome, SealedOutcome
-from .pipe_messages import send_both
+from .pipe_blobs import receive_blob, send_blob
 from .process_tree import kill_tree
 from .reporting import Reporter
 
@@ -106,7 +106,7 @@ class ChildProcess:
 
     def run(
         self,
-        blob: bytes,
+        blob,
         reporter: Reporter,
         timeout: float | None = None,
         was_cancelled: Callable[[], bool] = lambda: False,
@@ -114,11 +114,11 @@ class ChildProcess:
         tick: float = 0.2,
         context: tuple[str | None, list[str]] | None = None,
     ) -> SealedOutcome:
-        """Run the serialized payload ``blob``; stream its output and progress to
-        ``reporter``. ``check_cancel`` is called every ``tick`` seconds, however much the
-        job prints (a True kills the job); ``was_cancelled`` tells, when the process
-        dies, whether someone killed it to cancel. ``context`` is the (cwd, sys_path) to
-        run in.
+        """Run the serialized payload ``blob`` (a Framed value or a buffer); stream its
+        output and progress to ``reporter``. ``check_cancel`` is called every ``tick``
+        seconds, however much the job prints (a True kills the job); ``was_cancelled``
+        tells, when the process dies, whether someone killed it to cancel. ``context`` is
+        the (cwd, sys_path) to run in.
 
         Whatever this raises (an error of the reporter or of ``check_cancel``, an
         interrupt), the process is killed first: it never keeps a job it was given
@@ -141,7 +141,7 @@ class ChildProcess:
 
     def _run(
         self,
-        blob: bytes,
+        blob,
         token: bytes,
         reporter: Reporter,
         deadline: float | None,
@@ -177,7 +177,7 @@ class ChildProcess:
             elif tag == b"S":
                 ours = rest == token
             elif tag == b"R":
-                result = self._receive(None)
+                result = self._receive_blob()
                 if rest == token:
                     self.adopted.clear()
                     return _read(result)
@@ -195,10 +195,17 @@ class ChildProcess:
         except OSError:
             raise _ChildGone from None
 
-    def _send_job(self, token: bytes, blob: bytes) -> None:
+    def _send_job(self, token: bytes, blob) -> None:
+        """The job's token and its payload, woken once (pipe_blobs.py)."""
         try:
-            send_both(self.inbox, b"J" + token, blob)
+            send_blob(self.inbox, blob, first=b"J" + token)
         except OSError:
+            raise _ChildGone from None
+
+    def _receive_blob(self):
+        try:
+            return receive_blob(self.outbox)
+        except (EOFError, OSError):
             raise _ChildGone from None
 
     def _receive(self, until: float | None) -> bytes | None:
@@ -251,7 +258,7 @@ def _widen_pipe(fd: int) -> None:
         pass  # not Linux, or capped lower by /proc/sys/fs/pipe-max-size: 64 KiB works too
 
 
-def _read(blob: bytes) -> SealedOutcome:
+def _read(blob) -> SealedOutcome:
     """The outcome the child sent, its header read (plain values: never its value)."""
     try:
         return SealedOutcome.read(blob)

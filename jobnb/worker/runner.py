@@ -41,11 +41,12 @@ class RunningJob:
         return notebook_client.execute(payload, self.reporter)
 
 
-def run(payload: Payload | bytes, reporter: Reporter, job_id: str = "job") -> Outcome:
-    """Execute ``payload`` (a Payload or its serialized bytes) and return its Outcome."""
+def run(payload, reporter: Reporter, job_id: str = "job") -> Outcome:
+    """Execute ``payload`` (a Payload, or its serialization in one buffer: its arrays
+    are loaded as views of that buffer) and return its Outcome."""
     with reporting_to(reporter):
         try:
-            if isinstance(payload, bytes):
+            if not isinstance(payload, Payload):
                 payload = loads(payload)
             value = payload.execute(RunningJob(job_id, reporter))
             return Outcome(JobStatus.FINISHED, value, named_outputs=payload.named_outputs)

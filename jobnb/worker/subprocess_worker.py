@@ -1,9 +1,9 @@
 """The worker process of the ``subprocess`` backend (``python -m`` this module).
 
 It reads jobs from one pipe, runs them with ``runner.run`` one at a time, and writes
-back through another pipe. A job comes as two messages, b"J" + token, then the
-serialized payload (not copied into one); a message b"C" + pickle carries the working
-directory and sys.path of the jobs that follow. What it writes back are
+back through another pipe. A job comes as b"J" + token, then the serialized payload
+(pipe_blobs.py: its length, then its bytes, read into one buffer); a message b"C" +
+pickle carries the working directory and sys.path of the jobs that follow. What it writes back are
 length-prefixed messages whose first byte says what they are:
 
     b"S" + token    the job with this token started: what follows is its own (sent
@@ -13,8 +13,8 @@ length-prefixed messages whose first byte says what they are:
     b"P" + pickle   progress (done, total, message)
     b"K" + pid      the job started process ``pid`` in a session of its own (a notebook's
                     kernel): kill its process group too when killing this worker
-    b"R" + token, then the serialized Outcome of the job with this token (two messages,
-                    so a large result is not copied)
+    b"R" + token, then the serialized Outcome of the job with this token (pipe_blobs.py:
+                    its pieces written one by one, a large result is never copied)
 
 The token (a sequence number the parent chose) comes back with the outcome, so that
 the parent never takes one job's outcome for another's.
@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 
 from ..payload import dumps_outcome
 from . import runner
-from .pipe_messages import send_both
+from .pipe_blobs import receive_blob, send_blob
 from .process_tree import become_subreaper, kill_tree, reap_zombies
 
 _FLUSH_BYTES = 65536  # output is sent at once past this much ...
@@ -132,11 +132,11 @@ class PipeReporter:
             self.outbox.send_bytes(b"S" + self._unsaid)
             self._unsaid = None
 
-    def send_outcome(self, token: bytes, blob: bytes) -> None:
+    def send_outcome(self, token: bytes, blob) -> None:
         with self.lock:
             self._flush_locked()
             self._unsaid = None  # (the outcome carries the token)
-            send_both(self.outbox, b"R" + token, blob)
+            send_blob(self.outbox, blob, first=b"R" + token)
 
 
 #: process groups of their own that the running job started (a notebook's kernel)
@@ -191,7 +191,7 @@ def main(argv: list[str]) -> None:
             if data[:1] == b"C":  # the (cwd, sys_path) of the jobs that follow (huey workers)
                 _enter(*pickle.loads(data[1:]))
                 continue
-            token, payload = data[1:], inbox.recv_bytes()  # b"J" + token, then the payload
+            token, payload = data[1:], receive_blob(inbox)  # b"J" + token, then the payload
         except EOFError:  # the kernel closed the pool
             return
         with _Between.lock:

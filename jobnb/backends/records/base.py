@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from ... import defaults
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
-from ...payload.signing import Signer
+from ...payload.signing import HashedAsRead, Signer
 
 #: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
 #: in tests; read by the kernels and workers alike, when jobnb is imported)
@@ -198,10 +198,13 @@ class Records:
         """What gives the signature of ``blob``, hashed while the store writes it."""
         return self.signer.signature_later(blob, f"{kind}:{job_id}")
 
-    def _verified_apart(self, kind: str, job_id: str, signature, stored) -> memoryview:
-        """As ``_verified``, for a blob whose signature was kept beside it."""
+    def _verified_apart(
+        self, kind: str, job_id: str, signature, stored, hashed: HashedAsRead | None = None
+    ) -> memoryview:
+        """As ``_verified``, for a blob whose signature was kept beside it (``hashed``:
+        its chunks' hashes, started as it was read)."""
         what = f"the {kind} of job {job_id}"
-        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what)
+        return self.signer.verify_apart(signature, stored, f"{kind}:{job_id}", what, hashed)
 
     def _verified(self, kind: str, job_id: str, stored) -> memoryview:
         """The blob a store held (signed by ``_signed``), or SignatureMismatch saying
@@ -216,12 +219,13 @@ class Records:
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
     ) -> None:
         """Store queued jobs (``records``, every field kept, ``output`` included) with
-        their serialized ``payloads`` (one each, in order), all or none, with where the
+        their serialized ``payloads`` (one each, in order: a Framed value, written piece
+        by piece and never joined, or a buffer), all or none, with where the
         submitter was (``cwd``, ``sys_path``): their worker runs them there. A store may
         take one more keyword argument through which the caller's own writes join the
         same transaction (SQLite: ``within``, Redis: ``pipeline``)."""
@@ -295,9 +299,10 @@ class Records:
         what it appends, whatever the log's length."""
         raise NotImplementedError
 
-    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome) -> bool:
         """Record how a queued or running job ended: ``status``, its ``error`` text (a
-        traceback), and its serialized ``outcome``, stored as given; a finished job's
+        traceback), and its serialized ``outcome`` (a Framed value or a buffer), stored
+        as given, never visible in part; a finished job's
         progress shows its total done. False, and nothing written, if it had already
         ended (found lost, cancelled): the first end stands."""
         raise NotImplementedError
@@ -379,14 +384,16 @@ class Records:
         it whole; 0 for a job not held)."""
         raise NotImplementedError
 
-    def outcome(self, job_id: str) -> bytes | None:
-        """The serialized outcome ``finish`` stored, as it was given; None until then (or
+    def outcome(self, job_id: str) -> memoryview | None:
+        """The serialized outcome ``finish`` stored, read into one buffer (the blob its
+        pieces make); None until then (or
         when the job ended without one: cancelled while queued, lost). Outcomes and
         payloads are signed as they are stored and verified as they are read: one that
-        fails raises SignatureMismatch, never returned."""
+        fails raises SignatureMismatch (IncompleteInStore when part of it is missing),
+        never returned."""
         raise NotImplementedError
 
-    def payload(self, job_id: str) -> bytes | None:
+    def payload(self, job_id: str) -> memoryview | None:
         """The serialized payload ``add`` stored, as it was given (what ``resubmit``
         queues again)."""
         raise NotImplementedError

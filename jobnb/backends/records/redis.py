@@ -6,7 +6,12 @@ Keys, under a prefix (``jobnb:huey:<queue name>:``, or ``jobnb:rq:`` for the rq
 backend)::
 
     job:<id>          hash: status, name, times, progress, worker, heartbeat, error,
-                      output, payload, outcome, the submitter's cwd and sys.path, seq
+                      output, the signatures and sizes of the payload and the outcome,
+                      the submitter's cwd and sys.path, seq (a hash written by an
+                      earlier jobnb holds the payload and outcome: still read)
+    payload:<id>      list: the payload's bytes in chunks of ``CHUNK`` (one for a small
+    outcome:<id>      one), read back into one buffer; redis_scripts.job_keys names
+                      every key of a job, for whatever deletes or expires it
     log:<id>          string: the head of the job's output, appended as it comes
     logtail:<id>      list: the tail of its output, in chunks (records/log_bounds.py:
                       the job's hash counts what was written; the middle is dropped)
@@ -34,13 +39,16 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 import redis
 
 from ... import defaults
+from ...exceptions import IncompleteInStore
 from ...model import JobRecord, JobStatus, refuse_to_forget
-from ...payload.signing import Signer
+from ...payload.framing import allocate, chunks_of, size_of
+from ...payload.signing import HashedAsRead, Signer
 from ..redis_connection import connect, unreachable
 from ..secret_key import redis_signer
 from . import redis_scripts as lua
@@ -67,14 +75,19 @@ from .log_bounds import (
     kept_where,
     tail_of,
 )
+from .redis_chunks import CHUNK, write_chunks
 from .redis_done import START, DoneWatch
 
-#: a payload bigger than this is written ahead of its job's MULTI, and its signature
-#: hashed meanwhile: the signing of a 50 MB argument then hides behind its sending
+#: a payload or outcome bigger than this is written ahead of the MULTI or script that
+#: makes it its job's, and its signature hashed meanwhile: the signing of a 50 MB
+#: argument then hides behind its sending, and no big outcome passes through Lua
 WRITTEN_AHEAD = 2**20
-#: seconds a payload written ahead is kept if its MULTI never comes (the submitter died
-#: in between); the MULTI makes it the job's for good
+#: seconds chunks written ahead are kept if their MULTI or script never comes (the
+#: submitter or worker died in between, or the job had ended); linking them to their
+#: job makes them its for good
 AHEAD_TTL = 3600
+#: chunks read per round trip: the extra memory of a read, beside its buffer
+READ_CHUNKS = 8
 
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
@@ -145,11 +158,14 @@ class RedisRecords(Records):
     def _job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
 
+    def _blob_key(self, kind: str, job_id: str) -> str:
+        return lua.blob_key(self.prefix, kind, job_id)
+
     # --- writing -------------------------------------------------------------------------
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
         pipeline=None,
@@ -162,15 +178,11 @@ class RedisRecords(Records):
         ahead = {
             rec.id: self._signature_later("payload", rec.id, payload)
             for rec, payload in pairs
-            if memoryview(payload).nbytes > WRITTEN_AHEAD
+            if size_of(payload) > WRITTEN_AHEAD
         }
-        if ahead:  # (no job knows these keys until the MULTI: nobody reads them before)
-            early = self.redis.pipeline(transaction=False)
-            for rec, payload in pairs:
-                if rec.id in ahead:
-                    early.hset(self._job(rec.id), "payload", payload)
-                    early.expire(self._job(rec.id), AHEAD_TTL)
-            early.execute()
+        for rec, payload in pairs:  # (no job knows these keys until the MULTI)
+            if rec.id in ahead:
+                write_chunks(self.redis, self._blob_key("payload", rec.id), payload, AHEAD_TTL)
         pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=True)
         for rec, payload in pairs:
             fields = {
@@ -183,10 +195,12 @@ class RedisRecords(Records):
                 "progress_done": 0,
                 "log_kept": self.log_bytes_kept,
             }
+            fields["payload_size"] = size_of(payload)
             if rec.id in ahead:
                 fields["payload_signature"] = ahead[rec.id]()
-            else:  # signed apart: the payload goes as it is (a copy of 50 MB costs 40 ms)
-                fields["payload"] = payload
+                pipe.persist(self._blob_key("payload", rec.id))
+            else:  # signed apart: the payload goes as it is
+                pipe.rpush(self._blob_key("payload", rec.id), *chunks_of(payload, CHUNK))
                 fields["payload_signature"] = self._signature("payload", rec.id, payload)
             if rec.queue is not None:
                 fields["queue"] = rec.queue
@@ -201,8 +215,6 @@ class RedisRecords(Records):
             if sys_path is not None:
                 fields["sys_path"] = json.dumps(sys_path)
             pipe.hset(self._job(rec.id), mapping=fields)
-            if rec.id in ahead:
-                pipe.persist(self._job(rec.id))
         # EVAL, not a registered script: redis-py checks a pipeline's scripts with an
         # extra SCRIPT EXISTS round trip before every execute
         for status in {rec.status.value for rec, _ in pairs}:
@@ -232,13 +244,14 @@ class RedisRecords(Records):
         # it: Lua would copy it (a 50 MB argument: +0.15 s); unused if the job was taken
         pipe = self.redis.pipeline(transaction=False)
         pipe.eval(lua.START, 0, self.prefix, job_id, time.time(), worker)  # (EVAL: see add)
-        pipe.hmget(self._job(job_id), ["payload", "payload_signature"])
-        found, (payload, signature) = pipe.execute()
+        self._ask_blob(pipe, "payload", job_id)
+        found, *answers = pipe.execute()
         if found is None:
             return None
         timeout, cwd, sys_path = found[1]
         # (the job is running: see base)
-        payload = self._verified_apart("payload", job_id, signature, payload)
+        _, payload, signature, hashed = self._read_blob("payload", job_id, *answers)
+        payload = self._verified_apart("payload", job_id, signature, payload, hashed)
         return payload, _number(timeout), _text(cwd), json.loads(sys_path) if sys_path else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -256,10 +269,27 @@ class RedisRecords(Records):
         data = text.encode(errors="replace")
         self._append_log(args=[self.prefix, job_id, self.log_bytes_kept, CHUNK_MOST, data])
 
-    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
-        signature = self._signature("outcome", job_id, outcome)
-        args = [self.prefix, job_id, status.value, error or "", outcome, time.time(), signature]
-        return bool(self._finish(args=args))
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome) -> bool:
+        """A big outcome's chunks are written first under a key of this call's own, with
+        a time to live, then the script renames it the job's (FINISH): no byte of it
+        passes through Lua, and the chunks of an outcome whose job had already ended are
+        deleted (or, if this process dies first, expire)."""
+        size = size_of(outcome)
+        signature = self._signature_later("outcome", job_id, outcome)
+        staged, inline = "", b""
+        if size <= WRITTEN_AHEAD:
+            inline = b"".join(chunks_of(outcome, size or 1))
+        for _ in range(2):  # (once more if the staged chunks vanished before the script)
+            if size > WRITTEN_AHEAD:
+                staged = f"{self._blob_key('outcome', job_id)}:{uuid.uuid4().hex}"
+                write_chunks(self.redis, staged, outcome, AHEAD_TTL)
+            args = [self.prefix, job_id, status.value, error or "", staged, time.time()]
+            done = self._finish(args=[*args, signature(), size, inline])
+            if done != -1:
+                break
+        if done != 1 and staged:
+            self.redis.delete(staged)
+        return done == 1
 
     def requeue(self, job_id: str, reason: str) -> bool:
         note = requeue_note(reason)
@@ -513,11 +543,63 @@ class RedisRecords(Records):
         return self._blob(job_id, "payload")
 
     def _blob(self, job_id: str, kind: str) -> memoryview | None:
-        fields = ["status", kind, f"{kind}_signature"]
-        status, blob, signature = self.redis.hmget(self._job(job_id), fields)
+        """Read in chunks into one buffer (``_read_blob``), then verified."""
+        pipe = self.redis.pipeline(transaction=True)  # the hash and first chunks at once
+        self._ask_blob(pipe, kind, job_id)
+        status, blob, signature, hashed = self._read_blob(kind, job_id, *pipe.execute())
         if status is None:
             raise self._missing(job_id)
-        return None if blob is None else self._verified_apart(kind, job_id, signature, blob)
+        if blob is None:
+            return None
+        return self._verified_apart(kind, job_id, signature, blob, hashed)
+
+    def _ask_blob(self, pipe, kind: str, job_id: str) -> None:
+        """Queue on ``pipe`` what ``_read_blob`` reads first: the job's fields for its
+        blob, and the blob's first chunks (all of a small one: one round trip)."""
+        fields = ["status", kind, f"{kind}_signature", f"{kind}_size"]
+        pipe.hmget(self._job(job_id), fields)
+        pipe.lrange(self._blob_key(kind, job_id), 0, READ_CHUNKS - 1)
+
+    def _read_blob(self, kind: str, job_id: str, fields: list, first: list):
+        """(status, the blob or None, its signature, its chunks' hashes or None), from
+        what ``_ask_blob`` queued: the blob read into one buffer, the chunks past the
+        first ones ``READ_CHUNKS`` per round trip, each hashed as it lands (signing:
+        verifying then waits for the last ones only). IncompleteInStore when its chunks
+        are not all there."""
+        status, old_field, signature, size = fields
+        if old_field is not None:  # written by a jobnb before chunks: in the hash
+            return status, old_field, signature, None
+        if size is None:
+            return status, None, signature, None
+        size = int(size)
+        if len(first) == 1 and len(first[0]) == size:
+            return status, first[0], signature, None  # (a small blob: no copy)
+        buffer = allocate(size)
+        view = memoryview(buffer)
+        hashed = HashedAsRead(buffer)
+        key, at, index, chunks = self._blob_key(kind, job_id), 0, 0, first
+        while chunks:
+            for chunk in chunks:
+                if at + len(chunk) > size:
+                    raise self._incomplete(kind, job_id, f"more than its {size} bytes")
+                view[at : at + len(chunk)] = chunk
+                at += len(chunk)
+            hashed.filled(at)
+            index += len(chunks)
+            if len(chunks) < READ_CHUNKS or at == size:
+                break
+            chunks = self.redis.lrange(key, index, index + READ_CHUNKS - 1)
+        if at != size:
+            raise self._incomplete(kind, job_id, f"{at} of its {size} bytes")
+        return status, buffer, signature, hashed
+
+    def _incomplete(self, kind: str, job_id: str, found: str) -> IncompleteInStore:
+        what = "result" if kind == "outcome" else kind
+        return IncompleteInStore(
+            f"the {what} of job {job_id} is incomplete in {self.place} ({found} found): "
+            "its chunks were deleted or evicted meanwhile (is the server's maxmemory-policy "
+            "one that evicts keys?); it is never loaded. Submit the job again."
+        )
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so, and

@@ -4,6 +4,31 @@ starts, a lost one stays lost). Each takes the key prefix as ARGV[1]; the texts 
 writes (errors, log lines) come from Python (records/base.py), as arguments.
 """
 
+# Every key of one job, named once here (Python and Lua alike): what a drop deletes and a
+# result_ttl expires. Its payload and its outcome each have a key of their own, a list
+# of chunks (records/redis.py), never a field of its hash: a 500 MB result is then no
+# single 500 MB string, and the hash, read at every look, stays small.
+BLOB_KINDS = ("payload", "outcome")
+_JOB_KEY_KINDS = ("job", "log", "logtail", *BLOB_KINDS)
+
+
+def blob_key(prefix: str, kind: str, job_id: str) -> str:
+    """The key of a job's payload or outcome (``kind``): a list of chunks."""
+    return f"{prefix}{kind}:{job_id}"
+
+
+def job_keys(prefix: str, job_id: str) -> list[str]:
+    """Every key of job ``job_id`` under ``prefix``: its hash, its log's head and tail,
+    its payload's and its outcome's chunks (the Lua twin: ``JOB_KEYS``'s ``job_keys``)."""
+    return [f"{prefix}{kind}:{job_id}" for kind in _JOB_KEY_KINDS]
+
+
+JOB_KEYS = (
+    "\nlocal function job_keys(p, id)\n    return {"
+    + ", ".join(f"p .. '{kind}:' .. id" for kind in _JOB_KEY_KINDS)
+    + "}\nend\n"
+)
+
 # The server's clock, in seconds: what heartbeats, the lost cutoff, worker liveness and
 # result_ttl are measured on (Redis >= 5 replicates a script's effects, so a script may
 # read TIME before it writes).
@@ -20,6 +45,7 @@ end
 # read here); the field/value pairs after them are set with the status, in one HSET.
 MOVE = (
     SERVER_NOW
+    + JOB_KEYS
     + """
 local function move(p, id, job, old, new, seq, ttl, ...)
     if seq == nil then seq = redis.call('HGET', job, 'seq') end
@@ -37,9 +63,9 @@ local function move(p, id, job, old, new, seq, ttl, ...)
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
             local expires_at = server_now() + ttl
             redis.call('ZADD', p .. 'expires', expires_at, id)
-            redis.call('EXPIREAT', job, math.ceil(expires_at))
-            redis.call('EXPIREAT', p .. 'log:' .. id, math.ceil(expires_at))
-            redis.call('EXPIREAT', p .. 'logtail:' .. id, math.ceil(expires_at))
+            for _, key in ipairs(job_keys(p, id)) do
+                redis.call('EXPIREAT', key, math.ceil(expires_at))
+            end
         end
     end
 end
@@ -77,22 +103,36 @@ for i = 3, #ARGV do
 end
 """
 
+# A job's end, with its outcome: a big one's chunks were written beforehand under a key
+# of their own (ARGV[5], with a time to live: never linked, they go), which this renames
+# to the job's outcome key (no byte passes through Lua); a small one comes inline
+# (ARGV[8]). Returns 0 when the job had already ended (the caller deletes the chunks it
+# wrote), -1 when the chunks written beforehand are gone (written again, then retried).
 FINISH = (
     MOVE
     + """
-local p, id, status, err, outcome, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local signature = ARGV[7]
+local p, id, status, err, staged, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local signature, size, inline = ARGV[7], ARGV[8], ARGV[9]
 local job = p .. 'job:' .. id
 local found = redis.call('HMGET', job, 'status', 'seq', 'result_ttl', 'progress_total')
 local old, total = found[1], found[4]
 if old ~= 'queued' and old ~= 'running' then return 0 end
-local fields = {'finished', now}
+local outcome = p .. 'outcome:' .. id
+if staged ~= '' then
+    if redis.call('EXISTS', staged) == 0 then return -1 end
+    redis.call('RENAME', staged, outcome)
+    redis.call('PERSIST', outcome)
+else
+    redis.call('DEL', outcome)
+    redis.call('RPUSH', outcome, inline)
+end
+-- (linked before the move, whose result_ttl expires every key of the job, this one too)
+local fields = {'finished', now, 'outcome_signature', signature, 'outcome_size', size}
 if err ~= '' then table.insert(fields, 'error'); table.insert(fields, err) end
 if status == 'finished' and total then
     table.insert(fields, 'progress_done'); table.insert(fields, total)
 end
 move(p, id, job, old, status, found[2], found[3], unpack(fields))
-redis.call('HSET', job, 'outcome', outcome, 'outcome_signature', signature)
 return 1
 """
 )
@@ -114,11 +154,14 @@ return old
 """
 )
 
-# Every trace of an ended job: its hash (record, payload, outcome), its log, its place in
-# the pages (under any ended status: a hash past its EXPIREAT no longer says which).
-DROP = """
+# Every trace of an ended job: its keys (``job_keys``: record, log, payload, outcome),
+# its place in the pages (under any ended status: a hash past its EXPIREAT no longer
+# says which).
+DROP = (
+    JOB_KEYS
+    + """
 local function drop(p, id)
-    redis.call('DEL', p .. 'job:' .. id, p .. 'log:' .. id, p .. 'logtail:' .. id)
+    redis.call('DEL', unpack(job_keys(p, id)))
     redis.call('ZREM', p .. 'all', id)
     redis.call('ZREM', p .. 'expires', id)
     for _, status in ipairs({'finished', 'failed', 'cancelled', 'lost'}) do
@@ -126,6 +169,7 @@ local function drop(p, id)
     end
 end
 """
+)
 
 FORGET = (
     DROP
@@ -143,7 +187,9 @@ return status
 # time: Lua's stack holds ~8,000 arguments), not a call per job and key (a job's
 # status is in its hash, so only that status's set is asked); returns the pairs (id,
 # status) of those dropped.
-FORGET_MANY = """
+FORGET_MANY = (
+    JOB_KEYS
+    + """
 local IN_ONE_CALL = 1000
 local function in_slices(command, key, list)
     for first = 1, #list, IN_ONE_CALL do
@@ -164,9 +210,7 @@ for i = 2, #ARGV do
         dropped[#dropped + 1] = id
         dropped[#dropped + 1] = status
         ids[#ids + 1] = id
-        keys[#keys + 1] = p .. 'job:' .. id
-        keys[#keys + 1] = p .. 'log:' .. id
-        keys[#keys + 1] = p .. 'logtail:' .. id
+        for _, key in ipairs(job_keys(p, id)) do keys[#keys + 1] = key end
         of_status[status] = of_status[status] or {}
         table.insert(of_status[status], id)
     end
@@ -179,6 +223,7 @@ for status, its_ids in pairs(of_status) do
 end
 return dropped
 """
+)
 
 # The ids among a slice of an ended status's set (by seq, after ARGV[3], ARGV[4] of
 # them at most) that ended before ARGV[5] (or, never started, were submitted before

@@ -42,6 +42,7 @@ from .base import (
 )
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
+from .sqlite_blobs import read_blob, write_blob
 from .sqlite_chores import BOOT_ID, ENDED_DROPS, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
@@ -123,7 +124,7 @@ class SqliteRecords(Records):
     def add(
         self,
         records: Iterable[JobRecord],
-        payloads: Iterable[bytes],
+        payloads: Iterable,
         cwd: str | None = None,
         sys_path: list[str] | None = None,
         within: Callable[[sqlite3.Connection], object] | None = None,
@@ -139,9 +140,8 @@ class SqliteRecords(Records):
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT INTO payloads (id, data) VALUES (?, ?)", [(r.id, p) for r, p in pairs]
-            )
+            for rec, payload in pairs:  # (a big one in pieces: sqlite_blobs.py)
+                write_blob(db, "payload", rec.id, payload)
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                 "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
@@ -186,9 +186,9 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 return None
-            (payload,) = db.execute("SELECT data FROM payloads WHERE id = ?", (job_id,)).fetchone()
+            payload, hashed = read_blob(db, "payload", job_id)
         # (the job is running: see base)
-        payload = self._checked("payload", job_id, row[3], payload)
+        payload = self._checked("payload", job_id, row[3], payload, hashed)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
 
     def heartbeat(self, job_id: str) -> bool:
@@ -225,7 +225,7 @@ class SqliteRecords(Records):
             db.execute("BEGIN IMMEDIATE")
             append_log(db, self.path.parent, job_id, text, self.log_bytes_kept)
 
-    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome: bytes) -> bool:
+    def finish(self, job_id: str, status: JobStatus, error: str | None, outcome) -> bool:
         signature = self._signature_later("outcome", job_id, outcome)  # (see add)
         now = time.time()
         db = self._connection()
@@ -239,7 +239,7 @@ class SqliteRecords(Records):
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
             if done:
-                db.execute("INSERT INTO outcomes (id, data) VALUES (?, ?)", (job_id, outcome))
+                write_blob(db, "outcome", job_id, outcome)
                 db.execute(
                     "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
                 )
@@ -487,6 +487,7 @@ class SqliteRecords(Records):
         return KeptLog(self._connection(), self.path.parent, job_id).dropped
 
     def outcome(self, job_id: str) -> memoryview | None:
+        """Read in pieces into one buffer (sqlite_blobs.py)."""
         return self._blob("outcome", job_id)
 
     def payload(self, job_id: str) -> memoryview | None:
@@ -494,25 +495,26 @@ class SqliteRecords(Records):
 
     def _blob(self, kind: str, job_id: str) -> memoryview | None:
         """The verified payload or outcome (``kind``) of a job, None if it has none yet."""
-        row = (
-            self._connection()
-            .execute(
-                f"SELECT (SELECT data FROM {kind}s WHERE id = ?), {kind}_signature "
-                "FROM jobs WHERE id = ?",
-                (job_id, job_id),
-            )
-            .fetchone()
-        )
-        if row is None:
-            raise self._missing(job_id)
-        return None if row[0] is None else self._checked(kind, job_id, row[1], row[0])
+        db = self._connection()
+        with db:
+            db.execute("BEGIN")  # the row and its blob of one moment
+            row = db.execute(
+                f"SELECT {kind}_signature FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise self._missing(job_id)
+            blob, hashed = read_blob(db, kind, job_id)
+        return None if blob is None else self._checked(kind, job_id, row[0], blob, hashed)
 
-    def _checked(self, kind: str, job_id: str, signature: bytes | None, blob) -> memoryview:
-        """``blob`` verified against its signature in the jobs row; a row from the first
-        signing jobnb has none, its signature being inside the blob."""
+    def _checked(
+        self, kind: str, job_id: str, signature: bytes | None, blob, hashed=None
+    ) -> memoryview:
+        """``blob`` verified against its signature in the jobs row (``hashed``: its
+        chunks' hashes, started as it was read); a row from the first signing jobnb has
+        none, its signature being inside the blob."""
         if signature is None:
             return self._verified(kind, job_id, blob)
-        return self._verified_apart(kind, job_id, signature, blob)
+        return self._verified_apart(kind, job_id, signature, blob, hashed)
 
     def _mark_lost(self) -> None:
         """Whoever reads finds the jobs whose worker stopped beating, and says so; and

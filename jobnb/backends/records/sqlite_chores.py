@@ -88,7 +88,7 @@ def delete(db: sqlite3.Connection, job_ids: list[str]) -> None:
     """Every trace of these jobs, in the caller's transaction (the counts follow, by
     their trigger): their payloads, outcomes, log lines and rows."""
     ids = json.dumps(job_ids)
-    for table in ("payloads", "outcomes"):
+    for table in ("payloads", "outcomes", "blob_parts"):
         db.execute(f"DELETE FROM {table} WHERE id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM logs WHERE job_id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM jobs WHERE id IN {_IDS}", (ids,))

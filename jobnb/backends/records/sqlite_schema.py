@@ -42,6 +42,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 -- in it would be copied five times a second).
 CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS outcomes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+-- A blob past PART_MOST bytes (sqlite_blobs.py: SQLite holds less than 1e9 bytes a value)
+-- keeps its first part in the row above, the others here, numbered from 1.
+CREATE TABLE IF NOT EXISTS blob_parts (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (kind, id, part)
+);
+CREATE INDEX IF NOT EXISTS blob_parts_job ON blob_parts (id);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
 -- jobs_df(since=...): the jobs submitted since a time, newest first, read off this index
 CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
