@@ -33,9 +33,9 @@ class JobOptions:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
 
 
-#: a job id is 12 hex digits: the minute it was made (5 digits, wrapping every 728 days)
-#: then this process's counter (7 digits), which starts at a random number
-_MINUTE_DIGITS, _COUNTER_DIGITS = 5, 7
+#: a job id is 12 hex digits: the day it was made (3 digits, UTC, wrapping every 11
+#: years) then this process's counter (9 digits), which starts at a random number
+_DAY_DIGITS, _COUNTER_DIGITS = 3, 9
 _ids = random.Random()  # seeded from os.urandom; reseeded in forked children below
 _counter = itertools.count(_ids.getrandbits(4 * _COUNTER_DIGITS))
 
@@ -57,21 +57,21 @@ def new_job_id() -> str:
     In order, so that the jobs of one stretch of time sit side by side in every index
     keyed by id (a store's job, payload and outcome tables): a prune, which deletes
     the jobs that ended first, then rewrites a few pages per thousand jobs, not a page
-    per job (random ids cost a million-job SQLite prune 3.5x its time). The minute
-    comes first; then a counter, so that one process never makes the same id twice
-    (it would take 268 million ids in a minute), and starting at a random number, so
-    that two processes in the same minute share an id only if their counters' runs
-    overlap (two kernels submitting 1,000 jobs each: 1 chance in 130,000). The minute
-    wraps every 728 days, which costs order only: a job still kept from then has an
-    id of its own counter's run. Ids made by an older jobnb (12 random digits) go on
-    working: an id is only ever compared whole.
+    per job (random ids cost a million-job SQLite prune 3.5x its time). The day comes
+    first; then a counter, so that one process never makes the same id twice, and
+    starting at a random number of 36 bits, so that two processes of the same day
+    share an id only if their counters' runs overlap (two kernels submitting 1,000 jobs
+    each: 1 chance in 34 million; a minute instead of a day, with fewer digits left to
+    the counter, made it 1 in 130,000). The day wraps every 4,096 days, which costs
+    order only. Ids made by an older jobnb (12 random digits) go on working: an id is
+    only ever compared whole.
 
     From a seeded generator rather than ``uuid4``, whose ``os.urandom`` call per job
     was a fifth of the cost of a thread-backend submit.
     """
-    minute = int(time.time() // 60) % (1 << (4 * _MINUTE_DIGITS))
+    day = int(time.time() // 86400) % (1 << (4 * _DAY_DIGITS))
     count = next(_counter) % (1 << (4 * _COUNTER_DIGITS))
-    return f"{minute:0{_MINUTE_DIGITS}x}{count:0{_COUNTER_DIGITS}x}"
+    return f"{day:0{_DAY_DIGITS}x}{count:0{_COUNTER_DIGITS}x}"
 
 
 def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord:
