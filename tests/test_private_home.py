@@ -161,6 +161,7 @@ def test_under_umask_000_a_fresh_home_is_0700_and_its_files_0600(tmp_path):
         "worker.log",
         "worker.lock",
         "secret.key",
+        "worker.wake",  # the worker's wake-up socket (huey_wakeup.py)
     ):
         assert modes.pop(name) == 0o600, name
     assert modes == {}  # no other file was made there
