@@ -304,3 +304,19 @@ def test_done_callbacks_run_once_on_every_backend(backend, caplog):
     eventually(lambda: ended, timeout=60)
     time.sleep(0.6)  # two more rounds of the watcher: still called once
     assert ended == ["failed"] and len(called) == 3
+
+
+def test_a_notebooks_shell_command_gets_plain_lines_though_it_runs_on_a_pty(monkeypatch):
+    """IPython runs ``!jobnb run`` on a pseudo-terminal, but the cell's output cannot be
+    redrawn: a live bar there would leave a line per redraw, escapes and all."""
+    from jobnb.cli import progress
+
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w") as tty:
+        try:
+            monkeypatch.delenv("JPY_PARENT_PID", raising=False)
+            assert isinstance(progress.display(tty), progress.TerminalDisplay)
+            monkeypatch.setenv("JPY_PARENT_PID", "1")  # (what a kernel's children have)
+            assert isinstance(progress.display(tty), progress.PlainDisplay)
+        finally:
+            os.close(leader)

@@ -394,7 +394,7 @@ def _find(key: str, store: store_options.Store) -> Job:
 def _console():
     from rich.console import Console  # lazy: see the module's docstring
 
-    terminal = sys.stdout.isatty()
+    terminal = progress.on_terminal(sys.stdout)
     # piped, no line is cut at 80 columns: a script reads whole lines
     return Console(highlight=False, markup=False, emoji=False, width=None if terminal else 500)
 

@@ -9,6 +9,7 @@ rich is imported when a terminal display is made, not with the ``jobnb`` command
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -140,6 +141,14 @@ def display(
     """A terminal display when ``stream`` (default stdout) is a terminal, else a plain
     one (``labelled``, ``progress_lines``: see PlainDisplay)."""
     stream = stream or sys.stdout
-    if stream.isatty():
+    if on_terminal(stream):
         return TerminalDisplay(stream)
     return PlainDisplay(stream, labelled, progress_lines)
+
+
+def on_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal a live display can redraw. Not the pseudo-terminal
+    a notebook's ``!jobnb run`` writes to: IPython runs ``!`` commands on one, but the
+    cell's output keeps every redraw as a line of its own (a kernel's children have
+    JPY_PARENT_PID, set by jupyter_client when it starts the kernel)."""
+    return stream.isatty() and "JPY_PARENT_PID" not in os.environ
