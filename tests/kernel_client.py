@@ -22,7 +22,14 @@ def kernel_in(folder: Path) -> Iterator:
 
 def run(client, code: str, timeout: float = 60) -> list[dict]:
     """Execute ``code``; return every iopub message until the kernel is idle again."""
-    msg_id = client.execute(code)
+    messages, reply = until_idle(client, client.execute(code), timeout)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return messages
+
+
+def until_idle(client, msg_id: str, timeout: float = 60) -> tuple[list[dict], dict]:
+    """Every iopub message of the request ``msg_id`` until the kernel is idle again, and
+    the request's reply."""
     messages = []
     while True:
         msg = client.get_iopub_msg(timeout=timeout)
@@ -32,6 +39,4 @@ def run(client, code: str, timeout: float = 60) -> list[dict]:
             and msg["content"]["execution_state"] == "idle"
             and msg["parent_header"].get("msg_id") == msg_id
         ):
-            reply = client.get_shell_msg(timeout=timeout)
-            assert reply["content"]["status"] == "ok", reply["content"]
-            return messages
+            return messages, client.get_shell_msg(timeout=timeout)

@@ -10,7 +10,7 @@ import uuid
 from queue import Empty
 
 import nbformat
-from kernel_client import WIDGET_VIEW, run
+from kernel_client import WIDGET_VIEW, run, until_idle
 from nbclient import NotebookClient
 
 CONTROL = "jupyter.widget.control"
@@ -136,7 +136,7 @@ def test_the_end_reaches_the_cell_that_showed_the_job(kernel):
     final update answers the cell that displayed the job, whatever cell runs then."""
     run(kernel, "import jobnb, time\n_ = jobnb.configure('thread')")
     shown_msg = kernel.execute("job = jobnb.options(name='late').submit(time.sleep, 1.0)\njob")
-    shown = _until_idle(kernel, shown_msg)
+    shown, _ = until_idle(kernel, shown_msg)
     displays = [m for m in shown if m["msg_type"] == "display_data"]
     assert displays, [m["msg_type"] for m in shown]
     display_id = displays[0]["content"]["transient"]["display_id"]
@@ -152,17 +152,3 @@ def test_the_end_reaches_the_cell_that_showed_the_job(kernel):
     ]
     assert any(m["parent_header"].get("msg_id") == shown_msg for m in updates), updates
     assert all(">finished<" in m["content"]["data"]["text/html"] for m in updates)
-
-
-def _until_idle(client, msg_id: str, timeout: float = 60) -> list[dict]:
-    messages = []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        messages.append(msg)
-        if (
-            msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "idle"
-            and msg["parent_header"].get("msg_id") == msg_id
-        ):
-            client.get_shell_msg(timeout=timeout)
-            return messages
