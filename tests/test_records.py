@@ -103,6 +103,11 @@ class TestEveryStore:
         assert store.record(rec.id) == rec
         assert store.start(rec.id, "worker-1 pid 7") == (b"payload", None, "/work", ["/work/lib"])
         assert store.start(rec.id, "worker-2") is None  # taken once only
+        started = store.record(rec.id).started
+        # asked again by its worker (the first answer lost with the connection): the
+        # same answer, and the job keeps the time it started
+        assert store.start(rec.id, "worker-1 pid 7") == (b"payload", None, "/work", ["/work/lib"])
+        assert store.record(rec.id).started == started
         store.log(rec.id, "epoch 1\n")
         store.progress(rec.id, 1, 4, "epoch 1")
         store.log(rec.id, "epoch 2\n")

@@ -279,6 +279,9 @@ class Records:
         """Mark a queued job running on ``worker``; return its payload, its timeout, and
         the submitter's working directory and sys.path (``[]`` if not given). None if it
         is no longer queued (cancelled, or taken by another worker): a job starts once.
+        The same ``worker`` asking again for a job it started gets the same answer: its
+        first answer may have been lost with the store's connection after the start was
+        made (a Redis server killed, then back from its AOF).
         A payload whose signature fails raises SignatureMismatch once the job is marked
         running: the caller ends it failed with that message."""
         raise NotImplementedError

@@ -72,13 +72,20 @@ end
 """
 )
 
-# (One HMGET reads what it needs: a start is a handful of commands on the server.)
+# (One HMGET reads what it needs: a start is a handful of commands on the server.) A
+# start asked again by the worker that made it is answered again: the server may have
+# run it and died before its answer reached the worker (killed, restarted from its
+# AOF), which then asks again; answered "taken", it would never run the job, and the
+# job would stay running, beating no heartbeat, until it was found lost.
 START = (
     MOVE
     + """
 local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local job = p .. 'job:' .. id
-local found = redis.call('HMGET', job, 'status', 'seq', 'timeout', 'cwd', 'sys_path')
+local found = redis.call('HMGET', job, 'status', 'seq', 'timeout', 'cwd', 'sys_path', 'worker')
+if found[1] == 'running' and found[6] == worker then
+    return {1, {found[3], found[4], found[5]}}
+end
 if found[1] ~= 'queued' then return false end
 local beat = server_now()
 move(p, id, job, 'queued', 'running', found[2], false,

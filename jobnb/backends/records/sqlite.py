@@ -177,12 +177,14 @@ class SqliteRecords(Records):
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
+            # (asked again by the worker that started it, whose answer was lost, a
+            # start is answered again: see redis_scripts.START)
             row = db.execute(
-                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, "
-                "beat_monotonic = ?, boot_id = ?, worker = ? "
-                "WHERE id = ? AND status = 'queued' "
+                "UPDATE jobs SET status = 'running', started = coalesce(started, ?), "
+                "heartbeat = ?, beat_monotonic = ?, boot_id = ?, worker = ? "
+                "WHERE id = ? AND (status = 'queued' OR status = 'running' AND worker = ?) "
                 "RETURNING timeout, cwd, sys_path, payload_signature",
-                (now, now, time.monotonic(), BOOT_ID, worker, job_id),
+                (now, now, time.monotonic(), BOOT_ID, worker, job_id, worker),
             ).fetchone()
             if row is None:
                 return None
