@@ -117,6 +117,26 @@ def test_a_cut_framed_blob_is_refused_not_loaded():
         unframe(blob[:6])
 
 
+def test_a_small_value_is_packed_and_squeezed_and_loads_the_same():
+    """A long history keeps a payload and an outcome per job: a small one is written
+    without the zeros that align big buffers, and squeezed when that makes it smaller."""
+    text = "the same words again " * 40  # 840 bytes that squeeze well
+    squeezed = dumps_framed({"text": text}).joined()
+    assert squeezed[:4] == b"JNZ1" and len(squeezed) < 300
+    assert loads(squeezed) == {"text": text}
+    packed = dumps_framed(7).joined()  # too small to be worth squeezing
+    assert packed[:4] == b"JNP1" and len(packed) < 40 and loads(packed) == 7
+    outcome = dumps_outcome(Outcome(JobStatus.FINISHED)).joined()
+    assert len(outcome) < 100 and loads_outcome(outcome).status is JobStatus.FINISHED
+    damaged = squeezed[:-3] + bytes(3)
+    with pytest.raises(ValueError, match="squeezed blob .* damaged|where its head says"):
+        unframe(damaged)
+    with pytest.raises(ValueError, match="where its head says"):
+        unframe(packed[:-1])
+    big = dumps_framed(np.arange(MB)).joined()  # a big buffer: aligned, as before
+    assert big[:4] == b"JNF1"
+
+
 def test_a_plain_pickle_and_an_outcome_of_the_jobnb_before_framing_still_load():
     assert not isinstance(pickle.dumps(1), Framed) and pickle.dumps(1)[:1] == b"\x80"
     assert loads(dumps([1, 2])) == [1, 2]

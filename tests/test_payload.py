@@ -67,9 +67,12 @@ def test_a_notebook_function_travels_with_the_lines_of_its_cell_only(tmp_path):
         "def twice(v):\n    return 2 * v\n",
     )
     _cell("/tmp/ipykernel_0/222.py", "def other():\n    pass  # marker-of-another-cell\n")
+    from jobnb.payload.framing import unframe
+
     blob = dumps_payload(CallPayload(used["half"], (1,))).joined()
-    assert blob.count(b"marker-of-the-used-cell") == 1  # two functions, one cell: once
-    assert b"marker-of-another-cell" not in blob
+    pickled = b"".join(unframe(blob))  # (a small payload is stored squeezed)
+    assert pickled.count(b"marker-of-the-used-cell") == 1  # two functions, one cell: once
+    assert b"marker-of-another-cell" not in pickled
 
     # a fresh process (no linecache of ours) runs it: its traceback shows the cell's line
     (tmp_path / "payload").write_bytes(blob)

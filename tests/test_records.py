@@ -479,3 +479,35 @@ def test_a_records_file_from_before_keeps_working(tmp_path):
     store.heartbeat(rec.id)
     assert store.record("5ti11running").status is JobStatus.LOST
     assert store.record(rec.id).status is JobStatus.RUNNING
+
+
+def test_an_ended_job_keeps_a_packed_hash_in_redis(redis_url):
+    """A long history's memory (issue 16): the submitter's cwd and sys.path, longer than
+    Redis packs in a hash, are dropped when the job ends, and the hash that held them is
+    packed again (a listpack, a third of a hashtable), its fields and expiry as they were."""
+    import redis
+
+    from jobnb.payload import dumps_outcome
+    from jobnb.payload.outcome import Outcome
+
+    store = RedisRecords(redis_url, result_ttl=3600)
+    rec = queued("long-history")
+    store.add([rec], [b"payload"], cwd="/a/long/working/directory" * 4, sys_path=["/lib"] * 40)
+    server = redis.Redis.from_url(redis_url)
+    key = store._job(rec.id)
+    assert server.object("encoding", key) == b"hashtable"  # (what the test is about)
+    store.start(rec.id, "worker-1 pid 7")
+    assert store.finish(
+        rec.id, JobStatus.FINISHED, None, dumps_outcome(Outcome(JobStatus.FINISHED))
+    )
+    assert server.object("encoding", key) == b"listpack"
+    assert server.memory_usage(key, samples=0) < 700
+    assert 3500 < server.ttl(key) <= 3601  # (EXPIREAT rounds up to a second)
+    ended = store.record(rec.id)
+    assert (ended.status, ended.name, ended.worker) == (
+        JobStatus.FINISHED,
+        rec.name,
+        "worker-1 pid 7",
+    )
+    assert ended.started <= ended.finished
+    assert store.outcome(rec.id) is not None  # its signature kept: it verifies

@@ -58,6 +58,15 @@ local function move(p, id, job, old, new, seq, ttl, ...)
         -- where its submitter was is read by START alone, its heartbeat by MARK_LOST
         -- alone while it runs: neither is kept in a long history
         redis.call('HDEL', job, 'cwd', 'sys_path', 'heartbeat')
+        -- a hash that once held a value longer than the server's hash-max-listpack-value
+        -- (64 bytes: the submitter's cwd and sys.path) stays a hashtable when it is gone,
+        -- ~1.4 KB for a no-op job where a listpack takes ~0.5 KB: made again, the hash
+        -- of a long history is packed as if it had never held them
+        if redis.call('OBJECT', 'ENCODING', job) == 'hashtable' then
+            local fields = redis.call('HGETALL', job)
+            redis.call('DEL', job)
+            redis.call('HSET', job, unpack(fields))
+        end
         if ttl == nil then ttl = redis.call('HGET', job, 'result_ttl') end
         ttl = tonumber(ttl)
         if ttl then  -- the job's result_ttl: forget it then (swept from the sets on a read)
