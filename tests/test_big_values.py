@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -261,6 +262,7 @@ def test_a_full_disk_during_a_big_blob_is_the_clear_disk_full_error(tmp_path):
             store.add([rec], [dumps_payload(CallPayload(echo, (np.ones(2 * MB),)))])
         assert f"the file system mounted at {small} is full" in str(error.value)
         assert store.records() == []  # nothing half written shows
+        assert blob_files(store) == {}  # nor left: its space is free again
         small_one = queued()
         store.add([small_one], [b"payload"])  # the same store goes on once there is room
         assert store.start(small_one.id, "w")[0] == b"payload"
@@ -311,9 +313,12 @@ PART = 3 * MB  # the part size these tests set: a few parts of a 24 MB blob, not
 
 @pytest.fixture
 def small_parts(monkeypatch):
+    """Blobs in SQLite in parts, as the jobnb before blobs' files wrote big ones: they
+    are still read (and written for an id that cannot name a file)."""
     from jobnb.backends.records import sqlite_blobs
 
     monkeypatch.setattr(sqlite_blobs, "PART_MOST", PART)
+    monkeypatch.setattr(sqlite_blobs, "FILE_LEAST", 2**40)
 
 
 def blob_rows(store: SqliteRecords, job_id: str) -> list[tuple[str, int]]:
@@ -352,3 +357,101 @@ def test_a_changed_part_is_refused_never_loaded(small_parts, tmp_path):
         db.execute("UPDATE blob_parts SET data = zeroblob(length(data)) WHERE part = 2")
     with pytest.raises(SignatureMismatch):
         store.payload(rec.id)
+
+
+# --- a big blob of a SQLite home is a file of its own -------------------------------------
+def blob_files(store: SqliteRecords) -> dict[str, int]:
+    folder = store.path.parent / "blobs"
+    return {f.name: f.stat().st_mode & 0o777 for f in folder.iterdir()} if folder.exists() else {}
+
+
+def test_a_big_blob_of_a_sqlite_home_is_a_private_file_and_goes_with_its_job(tmp_path):
+    """Written once, beside SQLite (not three times through its pages, WAL and
+    checkpoint), read back mapped; removed when its job is forgotten, pruned or expired."""
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    array = np.random.default_rng(3).random(2 * MB)  # 16 MB
+    payload = dumps_payload(CallPayload(echo, (array,)))
+    rec = queued()
+    store.add([rec], [payload])
+    assert blob_files(store) == {f"payload-{rec.id}": 0o600}
+    assert (store.path.parent / "blobs").stat().st_mode & 0o777 == 0o700
+    assert store.path.stat().st_size < 2 * MB  # not in SQLite's file
+    got, *_ = store.start(rec.id, "w")
+    assert bytes(got) == payload.joined()
+    call = loads(got)
+    assert np.array_equal(call.args[0], array)
+    call.args[0][0] = -1.0  # writable: a private mapping (the file is left as it was)
+    assert bytes(store.payload(rec.id)) == payload.joined()
+    outcome = dumps_outcome(Outcome(JobStatus.FINISHED, array[::-1].copy()))
+    assert store.finish(rec.id, JobStatus.FINISHED, None, outcome)
+    assert set(blob_files(store)) == {f"payload-{rec.id}", f"outcome-{rec.id}"}
+    assert np.array_equal(loads_outcome(store.outcome(rec.id)).value, array[::-1])
+    store.forget(rec.id)
+    assert blob_files(store) == {}
+    # pruned (forget_many) and expired alike
+    pruned, expiring = queued(), queued()
+    short = SqliteRecords(tmp_path / "home" / "jobs.db", result_ttl=0.2)
+    store.add([pruned], [payload])
+    short.add([expiring], [payload])
+    for one, records in ((pruned, store), (expiring, short)):
+        records.start(one.id, "w")
+        assert records.finish(one.id, JobStatus.FINISHED, None, outcome)
+    assert len(blob_files(store)) == 4
+    assert store.forget_many([pruned.id]) == {pruned.id: JobStatus.FINISHED}
+    assert set(blob_files(store)) == {f"payload-{expiring.id}", f"outcome-{expiring.id}"}
+    time.sleep(1.2)  # past its result_ttl, and the next look for lost or expired jobs
+    with pytest.raises(jobnb.JobNotFound):
+        short.record(expiring.id)
+    assert blob_files(store) == {}
+
+
+def test_a_big_blob_file_changed_or_deleted_is_refused_never_loaded(tmp_path):
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    changed, deleted = queued(), queued()
+    payload = dumps_payload(CallPayload(echo, (np.ones(2 * MB),)))
+    store.add([changed, deleted], [payload, payload])
+    folder = store.path.parent / "blobs"
+    with open(folder / f"payload-{changed.id}", "r+b") as file:
+        file.seek(-8, os.SEEK_END)
+        file.write(b"\x01" * 8)
+    with pytest.raises(SignatureMismatch):
+        store.payload(changed.id)
+    (folder / f"payload-{deleted.id}").unlink()
+    with pytest.raises(IncompleteInStore, match=f"payload of job {deleted.id} is missing"):
+        store.start(deleted.id, "w")
+
+
+def test_a_failed_add_leaves_no_file_and_touches_no_other_jobs(tmp_path):
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    first = queued()
+    payload = dumps_payload(CallPayload(echo, (np.ones(2 * MB),)))
+    store.add([first], [payload])
+    again = queued()
+    again.id = first.id  # the same id again: refused, the first job's file kept
+    with pytest.raises(Exception):  # noqa: B017 - the store's error, whatever its kind
+        store.add([again], [dumps_payload(CallPayload(echo, (np.zeros(2 * MB),)))])
+    assert bytes(store.payload(first.id)) == payload.joined()
+    other, twin = queued(), queued()
+    twin.id = other.id  # the second fails after the first's file was written
+    with pytest.raises(Exception):  # noqa: B017 - the store's error, whatever its kind
+        store.add([other, twin], [payload, payload])
+    with pytest.raises(jobnb.JobNotFound):
+        store.record(other.id)
+    assert blob_files(store) == {f"payload-{first.id}": 0o600}
+
+
+def test_an_old_file_no_row_names_is_swept(tmp_path):
+    """A process killed between a big blob's file and its row's commit leaves a file no
+    row names: the next shrink (after a prune) removes it once it is an hour old."""
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    kept = queued()
+    store.add([kept], [dumps_payload(CallPayload(echo, (np.ones(2 * MB),)))])
+    folder = store.path.parent / "blobs"
+    old, young = folder / "payload-0123456789ab", folder / "outcome-0123456789ac"
+    for orphan in (old, young):
+        orphan.write_bytes(b"left by a killed process")
+    hour_ago = time.time() - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(folder / f"payload-{kept.id}", (hour_ago, hour_ago))
+    store.shrink()
+    assert set(blob_files(store)) == {f"payload-{kept.id}", young.name}

@@ -42,7 +42,7 @@ from .base import (
 )
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
-from .sqlite_blobs import read_blob, write_blob
+from .sqlite_blobs import read_blob, remove_files, sweep_orphans, write_blob
 from .sqlite_chores import BOOT_ID, ENDED_DROPS, delete, find_lost, forget_expired, shrink
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
@@ -138,37 +138,42 @@ class SqliteRecords(Records):
         signatures = [self._signature_later("payload", r.id, p) for r, p in pairs]
         path_text = json.dumps(sys_path) if sys_path is not None else None
         db = self._connection()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            for rec, payload in pairs:  # (a big one in pieces: sqlite_blobs.py)
-                write_blob(db, "payload", rec.id, payload)
-            db.executemany(
-                "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
-                "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.id,
-                        r.name,
-                        r.backend,
-                        r.status.value,
-                        r.kind,
-                        r.description,
-                        r.queue,
-                        r.timeout,
-                        r.submitted,
-                        cwd,
-                        path_text,
-                        self.result_ttl,
-                        r.output,
-                        signature(),
-                        self.log_bytes_kept,
-                    )
-                    for r, signature in zip(records, signatures, strict=True)
-                ],
-            )
-            if within is not None:
-                within(db)
+        files: list = []  # (big payloads' files: removed if the transaction fails)
+        try:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                for rec, payload in pairs:  # (a big one in pieces: sqlite_blobs.py)
+                    files.append(write_blob(db, "payload", rec.id, payload, self.path.parent))
+                db.executemany(
+                    "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
+                    "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
+                    "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r.id,
+                            r.name,
+                            r.backend,
+                            r.status.value,
+                            r.kind,
+                            r.description,
+                            r.queue,
+                            r.timeout,
+                            r.submitted,
+                            cwd,
+                            path_text,
+                            self.result_ttl,
+                            r.output,
+                            signature(),
+                            self.log_bytes_kept,
+                        )
+                        for r, signature in zip(records, signatures, strict=True)
+                    ],
+                )
+                if within is not None:
+                    within(db)
+        except BaseException:
+            remove_files(files)
+            raise
 
     def start(
         self, job_id: str, worker: str
@@ -188,7 +193,7 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 return None
-            payload, hashed = read_blob(db, "payload", job_id)
+            payload, hashed = read_blob(db, "payload", job_id, self.path.parent)
         # (the job is running: see base)
         payload = self._checked("payload", job_id, row[3], payload, hashed)
         return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
@@ -231,20 +236,25 @@ class SqliteRecords(Records):
         signature = self._signature_later("outcome", job_id, outcome)  # (see add)
         now = time.time()
         db = self._connection()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
-            done = db.execute(
-                "UPDATE jobs SET status = ?, error = ?, finished = ?, expires = ? + result_ttl, "
-                f"{ENDED_DROPS}, progress_done = CASE WHEN ? = 'finished' "
-                "AND progress_total IS NOT NULL THEN progress_total ELSE progress_done END "
-                "WHERE id = ? AND status IN ('queued', 'running')",
-                (status.value, error, now, now, status.value, job_id),
-            ).rowcount
-            if done:
-                write_blob(db, "outcome", job_id, outcome)
-                db.execute(
-                    "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
-                )
+        written = None  # (a big outcome's file: removed if the transaction fails)
+        try:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                done = db.execute(
+                    "UPDATE jobs SET status = ?, error = ?, finished = ?, "
+                    f"expires = ? + result_ttl, {ENDED_DROPS}, progress_done = CASE WHEN "
+                    "? = 'finished' AND progress_total IS NOT NULL THEN progress_total "
+                    "ELSE progress_done END WHERE id = ? AND status IN ('queued', 'running')",
+                    (status.value, error, now, now, status.value, job_id),
+                ).rowcount
+                if done:
+                    written = write_blob(db, "outcome", job_id, outcome, self.path.parent)
+                    db.execute(
+                        "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
+                    )
+        except BaseException:
+            remove_files([written])
+            raise
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -306,7 +316,8 @@ class SqliteRecords(Records):
             status = self._status_in(db, job_id)
             if not status.is_done:
                 raise refuse_to_forget(job_id, status)
-            delete(db, [job_id])
+            files = delete(db, [job_id], self.path.parent)
+        remove_files(files)
         shrink(db)
         self._forget_whole_logs([job_id])
         return status
@@ -334,15 +345,19 @@ class SqliteRecords(Records):
                 (json.dumps(job_ids),),
             ).fetchall()
             rows = [row for row in rows if JobStatus(row[1]).is_done]
-            delete(db, [job_id for job_id, _, _ in rows])
+            files = delete(db, [job_id for job_id, _, _ in rows], self.path.parent)
+        remove_files(files)
         # only the jobs that wrote a log have a whole log's file (written with the
         # counters): a look for the file of each of a million silent jobs took 20 s
         self._forget_whole_logs([job_id for job_id, _, logged in rows if logged])
         return {job_id: JobStatus(status) for job_id, status, _ in rows}
 
     def shrink(self) -> None:
-        """Incremental vacuum, ``SHRINK_STEP`` pages per transaction, then a checkpoint."""
-        shrink(self._connection())
+        """Incremental vacuum, ``SHRINK_STEP`` pages per transaction, then a checkpoint;
+        and the files of big blobs that no row names (sqlite_blobs.sweep_orphans)."""
+        db = self._connection()
+        shrink(db)
+        sweep_orphans(db, self.path.parent)
 
     def ended_before(
         self, before: float, status: JobStatus | None = None, batch: int = PRUNE_BATCH_SQLITE
@@ -505,7 +520,7 @@ class SqliteRecords(Records):
             ).fetchone()
             if row is None:
                 raise self._missing(job_id)
-            blob, hashed = read_blob(db, kind, job_id)
+            blob, hashed = read_blob(db, kind, job_id, self.path.parent)
         return None if blob is None else self._checked(kind, job_id, row[0], blob, hashed)
 
     def _checked(
@@ -528,6 +543,6 @@ class SqliteRecords(Records):
         db = self._connection()
         try:
             find_lost(db, self._lost_look.silence)
-            self._forget_whole_logs(forget_expired(db))
+            self._forget_whole_logs(forget_expired(db, self.path.parent))
         except sqlite3.OperationalError:
             pass

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 from .base import SILENT_WORKER, lost_error
+from .sqlite_blobs import files_of, remove_files
 
 
 def _boot_id() -> str:
@@ -64,9 +66,9 @@ def find_lost(db: sqlite3.Connection, silence: float) -> None:
     )
 
 
-def forget_expired(db: sqlite3.Connection) -> list[str]:
+def forget_expired(db: sqlite3.Connection, home: Path) -> list[str]:
     """Forget the ended jobs past their result_ttl (a thousand at a time); their ids (the
-    store deletes their whole logs' files)."""
+    store deletes their whole logs' files; their big blobs' files go here)."""
     now = time.time()
     if db.execute("SELECT 1 FROM jobs WHERE expires < ? LIMIT 1", (now,)).fetchone() is None:
         return []
@@ -74,7 +76,8 @@ def forget_expired(db: sqlite3.Connection) -> list[str]:
         db.execute("BEGIN IMMEDIATE")
         expired = db.execute("SELECT id FROM jobs WHERE expires < ? LIMIT 1000", (now,))
         job_ids = [job_id for (job_id,) in expired.fetchall()]
-        delete(db, job_ids)
+        files = delete(db, job_ids, home)
+    remove_files(files)
     shrink(db)
     return job_ids
 
@@ -84,14 +87,17 @@ def forget_expired(db: sqlite3.Connection) -> list[str]:
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def delete(db: sqlite3.Connection, job_ids: list[str]) -> None:
+def delete(db: sqlite3.Connection, job_ids: list[str], home: Path) -> list[Path]:
     """Every trace of these jobs, in the caller's transaction (the counts follow, by
-    their trigger): their payloads, outcomes, log lines and rows."""
+    their trigger): their payloads, outcomes, log lines and rows. Returns the files of
+    their big blobs, which the caller removes once the transaction is committed."""
     ids = json.dumps(job_ids)
+    files = files_of(db, home, ids)
     for table in ("payloads", "outcomes", "blob_parts"):
         db.execute(f"DELETE FROM {table} WHERE id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM logs WHERE job_id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM jobs WHERE id IN {_IDS}", (ids,))
+    return files
 
 
 #: pages an incremental vacuum frees per transaction: moving a page from the end of the
