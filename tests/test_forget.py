@@ -105,8 +105,9 @@ def test_forgetting_a_large_result_gives_the_space_back(tmp_path):
     assert jobnb.submit(add, 1).result(timeout=30) == 1
     files = tmp_path / ".jobnb"
 
-    def home_size() -> int:  # the records file, with its write-ahead log
-        return sum(path.stat().st_size for path in files.glob("jobs.db*"))
+    def home_size() -> int:  # the records file, its write-ahead log, big blobs' files
+        found = [*files.glob("jobs.db*"), *files.glob("blobs/*")]
+        return sum(path.stat().st_size for path in found)
 
     before = home_size()
     job = jobnb.submit(big_result, 50)
