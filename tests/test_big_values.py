@@ -221,6 +221,26 @@ def test_a_missing_or_cut_chunk_is_a_clear_error_never_a_wrong_value(redis_url):
         store.outcome(rec.id)
 
 
+def test_a_chunk_too_long_ends_the_read_and_the_next_commands_are_answered_right(redis_url):
+    """Chunks past the first are read off the socket straight into the blob's buffer:
+    a reply longer than the blob is refused midway, and what is left of it never
+    answers the store's next command."""
+    store, rec, array = finished_on_redis(redis_url)
+    key = f"{store.prefix}outcome:{rec.id}"
+    second = store.redis.lindex(key, 1)
+    store.redis.lset(key, 1, second + bytes(MB))  # longer than the blob's size
+    with pytest.raises(IncompleteInStore, match="more than its"):
+        store.outcome(rec.id)
+    assert store.record(rec.id).status is JobStatus.FINISHED  # answered as itself
+    assert store.redis.lindex(key, 1)[: len(second)] == second
+    store.redis.lset(key, 1, second)
+    assert np.array_equal(loads_outcome(store.outcome(rec.id)).value, array)
+    store.redis.lset(key, 2, 7)  # not a chunk: the outcome fails, the store goes on
+    with pytest.raises((IncompleteInStore, SignatureMismatch)):
+        store.outcome(rec.id)
+    assert store.counts()[JobStatus.FINISHED] == 1
+
+
 def test_forget_expiry_and_prune_delete_the_chunks_too(redis_url):
     store, rec, _ = finished_on_redis(redis_url)
     keys = [f"{store.prefix}{kind}:{rec.id}" for kind in ("payload", "outcome")]

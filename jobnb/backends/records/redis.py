@@ -75,7 +75,7 @@ from .log_bounds import (
     kept_where,
     tail_of,
 )
-from .redis_chunks import CHUNK, write_chunks
+from .redis_chunks import CHUNK, read_chunks_into, write_chunks
 from .redis_done import START, DoneWatch
 
 #: a payload or outcome bigger than this is written ahead of the MULTI or script that
@@ -86,8 +86,6 @@ WRITTEN_AHEAD = 2**20
 #: submitter or worker died in between, or the job had ended); linking them to their
 #: job makes them its for good
 AHEAD_TTL = 3600
-#: chunks read per round trip: the extra memory of a read, beside its buffer
-READ_CHUNKS = 8
 
 _FIELDS = RECORD_FIELDS[1:]  # (the id is in the key)
 _STATUS = _FIELDS.index("status")  # None there: no such job
@@ -558,14 +556,14 @@ class RedisRecords(Records):
         blob, and the blob's first chunks (all of a small one: one round trip)."""
         fields = ["status", kind, f"{kind}_signature", f"{kind}_size"]
         pipe.hmget(self._job(job_id), fields)
-        pipe.lrange(self._blob_key(kind, job_id), 0, READ_CHUNKS - 1)
+        pipe.lrange(self._blob_key(kind, job_id), 0, 0)
 
     def _read_blob(self, kind: str, job_id: str, fields: list, first: list):
         """(status, the blob or None, its signature, its chunks' hashes or None), from
         what ``_ask_blob`` queued: the blob read into one buffer, the chunks past the
-        first ones ``READ_CHUNKS`` per round trip, each hashed as it lands (signing:
-        verifying then waits for the last ones only). IncompleteInStore when its chunks
-        are not all there."""
+        first one in one more round trip, from the socket straight into it, each hashed
+        as it lands (signing: verifying then waits for the last ones only).
+        IncompleteInStore when its chunks are not all there."""
         status, old_field, signature, size = fields
         if old_field is not None:  # written by a jobnb before chunks: in the hash
             return status, old_field, signature, None
@@ -577,18 +575,19 @@ class RedisRecords(Records):
         buffer = allocate(size)
         view = memoryview(buffer)
         hashed = HashedAsRead(buffer)
-        key, at, index, chunks = self._blob_key(kind, job_id), 0, 0, first
-        while chunks:
-            for chunk in chunks:
-                if at + len(chunk) > size:
-                    raise self._incomplete(kind, job_id, f"more than its {size} bytes")
-                view[at : at + len(chunk)] = chunk
-                at += len(chunk)
-            hashed.filled(at)
-            index += len(chunks)
-            if len(chunks) < READ_CHUNKS or at == size:
-                break
-            chunks = self.redis.lrange(key, index, index + READ_CHUNKS - 1)
+        at = 0
+        for chunk in first:  # (the first chunk: the rest straight from the socket)
+            if at + len(chunk) > size:
+                raise self._incomplete(kind, job_id, f"more than its {size} bytes")
+            view[at : at + len(chunk)] = chunk
+            at += len(chunk)
+        hashed.filled(at)
+        if first and at < size:
+            key = self._blob_key(kind, job_id)
+            try:
+                at = read_chunks_into(self.redis, key, len(first), view, at, hashed.filled)
+            except ValueError as exc:
+                raise self._incomplete(kind, job_id, str(exc)) from None
         if at != size:
             raise self._incomplete(kind, job_id, f"{at} of its {size} bytes")
         return status, buffer, signature, hashed

@@ -10,9 +10,17 @@ small header, then the chunk itself, a view of a Framed value's piece
 
 The key gets its time to live right after its first chunk, before the others: a
 writer that dies midway leaves chunks that expire, never a key for ever.
+
+Read back, a big blob's chunks go from the socket straight into the one buffer the
+reader allocated (``read_chunks_into``): through redis-py, each chunk would be copied
+into hiredis's buffer, then into a bytes object, then into that buffer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
 
 from ...payload.framing import chunks_of
 
@@ -52,3 +60,75 @@ def write_chunks(client, key: str, blob, ttl: int) -> None:
     for error in errors:
         if isinstance(error, Exception):
             raise error
+
+
+class _RawReply:
+    """A reply of the server read off the socket: its headers (``*3``, ``$4194304``)
+    through a small buffer, its bulk strings straight into the memory they go to."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.pending = bytearray()
+
+    def _line(self) -> bytes:
+        while (end := self.pending.find(b"\r\n")) < 0:
+            self._more()
+        line = bytes(self.pending[:end])
+        del self.pending[: end + 2]
+        return line
+
+    def _more(self) -> None:
+        got = self.sock.recv(65536)
+        if not got:
+            raise redis.ConnectionError("the server closed the connection in a reply")
+        self.pending += got
+
+    def header(self, kind: bytes) -> int:
+        line = self._line()
+        if line[:1] == b"-":
+            raise redis.ResponseError(line[1:].decode(errors="replace"))
+        if line[:1] != kind:
+            raise redis.ConnectionError(f"a reply the reader did not expect: {line[:40]!r}")
+        return int(line[1:])
+
+    def into(self, view: memoryview) -> None:
+        """The next ``view.nbytes`` bytes of the reply, then its CRLF."""
+        kept = min(len(self.pending), view.nbytes)
+        view[:kept] = self.pending[:kept]
+        del self.pending[:kept]
+        while kept < view.nbytes:
+            got = self.sock.recv_into(view[kept:])
+            if not got:
+                raise redis.ConnectionError("the server closed the connection in a reply")
+            kept += got
+        while len(self.pending) < 2:
+            self._more()
+        del self.pending[:2]
+
+
+def read_chunks_into(
+    client, key: str, first: int, view: memoryview, at: int, filled: Callable[[int], None]
+) -> int:
+    """The chunks of the list ``key`` from index ``first`` on, read into ``view`` from
+    ``at`` on (one LRANGE, one round trip), ``filled(end)`` called after each; the end
+    of what was read. ValueError if they hold more than ``view`` has room for."""
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command([_command(b"LRANGE", key.encode(), b"%d" % first, b"-1")])
+        reply = _RawReply(connection._get_socket())
+        for _ in range(reply.header(b"*")):
+            length = reply.header(b"$")
+            if at + length > view.nbytes:
+                raise ValueError(f"more than its {view.nbytes} bytes")
+            reply.into(view[at : at + length])
+            at += length
+            filled(at)
+        if reply.pending:  # (nothing was asked after it)
+            raise redis.ConnectionError("more than one reply to one command")
+    except BaseException:
+        connection.disconnect()  # what is left of the reply must not answer the next command
+        raise
+    finally:
+        pool.release(connection)
+    return at
