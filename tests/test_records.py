@@ -511,3 +511,24 @@ def test_an_ended_job_keeps_a_packed_hash_in_redis(redis_url):
     )
     assert ended.started <= ended.finished
     assert store.outcome(rec.id) is not None  # its signature kept: it verifies
+
+
+def test_jobs_from_one_place_share_one_origin_row_in_sqlite(tmp_path):
+    """Where a submitter was (its cwd and sys.path: a few hundred bytes) is a row of its
+    own, named by each job from there until it ends: a long history's rows stay short."""
+    import sqlite3
+
+    store = SqliteRecords(tmp_path / "home" / "jobs.db")
+    recs = [queued(f"job{i}") for i in range(3)]
+    for rec in recs:
+        store.add([rec], [b"payload"], cwd="/work", sys_path=["/work/lib"] * 20)
+    other = queued("elsewhere")
+    store.add([other], [b"payload"], cwd="/else", sys_path=[])
+    assert store.start(recs[0].id, "w") == (b"payload", None, "/work", ["/work/lib"] * 20)
+    assert store.start(other.id, "w") == (b"payload", None, "/else", [])
+    assert store.finish(recs[0].id, JobStatus.FINISHED, None, b"outcome")
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM origins").fetchone()[0] == 2
+        rows = dict(db.execute("SELECT id, origin FROM jobs"))
+    assert rows[recs[0].id] is None  # ended: it names none
+    assert rows[recs[1].id] == rows[recs[2].id] != rows[other.id]

@@ -18,6 +18,7 @@ Forgotten jobs give their pages back to the file system (``auto_vacuum=INCREMENT
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -84,6 +85,20 @@ def _next_batch(batch: int, deleted: int, held: float) -> int:
 
 
 @said_clearly(SQLITE_FAULTS, _failed)
+def origin_of(
+    cwd: str | None, sys_path: list[str] | None
+) -> tuple[str, str | None, str | None] | None:
+    """(key, cwd, sys.path as JSON): where a submitter was, a row of ``origins`` that
+    every job it submits from there names by its key (None: it did not say). Kept in
+    the job's row, a sys.path of a few hundred bytes made each row that much bigger
+    while the job waited and ran, and its page stayed so once it was dropped."""
+    if cwd is None and sys_path is None:
+        return None
+    path_text = json.dumps(sys_path) if sys_path is not None else None
+    key = hashlib.blake2b(json.dumps([cwd, path_text]).encode(), digest_size=8).hexdigest()
+    return key, cwd, path_text
+
+
 class SqliteRecords(Records):
     """The records of one jobnb home (``JOBNB_HOME``), in ``path``: jobs added here are
     forgotten ``result_ttl`` seconds after they end (None: kept until forgotten), and
@@ -136,18 +151,20 @@ class SqliteRecords(Records):
         # argument's signature then costs nothing next to its write
         pairs = list(zip(records, payloads, strict=True))
         signatures = [self._signature_later("payload", r.id, p) for r, p in pairs]
-        path_text = json.dumps(sys_path) if sys_path is not None else None
+        origin = origin_of(cwd, sys_path)
         db = self._connection()
         files: list = []  # (big payloads' files: removed if the transaction fails)
         try:
             with db:
                 db.execute("BEGIN IMMEDIATE")
+                if origin is not None:
+                    db.execute("INSERT OR IGNORE INTO origins VALUES (?, ?, ?)", origin)
                 for rec, payload in pairs:  # (a big one in pieces: sqlite_blobs.py)
                     files.append(write_blob(db, "payload", rec.id, payload, self.path.parent))
                 db.executemany(
                     "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
-                    "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
-                    "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "timeout, submitted, origin, result_ttl, output, payload_signature, "
+                    "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.id,
@@ -159,8 +176,7 @@ class SqliteRecords(Records):
                             r.queue,
                             r.timeout,
                             r.submitted,
-                            cwd,
-                            path_text,
+                            origin and origin[0],
                             self.result_ttl,
                             r.output,
                             signature(),
@@ -188,15 +204,20 @@ class SqliteRecords(Records):
                 "UPDATE jobs SET status = 'running', started = coalesce(started, ?), "
                 "heartbeat = ?, beat_monotonic = ?, boot_id = ?, worker = ? "
                 "WHERE id = ? AND (status = 'queued' OR status = 'running' AND worker = ?) "
-                "RETURNING timeout, cwd, sys_path, payload_signature",
+                "RETURNING timeout, cwd, sys_path, payload_signature, origin",
                 (now, now, time.monotonic(), BOOT_ID, worker, job_id, worker),
             ).fetchone()
             if row is None:
                 return None
+            timeout, cwd, path_text, signature, origin = row
+            if origin is not None:  # (cwd and sys_path in the row: an older jobnb's job)
+                cwd, path_text = db.execute(
+                    "SELECT cwd, sys_path FROM origins WHERE key = ?", (origin,)
+                ).fetchone() or (None, None)
             payload, hashed = read_blob(db, "payload", job_id, self.path.parent)
         # (the job is running: see base)
-        payload = self._checked("payload", job_id, row[3], payload, hashed)
-        return payload, row[0], row[1], json.loads(row[2]) if row[2] else []
+        payload = self._checked("payload", job_id, signature, payload, hashed)
+        return payload, timeout, cwd, json.loads(path_text) if path_text else []
 
     def heartbeat(self, job_id: str) -> bool:
         row = (

@@ -36,7 +36,10 @@ BOOT_ID = _boot_id()
 #: by ``start`` alone; a resubmit runs where its own submitter is), and its heartbeat
 #: (read by ``find_lost`` alone, while it runs): a few hundred bytes a job in a long
 #: history. Its payload stays: ``resubmit`` runs it again.
-ENDED_DROPS = "cwd = NULL, sys_path = NULL, heartbeat = NULL, beat_monotonic = NULL, boot_id = NULL"
+ENDED_DROPS = (
+    "cwd = NULL, sys_path = NULL, origin = NULL, heartbeat = NULL, beat_monotonic = NULL, "
+    "boot_id = NULL"
+)
 
 # A running job whose worker stopped beating: its last heartbeat is older than the cutoff
 # on this machine's monotonic clock, or is from another boot. (A heartbeat without a

@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS blob_parts (
     UNIQUE (kind, id, part)
 );
 CREATE INDEX IF NOT EXISTS blob_parts_job ON blob_parts (id);
+-- Where submitters were (their working directory and sys.path, which a worker takes on
+-- to run their jobs), one row per place, named by the jobs that wait or run: in a job's
+-- row, a long sys.path left a long history's pages that much emptier.
+CREATE TABLE IF NOT EXISTS origins (key TEXT PRIMARY KEY, cwd TEXT, sys_path TEXT);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);  -- each status, in insertion order
 -- jobs_df(since=...): the jobs submitted since a time, newest first, read off this index
 CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs (submitted);
@@ -88,6 +92,8 @@ ADDED_COLUMNS = {
     "log_tail": "INTEGER",
     "log_file_bytes": "INTEGER",
     "log_file_error": "TEXT",
+    # where its submitter was (the key of a row of origins), until it ends
+    "origin": "TEXT",
 }
 # ... and to its logs: a log written by an older jobnb is a head without sizes
 ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
