@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import notify
 from ..job import Job
 
 
@@ -82,3 +83,13 @@ def register_display(shell: Any) -> None:
         # the display formatter that shows an object itself (so under a display id) and
         # leaves the cell no execute_result: a cell's result cannot be updated later
         shell.display_formatter.ipython_display_formatter.for_type(Job, show_job)
+        # a page can show desktop notifications: it tells of the jobs that ask for one
+        notify.set_teller(_notify_in_page)
+
+
+def _notify_in_page(job: Job) -> None:
+    """Hand ``job`` to the page's notifier (anywidget: imported with the first job
+    that asks for a notification)."""
+    from .notifier import notify_in_page  # lazy: anywidget, only once a job asks
+
+    notify_in_page(job)
