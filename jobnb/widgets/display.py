@@ -10,6 +10,11 @@ widget is closed. Nothing changes any more, and a widget would outlive its kerne
 restarted kernel, a reopened notebook show "model not found" for a widget whose model
 is gone). A job that has ended already is displayed as that HTML at once.
 
+In a kernel with a page, registering the display also makes the notebook's notifier
+(notifier.py) the one that tells of the jobs that asked to be notified (notify.py):
+its desktop notification does not go through the job's widget, so the widget's close
+at the end loses nothing.
+
 Light on purpose: ``import jobnb`` registers the display through this module when it
 runs in a kernel, without importing the magics or ipywidgets; the widget is built (and
 ipywidgets imported) only when a Job is first displayed.
