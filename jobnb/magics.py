@@ -275,7 +275,7 @@ class JobMagics(Magics):
     @argument("--url", help="Redis URL, for the Redis backends")
     @argument("--path", help="folder of the backend's files (JOBNB_HOME)")
     @line_magic
-    def jobnb(self, line: str) -> Any:
+    def jobnb(self, line: str) -> None:
         """Show the settings in force, or choose the backend: %jobnb backend thread;
         %jobnb notify on: a desktop notification when each job submitted from here ends."""
         args = _parse(self.jobnb, line)
@@ -294,9 +294,9 @@ class JobMagics(Magics):
         notifying = ", notify on" if settings.notify else ""
         print(f"jobnb: backend {settings.backend}, {settings.workers} workers{notifying}")
 
-    def _notify(self, switch: str | None) -> Any:
-        """%jobnb notify on|off; in a notebook, on shows the notifier's line (its
-        button asks the browser's permission now, before a job ends)."""
+    def _notify(self, switch: str | None) -> None:
+        """%jobnb notify on|off (the widget of the first job then asks the browser's
+        permission; nothing shown here, which a restarted kernel would leave dangling)."""
         if switch not in ("on", "off"):
             raise UsageError(f"%jobnb notify takes on or off, not {switch!r}")
         api.configure(notify=switch == "on")
@@ -305,11 +305,6 @@ class JobMagics(Magics):
             "off": "no notification, unless a job asks for one (--notify)",
         }
         print(f"jobnb: notify {switch}: {said[switch]}")
-        if switch == "on" and has_frontend(self.shell):
-            from .widgets.notifier import notifier  # (anywidget: only once asked for)
-
-            return notifier()
-        return None
 
 
 def _parse(magic: Any, line: str, shown_as: str | None = None) -> Any:

@@ -93,6 +93,34 @@ def test_notify_is_a_switch_from_configure_or_the_environment(monkeypatch):
         api.config.resolve({})
 
 
+def test_the_magics_ask_with_notify_and_turn_it_on_for_every_job(told, capsys):
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    jobnb.configure("thread")
+    sh = InteractiveShell.instance()
+    if not hasattr(sh, "_jobnb_magics"):
+        sh.run_line_magic("load_ext", "jobnb")
+    asked = sh.run_cell("%%submit --notify -n asked\nx = 1").result
+    quiet = sh.run_cell("%%submit -n quiet\nx = 2").result
+    call = sh.run_cell("j = %submit --notify -n call abs(-3)\nj").result
+    assert told == [asked, call] and not notify.wished(quiet)
+
+    sh.run_line_magic("jobnb", "notify on")
+    assert "jobnb: notify on: a desktop notification when each job" in capsys.readouterr().out
+    every = sh.run_cell("%%submit -n every\nx = 3").result
+    assert told[-1] == every and jobnb.settings().notify
+    sh.run_line_magic("jobnb", "")
+    assert capsys.readouterr().out.strip().endswith(", notify on")
+    sh.run_line_magic("jobnb", "notify off")
+    assert not jobnb.settings().notify
+    with pytest.raises(UsageError, match="%jobnb notify takes on or off, not 'loud'"):
+        sh.run_line_magic("jobnb", "notify loud")
+    for job in (asked, quiet, call, every):
+        job.wait(30)
+    sh._jobnb_magics.pending.clear()
+
+
 def comm_messages(client, until, seconds: float = 30, after: float = 1.0) -> list[dict]:
     """The widget and display messages the kernel sends (what a page gets) until
     ``until(messages)`` holds, then for ``after`` seconds more (what should not come);
