@@ -28,6 +28,7 @@ Teller = Callable[["Job"], None]
 
 _teller: Teller | None = None
 #: (backend, id) of every job that asked, as in done_callbacks: two handles, one job
+#: (kept for the kernel's life, a few dozen bytes a job: an ended job's view reads it)
 _wished: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 

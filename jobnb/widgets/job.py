@@ -57,7 +57,8 @@ def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = 
         # what the store holds is not what the job's worker wrote (never unpickled):
         # the job shows failed, saying why, whatever its record claims
         error = f"SignatureMismatch: {exc}\n"
-        return Snapshot(dataclasses.replace(record, status=JobStatus.FAILED, error=error), logs)
+        failed = dataclasses.replace(record, status=JobStatus.FAILED, error=error)
+        return Snapshot(failed, logs, notify_note=_notify_note(job))
     return Snapshot(record, logs, ending, _notify_note(job))
 
 
