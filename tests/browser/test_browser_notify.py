@@ -137,3 +137,27 @@ def test_the_browser_is_asked_once_from_the_widgets_button(page, lab):
     expect(allow).to_have_count(0)
     page.wait_for_function("window.__notes.length > 0", timeout=30_000)
     assert page.evaluate(NOTES)[0]["title"] == "train finished"
+
+
+def test_a_page_reloaded_while_the_job_runs_still_shows_the_notification(page, lab):
+    """The notifier is the kernel's, not the page's: a reloaded page gets it back with
+    every other widget, and shows the notification of a job submitted before."""
+    set_permission(page, lab, "granted")
+    page.add_init_script(SPY)  # (on every load of the page, the reloaded one too)
+    notebook = NotebookPage(
+        page,
+        lab,
+        "notify-reload.ipynb",
+        [THREAD_SETUP, "%%submit --notify -n long\ntime.sleep(15)"],
+    )
+    notebook.run(0)
+    notebook.run(1)
+    expect(JobView(notebook.output(1), "long").header).to_contain_text("running", timeout=30_000)
+    notebook.save()  # (the reloaded page shows the outputs the file holds)
+    notebook.reload()
+    # (15 s: the job must still run once the page is back, or no page was there to tell)
+    expect(
+        JobView(notebook.output(1), "long").header, "the job ended before the page was back"
+    ).to_contain_text("running", timeout=30_000)
+    page.wait_for_function("window.__notes.length > 0", timeout=60_000)
+    assert [note["title"] for note in page.evaluate(NOTES)] == ["long finished"]
