@@ -48,6 +48,13 @@ BACKEND = option(
 )
 TIMEOUT = option("-t", "--timeout", type=float, help="stop the job after this many seconds")
 QUEUE = option("-q", "--queue", help="the queue to send it to, where the backend has queues")
+#: the magics only (a notebook's page shows the notification; ``jobnb run`` has none)
+NOTIFY = option(
+    "--notify",
+    action="store_true",
+    help="a desktop notification in this notebook's page when the job ends (the browser "
+    "asks once; %%jobnb notify on: for every job)",
+)
 
 #: ``jobnb run`` and ``%submit_notebook``
 NOTEBOOK_JOB = (
@@ -90,6 +97,7 @@ CELL_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    NOTIFY,
     option(
         "--no-pull",
         action="store_true",

@@ -53,6 +53,9 @@ class Settings:
     #: bytes of each job's log huey and rq keep in their store: its head and its tail, the
     #: middle dropped (a marker says how much); a SQLite home keeps the whole log in a file
     log_bytes_kept: int = defaults.LOG_BYTES_KEPT
+    #: tell of the end of every job this kernel submits (a desktop notification in the
+    #: notebook's page: jobnb/notify.py); a job's own ``notify`` option wins
+    notify: bool = False
 
     def __repr__(self) -> str:  # the password of a Redis URL never shows
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -75,6 +78,7 @@ _ENV = {
     "JOBNB_RESULT_TTL": "result_ttl",
     "JOBNB_SECRET_KEY_FILE": "secret_key_file",
     "JOBNB_LOG_BYTES_KEPT": "log_bytes_kept",
+    "JOBNB_NOTIFY": "notify",
 }
 _TOML_KEYS = {
     "type",
@@ -144,6 +148,25 @@ def checked_workers(value: Any, name: str) -> int:
     return workers
 
 
+_SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True} | {
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def checked_switch(value: Any, name: str) -> bool:
+    """``value`` as on or off (a bool, or 1/0, true/false, yes/no, on/off as text),
+    else a ConfigError naming ``name`` and the value."""
+    if isinstance(value, bool):
+        return value
+    switch = _SWITCH_WORDS.get(str(value).strip().lower())
+    if switch is None:
+        raise ConfigError(f"{name} must be on or off (true/false, 1/0), not {value!r}")
+    return switch
+
+
 def sources_key() -> tuple:
     """Changes whenever a source of settings may have: the environment, or which
     ``jobnb.toml`` the working directory holds (a relative stat: no ``getcwd``, which
@@ -182,6 +205,8 @@ def _checked(values: dict[str, Any]) -> Settings:
         values["workers"] = checked_workers(values["workers"], "workers")
     if "log_bytes_kept" in values:
         values["log_bytes_kept"] = checked_log_bytes_kept(values["log_bytes_kept"])
+    if "notify" in values:
+        values["notify"] = checked_switch(values["notify"], "notify")
     if values.get("result_ttl") is not None:
         try:
             values["result_ttl"] = float(values["result_ttl"])

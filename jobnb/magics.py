@@ -36,7 +36,7 @@ _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[ido]h)$")
 _NOTEBOOK_OPTIONS = tuple(
     opt.with_help("$name and {expr} take the notebook's values.") if "-p" in opt.flags else opt
     for opt in arguments.NOTEBOOK_JOB
-)
+) + (arguments.NOTIFY,)
 
 
 def _declared(options: tuple[arguments.Option, ...]):
@@ -269,15 +269,18 @@ class JobMagics(Magics):
             print(f"job {job.id} ({job.name}) had already ended: {job.status.value}")
 
     @magic_arguments()
-    @argument("what", nargs="?", choices=["backend"], help="what to set (only: backend)")
-    @argument("name", nargs="?", help=f"the backend: {known_names()}")
+    @argument("what", nargs="?", choices=["backend", "notify"], help="what to set")
+    @argument("name", nargs="?", help=f"the backend: {known_names()}; for notify: on or off")
     @argument("-w", "--workers", type=int, help="number of workers")
     @argument("--url", help="Redis URL, for the Redis backends")
     @argument("--path", help="folder of the backend's files (JOBNB_HOME)")
     @line_magic
     def jobnb(self, line: str) -> None:
-        """Show the settings in force, or choose the backend: %jobnb backend thread."""
+        """Show the settings in force, or choose the backend: %jobnb backend thread;
+        %jobnb notify on: a desktop notification when each job submitted from here ends."""
         args = _parse(self.jobnb, line)
+        if args.what == "notify":
+            return self._notify(args.name)
         if args.what and not args.name:
             raise UsageError("%jobnb backend needs a name, e.g. %jobnb backend subprocess")
         options = {"workers": args.workers, "redis_url": args.url, "home": args.path}
@@ -288,7 +291,20 @@ class JobMagics(Magics):
             )
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-        print(f"jobnb: backend {settings.backend}, {settings.workers} workers")
+        notifying = ", notify on" if settings.notify else ""
+        print(f"jobnb: backend {settings.backend}, {settings.workers} workers{notifying}")
+
+    def _notify(self, switch: str | None) -> None:
+        """%jobnb notify on|off (the widget of the first job then asks the browser's
+        permission; nothing shown here, which a restarted kernel would leave dangling)."""
+        if switch not in ("on", "off"):
+            raise UsageError(f"%jobnb notify takes on or off, not {switch!r}")
+        api.configure(notify=switch == "on")
+        said = {
+            "on": "a desktop notification when each job submitted from here ends",
+            "off": "no notification, unless a job asks for one (--notify)",
+        }
+        print(f"jobnb: notify {switch}: {said[switch]}")
 
 
 def _parse(magic: Any, line: str, shown_as: str | None = None) -> Any:
@@ -371,8 +387,11 @@ def _python_source(cell: str, shell: Any) -> str:
 
 
 def _submitter(name: str | None, args: Any) -> api.Submitter:
+    notify = True if getattr(args, "notify", False) else None  # (None: as configured)
     try:
-        return api.options(name=name, timeout=args.timeout, queue=args.queue, backend=args.backend)
+        return api.options(
+            name=name, timeout=args.timeout, queue=args.queue, backend=args.backend, notify=notify
+        )
     except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 

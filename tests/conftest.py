@@ -29,6 +29,7 @@ ENV_VARS = (
     "JOBNB_HOME",
     "JOBNB_RESULT_TTL",
     "JOBNB_SECRET_KEY_FILE",
+    "JOBNB_NOTIFY",
 )
 #: the key every kernel and worker of the tests' Redis servers signs jobs with (set once,
 #: not cleared per test: the workers the tests start inherit it)

@@ -138,10 +138,10 @@ def test_a_followed_log_prints_each_part_once_in_order(seed):
 
 
 # --- every command, against jobs of another process ------------------------------------------
-@pytest.fixture(params=["huey", "rq"])
+@pytest.fixture(params=["huey", "huey-redis", "rq"])
 def store(request, tmp_path, monkeypatch):
     """(the store options of the commands, the environment of every process) for huey on
-    a SQLite home, or rq with a worker started here."""
+    a SQLite home, or huey on Redis and rq, each with a worker started here."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBNB_")}
     env["JOBNB_SECRET_KEY"] = os.environ["JOBNB_SECRET_KEY"]
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(Path(jobnb.__file__).parents[1])])
@@ -150,12 +150,16 @@ def store(request, tmp_path, monkeypatch):
         yield ["--home", str(tmp_path / ".jobnb")], env
         return
     url = request.getfixturevalue("redis_url")
-    env.update(JOBNB_BACKEND="rq", JOBNB_REDIS_URL=url)
+    backend = request.param.removesuffix("-redis")
+    # huey's queue is in Redis when its home is a URL; rq's server is JOBNB_REDIS_URL
+    env.update(
+        JOBNB_BACKEND=backend, **{"JOBNB_HOME" if backend == "huey" else "JOBNB_REDIS_URL": url}
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)  # the worker started below inherits them
-    worker = start_redis_worker(url, tmp_path, backend="rq")
+    worker = start_redis_worker(url, tmp_path, backend=backend)
     try:
-        yield ["--backend", "rq", "--url", url], env
+        yield ["--backend", backend, "--url", url], env
     finally:
         stop_process(worker)
 
@@ -213,6 +217,16 @@ def test_every_command_on_jobs_another_process_submitted(store, tmp_path):
 
     # cancel reaches a running job; forget refuses it while it runs
     eventually(lambda: shown("sleeper")["status"] == "running", timeout=30)
+    # wait: 2 when --timeout passed first, naming the jobs still running (not a failure)
+    timed_out = jobnb_cli("wait", "train", "sleeper", "--timeout", "0.5")
+    assert timed_out.returncode == 2, timed_out.stderr
+    still = (
+        f"jobnb wait: not ended after 0.5 s (the jobs go on): {ids['sleeper']} (sleeper) running"
+    )
+    assert timed_out.stderr.strip().endswith(still)
+    assert f"job {ids['train']} (train) finished in" in timed_out.stdout
+    failed_too = jobnb_cli("wait", "broken", "sleeper", "--timeout", "0.5")
+    assert failed_too.returncode == 1 and still in failed_too.stderr  # a failure wins
     refused = jobnb_cli("forget", "sleeper")
     assert refused.returncode == 1 and "jobnb forget:" in refused.stderr
     cancelled = jobnb_cli("cancel", "sleeper")

@@ -6,7 +6,9 @@ Only queue backends: thread and subprocess jobs live in the kernel that submitte
 them, which no other process can read. ``--json`` prints one JSON document (times as
 ISO 8601 in UTC and as ``time.time()`` stamps, ``<name>_epoch``), for scripts.
 Exit codes: 0 done; 1 an error (``jobnb CMD: ...`` on stderr), or for ``wait`` and
-``logs -f`` a job that did not finish; 2 a usage error; 130 interrupted.
+``logs -f`` a job that did not finish; 2 a usage error, or for ``wait`` its
+``--timeout`` passed while a job was still queued or running (not a failure: the jobs
+go on); 130 interrupted.
 
 rich (tables, bars) is imported inside the commands that draw with it.
 """
@@ -35,6 +37,8 @@ ENDED = [status.value for status in JobStatus if status.is_done]
 TIMES = ("submitted", "started", "finished")
 #: seconds between two reads of a followed job (its record, its log)
 FOLLOW_EVERY = 0.25
+#: ``jobnb wait``'s exit code when its --timeout passed first: not a failure (that is 1)
+TIMED_OUT = 2
 #: what ``jobnb cancel`` writes in the record of a job it cancels (``cancelled_by``)
 CANCEL_VIA = "jobnb cancel"
 
@@ -313,18 +317,21 @@ def _prune(args: argparse.Namespace) -> int:
 def _add_wait(commands, name: str) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         name,
-        help="wait for jobs to end: exit 0 when all finished, 1 when one did not",
+        help="wait for jobs to end: exit 0 when all finished, 1 when one did not, 2 when "
+        "--timeout passed first",
         description="Wait for jobs to end (a progress bar per job on a terminal, a line per "
-        "change otherwise), then say how each ended. Exit code 0 when all finished; 1 when "
-        "one failed, was cancelled or lost, or --timeout passed first (for shell scripts "
-        "and CI).",
+        "change otherwise), then say how each ended (for shell scripts and CI).",
+        epilog="exit codes: 0 every job finished; 1 a job failed, was cancelled or lost (or "
+        "an error: a job not found, the store unreachable); 2 --timeout passed while a job "
+        "was still queued or running (named on stderr; the jobs go on), or a usage error; "
+        "130 interrupted (Ctrl+C; the jobs go on)",
     )
     _jobs_argument(parser, many=True)
     parser.add_argument(
         "--timeout",
         type=seconds,
         metavar="SECONDS",
-        help="give up after this long (exit 1; the jobs go on)",
+        help="give up after this long (exit 2, naming the jobs still running; they go on)",
     )
     parser.set_defaults(execute=_wait)
     return parser
@@ -358,10 +365,15 @@ def _wait(args: argparse.Namespace) -> int:
         if job in ended:
             print(_ended_line(ended[job]))
     if pending:
-        waiting = ", ".join(job.id for job in pending)
-        print(f"jobnb wait: still not ended after {args.timeout:g} s: {waiting}", file=sys.stderr)
-        return 1
-    return 0 if all(rec.status is JobStatus.FINISHED for rec in ended.values()) else 1
+        records = [job.record() for job in pending]
+        waiting = ", ".join(f"{progress.job_label(rec)} {rec.status.value}" for rec in records)
+        print(
+            f"jobnb wait: not ended after {args.timeout:g} s (the jobs go on): {waiting}",
+            file=sys.stderr,
+        )
+    if any(rec.status is not JobStatus.FINISHED for rec in ended.values()):
+        return 1  # a job that did not finish: a failure, whatever else is still running
+    return TIMED_OUT if pending else 0
 
 
 def _ended_line(rec: JobRecord) -> str:

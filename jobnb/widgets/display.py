@@ -10,6 +10,11 @@ widget is closed. Nothing changes any more, and a widget would outlive its kerne
 restarted kernel, a reopened notebook show "model not found" for a widget whose model
 is gone). A job that has ended already is displayed as that HTML at once.
 
+In a kernel with a page, registering the display also makes the notebook's notifier
+(notifier.py) the one that tells of the jobs that asked to be notified (notify.py):
+its desktop notification does not go through the job's widget, so the widget's close
+at the end loses nothing.
+
 Light on purpose: ``import jobnb`` registers the display through this module when it
 runs in a kernel, without importing the magics or ipywidgets; the widget is built (and
 ipywidgets imported) only when a Job is first displayed.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import notify
 from ..job import Job
 
 
@@ -82,3 +88,13 @@ def register_display(shell: Any) -> None:
         # the display formatter that shows an object itself (so under a display id) and
         # leaves the cell no execute_result: a cell's result cannot be updated later
         shell.display_formatter.ipython_display_formatter.for_type(Job, show_job)
+        # a page can show desktop notifications: it tells of the jobs that ask for one
+        notify.set_teller(_notify_in_page)
+
+
+def _notify_in_page(job: Job) -> None:
+    """Hand ``job`` to the page's notifier (anywidget: imported with the first job
+    that asks for a notification)."""
+    from .notifier import notify_in_page  # lazy: anywidget, only once a job asks
+
+    notify_in_page(job)

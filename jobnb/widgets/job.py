@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
+from .. import notify
 from ..exceptions import SignatureMismatch
 from ..job import Job
 from ..model import JobRecord, JobStatus
@@ -41,6 +42,8 @@ class Snapshot:
     record: JobRecord
     logs: str  # the end of the log: its last LOG_LINES lines (Job.log_tail)
     ending: str = ""  # once ended: the outputs, the result's repr, or nothing
+    #: once ended, for a job that asked to be notified: why no notification was shown
+    notify_note: str = ""
 
 
 def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = None) -> Snapshot:
@@ -54,8 +57,18 @@ def take_snapshot(job: Job, record: JobRecord | None = None, logs: str | None = 
         # what the store holds is not what the job's worker wrote (never unpickled):
         # the job shows failed, saying why, whatever its record claims
         error = f"SignatureMismatch: {exc}\n"
-        return Snapshot(dataclasses.replace(record, status=JobStatus.FAILED, error=error), logs)
-    return Snapshot(record, logs, ending)
+        failed = dataclasses.replace(record, status=JobStatus.FAILED, error=error)
+        return Snapshot(failed, logs, notify_note=_notify_note(job))
+    return Snapshot(record, logs, ending, _notify_note(job))
+
+
+def _notify_note(job: Job) -> str:
+    """Why an ended job that asked for a desktop notification got none, if it did not."""
+    if not notify.wished(job):
+        return ""
+    from .notifier import end_note, permission_seen  # lazy: anywidget, for --notify jobs
+
+    return end_note(permission_seen())
 
 
 def ending_of(job: Job, record: JobRecord) -> str:
@@ -151,6 +164,8 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
         parts.append(pre("\n".join(tail), "16em"))
     if snapshot.ending:
         parts.append(f"<div>{html.escape(snapshot.ending)}</div>")
+    if snapshot.notify_note:
+        parts.append(_note(snapshot.notify_note))
     if _shows_traceback(rec):
         parts.append(
             f"<details><summary>traceback: {html.escape(last_line(rec.error))}</summary>"
@@ -170,6 +185,14 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
         'border:1px solid #dee2e6;border-radius:6px;padding:6px 10px;max-width:60em">'
         + "".join(parts)
         + "</div>"
+    )
+
+
+def _note(text: str) -> str:
+    """A note that stands out (``text`` is escaped): why no notification came."""
+    return (
+        '<div class="jobnb-notify-note" style="background:#fff3cd;color:#664d03;'
+        f'padding:2px 6px;border-radius:4px;font-size:85%">{html.escape(text)}</div>'
     )
 
 
@@ -210,6 +233,15 @@ class JobWidget(w.VBox):
         self.controls = w.HBox(
             [self.cancel_button, self.restart_hint], layout=w.Layout(align_items="center")
         )
+        # a job that asked to be notified: the kernel's notifier, shown as the line that
+        # asks the browser's permission or says none will come (never closed with this
+        # widget: it outlives every job's)
+        self.notify_line: w.Widget | None = None
+        if notify.wished(job):
+            from .notifier import notifier  # lazy: anywidget, for --notify jobs only
+
+            self.notify_line = notifier()
+        self.notify_view = w.HTML()  # once ended: why no notification came, if none did
         self.status: JobStatus | None = None
         self.snapshot: Snapshot | None = None
         self._showing = threading.RLock()  # the monitor's thread and a Cancel click
@@ -250,8 +282,13 @@ class JobWidget(w.VBox):
                 f"live while this kernel runs; after a restart, {bring_back(rec)} shows it again"
             )
             children.append(self.controls)
+            if self.notify_line is not None:
+                children.append(self.notify_line)
         if snapshot.ending:
             children.append(self.ending_view)
+        if snapshot.notify_note:
+            self.notify_view.value = _note(snapshot.notify_note)
+            children.append(self.notify_view)
         if _shows_traceback(rec):
             title = f"traceback: {last_line(rec.error)}"
             if self.error_view.get_title(0) != title:
@@ -297,6 +334,7 @@ class JobWidget(w.VBox):
             self.cancel_button,
             self.restart_hint,
             self.controls,
+            self.notify_view,
             self,
         ]
         for part in parts:
