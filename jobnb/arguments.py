@@ -48,6 +48,19 @@ BACKEND = option(
 )
 TIMEOUT = option("-t", "--timeout", type=float, help="stop the job after this many seconds")
 QUEUE = option("-q", "--queue", help="the queue to send it to, where the backend has queues")
+RETRIES = option(
+    "--retries",
+    type=int,
+    default=0,
+    metavar="N",
+    help="run it again up to N times when it fails or its worker is lost (default 0)",
+)
+RETRY_DELAY = option(
+    "--retry-delay",
+    type=float,
+    metavar="S",
+    help="seconds before its second run, doubling before each next one (default 1)",
+)
 
 #: ``jobnb run`` and ``%submit_notebook``
 NOTEBOOK_JOB = (
@@ -82,6 +95,8 @@ NOTEBOOK_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    RETRIES,
+    RETRY_DELAY,
 )
 
 #: ``%%submit`` (a cell) and ``%submit`` (a call)
@@ -90,6 +105,8 @@ CELL_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    RETRIES,
+    RETRY_DELAY,
     option(
         "--no-pull",
         action="store_true",
