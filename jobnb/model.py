@@ -133,6 +133,14 @@ class JobRecord:
         )
 
     @property
+    def attempt_text(self) -> str:
+        """``attempt 2 of 4`` for a job with retries (its run under way, or its last
+        one, of the most it may run); "" for a job without."""
+        if not self.retries and not self.attempts:
+            return ""
+        return f"attempt {self.attempt} of {max(self.retries + 1, self.attempt)}"
+
+    @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now, while running)."""
         if self.started is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -208,3 +210,43 @@ def test_the_magics_and_run_take_retries_and_a_delay():
         args = parser.parse_args([*extra, "--retries", "3", "--retry-delay", "0.5"])
         assert (args.retries, args.retry_delay) == (3, 0.5)
         assert parser.parse_args(extra).retries == 0
+
+
+# --- what people see ----------------------------------------------------------------------
+def test_the_widget_dashboard_jobs_df_and_show_say_the_attempts(tmp_path):
+    from jobnb.widgets.dashboard_details import details_html
+    from jobnb.widgets.dashboard_rows import cells
+    from jobnb.widgets.job import JobWidget, take_snapshot
+
+    jobnb.configure("huey")
+    job = jobnb.options(retries=3, retry_delay=0.05).submit(fails_first, str(tmp_path / "w"), 2)
+    waiting = jobnb.options(retries=1, retry_delay=60).submit(fails_first, str(tmp_path / "x"), 5)
+    job.wait(timeout=60)
+    eventually(lambda: waiting.attempts, timeout=60)
+
+    widget = JobWidget(job)
+    widget.show(take_snapshot(job))
+    assert "attempt 3 of 4" in widget.header.value
+    assert widget.attempts_view in widget.children
+    earlier = widget.attempts_view.value
+    assert "attempt 1 failed" in earlier and "RuntimeError: run 1 fails" in earlier
+    assert "attempt 2 failed" in earlier and "RuntimeError: run 2 fails" in earlier
+    widget.show(take_snapshot(waiting))
+    assert "attempt 2 of 2, next at " in widget.header.value
+    assert "3/4" in cells(job.record())
+    assert "attempt 1 failed" in details_html(job.record(), "")
+
+    frame = jobnb.jobs_df()
+    assert frame.set_index("id").loc[job.id, "attempts"] == 3
+
+    show = subprocess.run(
+        [sys.executable, "-m", "jobnb.cli", "show", job.id],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert show.returncode == 0, show.stderr
+    assert "attempt 3 of 4" in show.stdout
+    assert "attempt 1: failed on " in show.stdout and "RuntimeError: run 1 fails" in show.stdout
+    assert waiting.cancel()
