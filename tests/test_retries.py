@@ -19,6 +19,10 @@ from jobs_for_retries import fails_first, slow_first
 import jobnb
 from jobnb import JobStatus, api
 from jobnb.arguments import CELL_JOB, NOTEBOOK_JOB
+from jobnb.backends.base import new_job_id
+from jobnb.backends.records.redis import RedisRecords
+from jobnb.backends.records.sqlite import SqliteRecords
+from jobnb.model import JobRecord
 
 #: seconds without a heartbeat before a job is lost, for the workers these tests start
 LOST_AFTER = 2.0
@@ -250,3 +254,89 @@ def test_the_widget_dashboard_jobs_df_and_show_say_the_attempts(tmp_path):
     assert "attempt 3 of 4" in show.stdout
     assert "attempt 1: failed on " in show.stdout and "RuntimeError: run 1 fails" in show.stdout
     assert waiting.cancel()
+
+
+# --- the stores' part (records/base.py retry, take_due_retries) ----------------------------
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request, tmp_path):
+    if request.param == "sqlite":
+        return lambda **kw: SqliteRecords(tmp_path / "home" / "jobs.db", **kw)
+    url = request.getfixturevalue("redis_url")
+    return lambda **kw: RedisRecords(url, **kw)
+
+
+def _running(store, retries: int, retry_on=("builtins.Exception",), delay=0.3) -> JobRecord:
+    rec = JobRecord(
+        id=new_job_id(),
+        name="j",
+        backend="huey",
+        retries=retries,
+        retry_delay=delay,
+        retry_on=retry_on,
+    )
+    store.add([rec], [b"payload"])
+    assert store.start(rec.id, "w1") is not None
+    return rec
+
+
+VALUE_ERROR = ("builtins.ValueError", "builtins.Exception", "builtins.BaseException")
+
+
+def test_a_store_puts_a_failed_run_back_and_gives_it_out_once_due(make_store):
+    store = make_store()
+    rec = _running(store, retries=1)
+    assert store.retry(rec.id, JobStatus.FAILED, "Tb\nValueError: no\n", VALUE_ERROR) == 0.3
+    back = store.record(rec.id)
+    assert back.status is JobStatus.QUEUED and back.worker is None and back.retry_at
+    (attempt,) = back.attempts
+    assert (attempt.number, attempt.status, attempt.worker) == (1, JobStatus.FAILED, "w1")
+    assert "ValueError: no" in attempt.error and "attempt 2 starts in 0.3 s" in store.logs(rec.id)
+    assert store.start(rec.id, "w2") is None  # not before its time
+    assert rec.id not in store.queued_ids()  # nor queued again by a repair
+    assert store.take_due_retries() == []
+    time.sleep(0.4)
+    assert store.take_due_retries() == [rec.id]
+    assert store.take_due_retries() == []  # once
+    assert store.start(rec.id, "w2") is not None
+    # the last attempt: no retry, the caller finishes it
+    assert store.retry(rec.id, JobStatus.FAILED, "ValueError: again\n", VALUE_ERROR) is None
+    assert store.finish(rec.id, JobStatus.FAILED, "ValueError: again\n", b"")
+    ended = store.record(rec.id)
+    assert ended.status is JobStatus.FAILED and ended.attempt == 2 and ended.retry_at is None
+
+
+def test_a_store_never_retries_a_cancel_nor_what_retry_on_leaves_out(make_store):
+    store = make_store()
+    other = _running(store, retries=3, retry_on=("builtins.OSError",))
+    assert store.retry(other.id, JobStatus.FAILED, "ValueError\n", VALUE_ERROR) is None
+    asked = _running(store, retries=3)
+    store.request_cancel(asked.id, "ann@box")
+    assert store.retry(asked.id, JobStatus.FAILED, "ValueError\n", VALUE_ERROR) is None
+    assert store.retry(asked.id, JobStatus.CANCELLED, None, ()) is None
+    waiting = _running(store, retries=3, delay=0.2)
+    assert store.retry(waiting.id, JobStatus.FAILED, "ValueError\n", VALUE_ERROR)
+    store.request_cancel(waiting.id, "ann@box")  # between two attempts
+    time.sleep(0.3)
+    assert store.take_due_retries() == []
+    assert store.record(waiting.id).status is JobStatus.CANCELLED
+
+
+def test_a_store_retries_a_lost_run_and_loses_one_without_retries(make_store):
+    store = make_store(lost_after=0.3)
+    again, once = _running(store, retries=1, delay=0), _running(store, retries=0)
+    time.sleep(0.5)
+    assert store.record(once.id).status is JobStatus.LOST
+    back = store.record(again.id)
+    assert back.status is JobStatus.QUEUED
+    (attempt,) = back.attempts
+    assert attempt.status is JobStatus.LOST and "stopped sending heartbeats" in attempt.error
+    assert "attempt 1 of 2 lost (JobLost: " in store.logs(again.id)
+    assert eventually(store.take_due_retries) == [again.id]
+
+
+def test_a_sqlite_worker_taking_over_retries_what_ran_there(tmp_path):
+    store = SqliteRecords(tmp_path / "jobs.db")
+    again, once = _running(store, retries=2, delay=0), _running(store, retries=0)
+    assert store.lose_running("its worker (pid 7) ended while running it") == [once.id]
+    assert store.record(again.id).attempts[0].error.startswith("JobLost: its worker (pid 7)")
+    assert store.take_due_retries() == [again.id]
