@@ -340,3 +340,23 @@ def test_a_sqlite_worker_taking_over_retries_what_ran_there(tmp_path):
     assert store.lose_running("its worker (pid 7) ended while running it") == [once.id]
     assert store.record(again.id).attempts[0].error.startswith("JobLost: its worker (pid 7)")
     assert store.take_due_retries() == [again.id]
+
+
+def test_submit_magic_takes_retries(tmp_path):
+    """``%%submit --retries N --retry-delay S`` (IPython's shell, on thread); a bad value
+    is a UsageError naming it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    jobnb.configure("thread")
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=False)
+    if not hasattr(shell, "_jobnb_magics"):
+        shell.run_line_magic("load_ext", "jobnb")
+    runs = tmp_path / "m"
+    cell = f"from jobs_for_retries import fails_first\nx = fails_first({str(runs)!r}, 1)"
+    job = shell.run_cell(f"%%submit --retries 2 --retry-delay 0.05\n{cell}").result
+    assert job.wait(timeout=30).result()["x"] == 2
+    assert job.record().attempt_text == "attempt 2 of 3" and len(job.attempts) == 1
+    refused = shell.run_cell("%%submit --retries -2\ny = 1")
+    assert "not -2" in str(refused.error_in_exec or refused.error_before_exec)
+    shell._jobnb_magics.pending.clear()
