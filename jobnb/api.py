@@ -170,19 +170,37 @@ def options(
     timeout: float | None = None,
     queue: str | None = None,
     backend: str | None = None,
+    retries: int = 0,
+    retry_delay: float | None = None,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
     notify: bool | None = None,
 ) -> Submitter:
     """Job options, kept apart from the function's own keyword arguments::
 
     jobnb.options(name="train", timeout=600).submit(train, lr=0.1)
+    jobnb.options(retries=3, retry_delay=10, retry_on=(OSError,)).submit(fetch, url)
     jobnb.options(notify=True).submit(train)  # a desktop notification when it ends
+
+    ``retries``: a run that fails (with one of ``retry_on``, default any Exception; a
+    timeout is a ``JobTimeout``) or whose worker is lost (a ``JobLost``) runs again, up
+    to ``retries`` times, ``retry_delay`` seconds later (default 1), the delay doubling
+    each time; a cancelled job never runs again. ``job.attempts`` lists the runs that
+    failed; once none is left, the job ends as its last run did.
 
     ``notify``: tell of the job's end with a desktop notification in the notebook's
     page (None: as ``jobnb.configure(notify=...)`` says, off by default).
     """
     if backend is not None:
         canonical_name(backend)  # an unknown name fails here, not at submit
-    return Submitter(JobOptions(name=name, timeout=timeout, queue=queue), backend, notify)
+    job_options = JobOptions(
+        name=name,
+        timeout=timeout,
+        queue=queue,
+        retries=retries,
+        retry_delay=retry_delay,
+        retry_on=retry_on,
+    )
+    return Submitter(job_options, backend, notify)
 
 
 def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:

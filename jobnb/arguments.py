@@ -55,6 +55,19 @@ NOTIFY = option(
     help="a desktop notification in this notebook's page when the job ends (the browser "
     "asks once; %%jobnb notify on: for every job)",
 )
+RETRIES = option(
+    "--retries",
+    type=int,
+    default=0,
+    metavar="N",
+    help="run it again up to N times when it fails or its worker is lost (default 0)",
+)
+RETRY_DELAY = option(
+    "--retry-delay",
+    type=float,
+    metavar="S",
+    help="seconds before its second run, doubling before each next one (default 1)",
+)
 
 #: ``jobnb run`` and ``%submit_notebook``
 NOTEBOOK_JOB = (
@@ -89,6 +102,8 @@ NOTEBOOK_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    RETRIES,
+    RETRY_DELAY,
 )
 
 #: ``%%submit`` (a cell) and ``%submit`` (a call)
@@ -97,6 +112,8 @@ CELL_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    RETRIES,
+    RETRY_DELAY,
     NOTIFY,
     option(
         "--no-pull",

@@ -22,3 +22,6 @@ GRACE = 30.0
 #: bytes of each job's log a records store keeps (its head and its tail; the middle is
 #: dropped, and a SQLite home keeps the whole log in a file beside)
 LOG_BYTES_KEPT = 4 * 2**20
+#: seconds between a job's failed attempt and its second one (doubling after), when it
+#: has ``retries`` and its options name no ``retry_delay``
+RETRY_DELAY = 1.0

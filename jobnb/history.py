@@ -35,6 +35,7 @@ JOBS_DF_COLUMNS = [
     "progress",
     "worker",
     "error",
+    "attempts",
 ]
 
 
@@ -165,4 +166,6 @@ def record_row(rec: JobRecord) -> dict[str, Any]:
         "progress": rec.progress.fraction,
         "worker": rec.worker,
         "error": rec.error,
+        # the number of its run under way, or of its last one (1 without retries)
+        "attempts": rec.attempt,
     }

@@ -19,7 +19,7 @@ from .exceptions import (
     JobnbWarning,
     ResultTimeout,
 )
-from .model import JobRecord, JobStatus, Progress
+from .model import Attempt, JobRecord, JobStatus, Progress
 
 
 def asked_by(via: str | None = None) -> str:
@@ -84,6 +84,12 @@ class Job:
     @property
     def progress(self) -> Progress:
         return self.record().progress
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The runs of this job that ended before its current (or last) one, oldest
+        first: each failed or lost, with its error (``jobnb.options(retries=N)``)."""
+        return self.record().attempts
 
     @property
     def error(self) -> str | None:

@@ -390,7 +390,13 @@ def _submitter(name: str | None, args: Any) -> api.Submitter:
     notify = True if getattr(args, "notify", False) else None  # (None: as configured)
     try:
         return api.options(
-            name=name, timeout=args.timeout, queue=args.queue, backend=args.backend, notify=notify
+            name=name,
+            timeout=args.timeout,
+            queue=args.queue,
+            backend=args.backend,
+            retries=args.retries,
+            retry_delay=args.retry_delay,
+            notify=notify,
         )
     except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None

@@ -55,6 +55,30 @@ class Progress(NamedTuple):
         return max(0.0, min(1.0, self.done / self.total))
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One earlier run of a job that has ``retries``: how it ended and where (kept in
+    ``JobRecord.attempts``; the run under way, or the last one, is the record itself)."""
+
+    number: int  # 1 for the first run
+    status: JobStatus  # failed or lost (an attempt that finished ends the job)
+    error: str | None  # its traceback text (the end of a long one)
+    worker: str | None = None
+    started: float | None = None
+    finished: float | None = None
+
+
+#: the exception classes a job is retried on when its options name none (by name: a
+#: class travels to a worker as its qualified name, never pickled)
+RETRY_ON_ANY = ("builtins.Exception",)
+
+
+def class_names(cls: type) -> tuple[str, ...]:
+    """The qualified names of ``cls`` and its bases (``builtins.ValueError``, ...,
+    ``builtins.object``): what a failure is matched with against ``retry_on``."""
+    return tuple(f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__)
+
+
 @dataclass
 class JobRecord:
     """A snapshot of everything a backend knows about one job."""
@@ -77,6 +101,20 @@ class JobRecord:
     output: str | None = None
     #: who asked for the job to be cancelled (``user@host``, and from where), once asked
     cancelled_by: str | None = None
+    #: how many times a failed (or lost) run is run again, after ``retry_delay`` s,
+    #: doubling each time, when it failed with one of ``retry_on`` (qualified names)
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_on: tuple[str, ...] = RETRY_ON_ANY
+    #: the runs that ended before this one (each failed or lost), oldest first
+    attempts: list[Attempt] = field(default_factory=list)
+    #: while queued between two attempts: when the next one may start (wall clock)
+    retry_at: float | None = None
+
+    @property
+    def attempt(self) -> int:
+        """The number of the run under way (or the last one, once ended): 1, 2, ..."""
+        return len(self.attempts) + 1
 
     def again(self, job_id: str) -> JobRecord:
         """A fresh queued record for running the same thing again (resubmit)."""
@@ -89,7 +127,18 @@ class JobRecord:
             queue=self.queue,
             timeout=self.timeout,
             output=self.output,
+            retries=self.retries,
+            retry_delay=self.retry_delay,
+            retry_on=self.retry_on,
         )
+
+    @property
+    def attempt_text(self) -> str:
+        """``attempt 2 of 4`` for a job with retries (its run under way, or its last
+        one, of the most it may run); "" for a job without."""
+        if not self.retries and not self.attempts:
+            return ""
+        return f"attempt {self.attempt} of {max(self.retries + 1, self.attempt)}"
 
     @property
     def duration(self) -> float | None:

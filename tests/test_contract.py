@@ -125,8 +125,10 @@ def test_jobs_df_has_the_documented_columns(backend):
         "progress",
         "worker",
         "error",
+        "attempts",
     ]
     assert list(df["name"]) == ["bad", "ok"]
+    assert list(df["attempts"]) == [1, 1]  # (no retries: each ran once)
     assert list(df["status"]) == ["failed", "finished"]
     assert set(df["backend"]) == {backend}
     assert isinstance(df["submitted"].dtype, pd.DatetimeTZDtype)

@@ -16,21 +16,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import JobNotFound
-from ..model import JobRecord, JobStatus
+from ..model import RETRY_ON_ANY, JobRecord, JobStatus
 from ..payload import Outcome, Payload
+from .retries import checked_retries, retry_on_names
 
 
 @dataclass(frozen=True)
 class JobOptions:
-    """Options of a job, kept apart from the function's own arguments."""
+    """Options of a job, kept apart from the function's own arguments.
+
+    ``retries``: how many times a run that failed (or was lost) runs again, at most;
+    ``retry_delay``: seconds before the second run (default ``defaults.RETRY_DELAY``),
+    doubling before each next one; ``retry_on``: the exception classes that call for
+    another run (default: any Exception), matched against the failure's class and its
+    bases, and kept as qualified names, so that they travel to a worker unpickled. A
+    timeout is a failure (``JobTimeout``), a lost run a ``JobLost``; a cancelled job
+    never runs again (backends/retries.py).
+    """
 
     name: str | None = None
     timeout: float | None = None
     queue: str | None = None
+    retries: int = 0
+    retry_delay: float | None = None
+    retry_on: object = RETRY_ON_ANY
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+        retries, delay = checked_retries(self.retries, self.retry_delay)
+        object.__setattr__(self, "retry_delay", delay)  # (frozen: set once, here)
+        object.__setattr__(self, "retry_on", retry_on_names(self.retry_on))
 
 
 #: a job id is 12 hex digits: the day it was made (3 digits, UTC, wrapping every 11
@@ -86,6 +102,9 @@ def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord
         queue=options.queue,
         timeout=options.timeout,
         output=payload.output,  # a notebook job's; None for the other kinds
+        retries=options.retries,
+        retry_delay=options.retry_delay,
+        retry_on=options.retry_on,
     )
 
 

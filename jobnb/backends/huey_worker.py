@@ -39,6 +39,7 @@ from .huey_wakeup import WakeUps
 from .private_home import home_path, open_private, private_home
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
+from .retry_sweep import sweep_retries_forever
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = defaults.GRACE  # seconds a stopped worker's running jobs get to finish
@@ -157,6 +158,7 @@ def run_worker(
     name = f"{socket.gethostname()} pid {os.getpid()}"
     upkeep = (repair, records, name if redis_url else None, redis_url)
     threading.Thread(target=_upkeep, args=upkeep, daemon=True).start()
+    sweep_retries_forever(records, lambda job_ids: queue_messages(huey, job_ids))
     if redis_url:
         serving = redacted(redis_url)
     else:

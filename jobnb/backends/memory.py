@@ -15,6 +15,7 @@ from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload, SealedOutcome
 from .base import Backend, JobOptions, new_job_id, new_record
 from .kernel_log import KernelLog
+from .retries import ended_attempt, retry_note, retry_plan
 
 
 class Entry:
@@ -131,7 +132,28 @@ class MemoryStore:
             self._set_status(entry.record, JobStatus.RUNNING)
             entry.record.started = time.time()
             entry.record.worker = worker
+            entry.record.retry_at = None
             return True
+
+    def retry(self, entry: Entry, outcome: Outcome | SealedOutcome) -> float | None:
+        """Put a job whose run ended ``outcome`` back in the queue when its retries allow
+        (retries.py), that run kept in its ``attempts``; the seconds before it runs
+        again, or None (then the caller ends it). A job asked to cancel never runs again."""
+        with self.lock:
+            record = entry.record
+            if record.status is not JobStatus.RUNNING or entry.cancel_requested:
+                return None
+            delay = retry_plan(record, outcome.status, outcome.exception_classes)
+            if delay is None:
+                return None
+            attempt = ended_attempt(record, outcome.status, outcome.error)
+            record.attempts = [*record.attempts, attempt]  # (snapshots share the old list)
+            self._set_status(record, JobStatus.QUEUED)
+            record.started = record.worker = None
+            record.progress = Progress()
+            record.retry_at = time.time() + delay
+        entry.output.append(retry_note(attempt, record.retries, delay))
+        return delay
 
     def finish(self, entry: Entry, outcome: Outcome | SealedOutcome) -> None:
         with self.lock:
@@ -232,6 +254,25 @@ class MemoryBackend(Backend):
 
     def _enqueue(self, entry: Entry) -> None:
         raise NotImplementedError("The '_enqueue' method must be implemented.")
+
+    def _end(self, entry: Entry, outcome: Outcome | SealedOutcome) -> None:
+        """Record how a run ended: the job ends, or, when its retries allow, is queued
+        again once its delay has passed (a timer of this process: the kernel's jobs end
+        with it)."""
+        delay = self.store.retry(entry, outcome)
+        if delay is None:
+            self.store.finish(entry, outcome)
+            return
+
+        def again() -> None:
+            try:
+                self._enqueue(entry)
+            except RuntimeError:  # the pool was shut down meanwhile: it ends as it ran
+                self.store.finish(entry, outcome)
+
+        timer = threading.Timer(delay, again)
+        timer.daemon = True
+        timer.start()
 
     def resubmit(self, job_id: str) -> str:
         entry = self.store.add_again(job_id)

@@ -174,7 +174,10 @@ def sweep(client, prefix: str, worker: str, serializer) -> list[str]:
 
 
 def _requeue_orphans(client, prefix: str, batches: dict, serializer) -> list[str]:
+    # (a job waiting for its next attempt is queued by the sweep of due retries)
+    waiting = set(client.zrange(f"{prefix}retry", 0, -1))
     queued = [raw.decode() for raw in client.zrange(f"{prefix}status:queued", 0, -1)]
+    queued = [job_id for job_id in queued if job_id.encode() not in waiting]
     held = set()
     if queued:
         pipe = client.pipeline(transaction=False)
@@ -197,12 +200,19 @@ def _requeue_orphans(client, prefix: str, batches: dict, serializer) -> list[str
     return confirmed
 
 
-def _requeue(client, prefix: str, job_id: str, serializer) -> None:
+def _requeue(client, prefix: str, job_id: str, serializer, why: str = "nothing held it") -> None:
     queue_name, result_ttl = client.hmget(f"{prefix}job:{job_id}", ["queue", "result_ttl"])
     queue_name = queue_name.decode() if queue_name else RQ_QUEUE
     queue = Queue(queue_name, connection=client, serializer=serializer)
     ttl = KEEP_FOREVER if result_ttl is None else int(float(result_ttl) + 0.999)
-    description = f"jobnb job {job_id}, queued again: nothing held it"
+    description = f"jobnb job {job_id}, queued again: {why}"
     rq_id = f"{job_id}-again-{uuid.uuid4().hex[:8]}"  # (its first RQ job may still exist)
     data = Queue.prepare_data(JOB_TARGET, (job_id,), **rq_options(description, ttl, rq_id))
     queue.enqueue_many([data])
+
+
+def queue_again(client, prefix: str, job_ids: list[str], serializer, why: str) -> None:
+    """Queue the recorded jobs ``job_ids`` again, each as a single RQ job (``why``: in
+    its RQ description)."""
+    for job_id in job_ids:
+        _requeue(client, prefix, job_id, serializer, why)

@@ -37,6 +37,7 @@ from . import rq_batches
 from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .retry_sweep import sweep_retries_forever
 from .rq_serializer import SignedPickle
 from .secret_key import redis_signer
 
@@ -156,6 +157,13 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     _records = RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
     name = f"{os.uname().nodename}.{os.getpid()}"
     threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
+    serializer = SignedPickle.with_signer(_records.signer)
+    sweep_retries_forever(
+        _records,
+        lambda job_ids: rq_batches.queue_again(
+            client, _records.prefix, job_ids, serializer, "its next attempt"
+        ),
+    )
     serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
     print(f"jobnb worker: {serving}", flush=True)
     for incarnation in itertools.count():

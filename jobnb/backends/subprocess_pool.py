@@ -55,7 +55,7 @@ class _Worker:
             )
             with self.lock:
                 self.entry = None
-            self.pool.store.finish(entry, outcome)
+            self.pool._end(entry, outcome)
         self.child.close()
 
 

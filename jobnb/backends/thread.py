@@ -95,7 +95,7 @@ class ThreadBackend(MemoryBackend):
                     break
                 except runner.Interrupted:
                     continue
-        self.store.finish(entry, outcome)
+        self._end(entry, outcome)
 
     def _interrupt(self, job_id: str, exc_type: type[runner.Interrupted]) -> bool:
         with self.store.lock:

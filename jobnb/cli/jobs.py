@@ -173,6 +173,7 @@ def _show(args: argparse.Namespace) -> int:
         ("worker", rec.worker or ""),
         ("progress", progress.progress_text(rec)),
         ("timeout", "" if rec.timeout is None else f"{rec.timeout:g} s"),
+        ("retries", _retries_text(rec)),
         ("cancelled by", rec.cancelled_by or ""),
         ("output", rec.output or ""),
         ("log", f"{dropped:,} bytes of its middle dropped" if dropped else ""),
@@ -183,12 +184,27 @@ def _show(args: argparse.Namespace) -> int:
             print(f"  {label + ':':<14}{value}")
     runs = rec.description.rstrip("\n").replace("\n", "\n" + " " * 16)
     print(f"  {'runs:':<14}{runs}")
+    for attempt in rec.attempts:  # (the earlier runs of a job with retries)
+        why = last_line(attempt.error, attempt.status.value)
+        where = f" on {attempt.worker}" if attempt.worker else ""
+        print(
+            f"  attempt {attempt.number}: {attempt.status.value}{where} at "
+            f"{_local(attempt.finished)}: {why}"
+        )
     if rec.error:
         print(
             "  error:\n" + "".join(f"    {line}\n" for line in rec.error.rstrip().splitlines()),
             end="",
         )
     return 0
+
+
+def _retries_text(rec: JobRecord) -> str:
+    """``attempt 2 of 4 (next at ...)``, for a job with retries; "" for one without."""
+    if not rec.attempt_text:
+        return ""
+    waiting = rec.status is JobStatus.QUEUED and rec.retry_at is not None
+    return rec.attempt_text + (f", next at {_local(rec.retry_at)}" if waiting else "")
 
 
 # --- logs -------------------------------------------------------------------------------
@@ -455,6 +471,9 @@ def _json_record(rec: JobRecord, logs_dropped: int) -> dict[str, Any]:
             },
             "output": rec.output,
             "cancelled_by": rec.cancelled_by,
+            "retries": rec.retries,
+            "retry_at": rec.retry_at,
+            "earlier_attempts": [{**vars(a), "status": a.status.value} for a in rec.attempts],
             "logs_dropped": logs_dropped,
         }
     )

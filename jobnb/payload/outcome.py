@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import JobFailed, JobLost, JobTimeout, PayloadError
-from ..model import JobStatus
+from ..model import JobStatus, class_names
 from .framing import Framed, is_framed, unframe
 from .serialization import dumps, dumps_framed, explain_unpicklable, loads, loads_pieces
 
@@ -58,6 +58,12 @@ class Outcome:
         text = f"JobLost: {reason}\n"
         return cls(JobStatus.LOST, exception=JobLost(reason, text), error=text)
 
+    @property
+    def exception_classes(self) -> tuple[str, ...]:
+        """The qualified names of its exception's class and bases (none if it has none):
+        what ``retry_on`` is matched with."""
+        return () if self.exception is None else class_names(type(self.exception))
+
     def summary(self) -> str:
         """The last line of the traceback: ``ValueError: bad input``."""
         return last_line(self.error, self.status.value)
@@ -84,12 +90,21 @@ def dumps_outcome(outcome: Outcome) -> Framed:
         )
         failure = Outcome(JobStatus.FAILED, exception=PayloadError(message), error=message)
         return dumps_outcome(failure)
-    return _framed(outcome.status.value, outcome.error, outcome.warnings, body)
+    classes = outcome.exception_classes
+    return _framed(outcome.status.value, outcome.error, outcome.warnings, body, classes)
 
 
-def _framed(status: str, error: str | None, warnings: tuple[str, ...], body: Framed) -> Framed:
-    """The header, then the body's pieces (its pickle, then its buffers), not joined."""
-    header = (HEADER_TAG, status, error, tuple(warnings))
+def _framed(
+    status: str,
+    error: str | None,
+    warnings: tuple[str, ...],
+    body: Framed,
+    classes: tuple[str, ...] = (),
+) -> Framed:
+    """The header, then the body's pieces (its pickle, then its buffers), not joined.
+    The exception's class names (``classes``) close the header: a worker matches them
+    against a job's ``retry_on`` without unpickling the exception."""
+    header = (HEADER_TAG, status, error, tuple(warnings), tuple(classes))
     return Framed([pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL), *body.pieces])
 
 
@@ -126,6 +141,8 @@ class SealedOutcome:
     #: the body: its pieces (its pickle, then its buffers), or, in an outcome of the
     #: jobnb before framing, the body's one pickle
     body: list[memoryview] | memoryview
+    #: the qualified names of its exception's class and bases (read from the header)
+    exception_classes: tuple[str, ...] = ()
 
     @classmethod
     def seal(cls, outcome: Outcome) -> SealedOutcome:
@@ -146,17 +163,17 @@ class SealedOutcome:
             header = None  # a class in the first pickle: written before headers
         if not (isinstance(header, tuple) and header[:1] == (HEADER_TAG,)):
             return cls._read_unheaded(blob)
-        _, status, error, warnings = header
+        status, error, warnings, classes = _header_fields(header)
         body = memoryview(blob)[stream.tell() :]
-        return cls(JobStatus(status), error, tuple(warnings), blob, body)
+        return cls(JobStatus(status), error, warnings, blob, body, classes)
 
     @classmethod
     def _from_pieces(cls, blob, pieces: list[memoryview]) -> SealedOutcome:
         header = _PlainUnpickler(io.BytesIO(pieces[0])).load()
         if not (isinstance(header, tuple) and header[:1] == (HEADER_TAG,)):
             raise pickle.UnpicklingError("a framed blob that is not an outcome")
-        _, status, error, warnings = header
-        return cls(JobStatus(status), error, tuple(warnings), blob, pieces[1:])
+        status, error, warnings, classes = _header_fields(header)
+        return cls(JobStatus(status), error, warnings, blob, pieces[1:], classes)
 
     @classmethod
     def _read_unheaded(cls, blob) -> SealedOutcome:
@@ -194,6 +211,14 @@ class SealedOutcome:
                 f"the job failed: {last_line(self.error, 'no traceback')}", self.error
             )
         return Outcome(self.status, value, exception, self.error, warnings=self.warnings)
+
+
+def _header_fields(header: tuple) -> tuple[str, str | None, tuple[str, ...], tuple[str, ...]]:
+    """(status, error, warnings, exception classes) of a header; a header written before
+    the classes were in it has none."""
+    status, error, warnings = header[1:4]
+    classes = header[4] if len(header) > 4 else ()
+    return status, error, tuple(warnings), tuple(classes)
 
 
 def loads_outcome(blob) -> Outcome:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from ..model import JobRecord, JobStatus
+from .attempts import attempt_html, earlier_attempts_html
 from .dashboard_rows import clock, span
 from .dashboard_style import DETAILS_LOG_LINES
 from .style import badge, block
@@ -44,6 +45,8 @@ def details_html(record: JobRecord, logs: str, ending: str = "") -> str:
     ]
     if record.status is JobStatus.CANCELLED and record.cancelled_by:
         parts.append(f"<div>cancelled by {html.escape(record.cancelled_by)}</div>")
+    if record.attempt_text:
+        parts.append(f"<div>{attempt_html(record)}</div>{earlier_attempts_html(record)}")
     if record.progress.message:
         parts.append(f"<div>progress: {html.escape(record.progress.message)}</div>")
     if record.output is not None:

@@ -117,7 +117,11 @@ def cells(record: JobRecord) -> str:
     values = {
         "name": _cell("name", name, record.name + (f" -> {output}" if output else "")),
         "id": _cell("id", f"<code>{html.escape(record.id)}</code>"),
-        "status": _cell("status", badge(record.status)),
+        "status": _cell(
+            "status",
+            badge(record.status) + _attempt_mark(record),
+            record.attempt_text or None,
+        ),
         "progress": _cell("progress", progress_bar(record)),
         "submitted": _cell(
             "submitted",
@@ -128,6 +132,14 @@ def cells(record: JobRecord) -> str:
         "worker": _cell("worker", html.escape(record.worker or "") or "&ndash;", where),
     }
     return f'<div class="{CELLS}">' + "".join(values[column] for column, _, _ in COLUMNS) + "</div>"
+
+
+def _attempt_mark(record: JobRecord) -> str:
+    """`` 2/4`` beside the badge of a job with retries (its attempt, of the most)."""
+    if not record.attempt_text:
+        return ""
+    most = max(record.retries + 1, record.attempt)
+    return f' <small class="jobnb-attempt">{record.attempt}/{most}</small>'
 
 
 def header_cells() -> str:

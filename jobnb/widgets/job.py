@@ -27,6 +27,7 @@ from ..exceptions import SignatureMismatch
 from ..job import Job
 from ..model import JobRecord, JobStatus
 from ..payload import last_line
+from .attempts import attempt_html, earlier_attempts_html
 from .monitor import LOG_LINES, monitor  # (the tail of the log shown under the progress bar)
 from .style import BAR_STYLES, badge, hint, pre, progress_bar
 
@@ -126,6 +127,7 @@ def _header(record: JobRecord) -> str:
     return (
         f"<b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
         f"on {html.escape(record.backend)} {badge(record.status)} {_elapsed(record)}"
+        + (f" &middot; {attempt_html(record)}" if record.attempt_text else "")
     )
 
 
@@ -159,6 +161,8 @@ def saved_view(snapshot: Snapshot, now: float | None = None) -> str:
     if rec.progress.total or rec.progress.message:
         bar = progress_bar(fraction, rec.status) if fraction is not None else ""
         parts.append(f"<div>{bar} {html.escape(rec.progress.message or '')}</div>")
+    if rec.attempts:
+        parts.append(earlier_attempts_html(rec))
     tail = snapshot.logs.splitlines()[-LOG_LINES:]
     if tail:
         parts.append(pre("\n".join(tail), "16em"))
@@ -216,6 +220,7 @@ class JobWidget(w.VBox):
         self.message = w.HTML()
         self.progress_row = w.HBox([self.bar, self.message])
         self.notebook_view = w.HTML()  # notebook jobs: where the executed notebook goes
+        self.attempts_view = w.HTML()  # a job with retries: its earlier attempts
         self.log_view = w.HTML()
         self.ending_view = w.HTML()
         self.traceback_view = w.HTML()
@@ -273,6 +278,9 @@ class JobWidget(w.VBox):
         if rec.output is not None:
             self.notebook_view.value = _notebook_line(rec)
             children.append(self.notebook_view)
+        if rec.attempts:
+            self.attempts_view.value = earlier_attempts_html(rec)
+            children.append(self.attempts_view)
         if rec.progress.total or rec.progress.message:
             children.append(self.progress_row)
         if tail:
@@ -327,6 +335,7 @@ class JobWidget(w.VBox):
             self.message,
             self.progress_row,
             self.notebook_view,
+            self.attempts_view,
             self.log_view,
             self.ending_view,
             self.traceback_view,

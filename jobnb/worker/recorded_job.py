@@ -225,8 +225,24 @@ def run_recorded_job(records, job_id: str) -> SealedOutcome | None:
         del _running[job_id]
     if job_id in _stopped and outcome.status is JobStatus.LOST:
         return None  # killed by stop_running: requeued, not ended
+    if outcome.status in (JobStatus.FAILED, JobStatus.LOST) and _retried(reporter, outcome):
+        return outcome  # queued again: its next attempt runs later, maybe elsewhere
     reporter.finish(outcome)
     return outcome
+
+
+def _retried(reporter: RecordsReporter, outcome: SealedOutcome) -> bool:
+    """Whether the store put the job back in the queue for another attempt (its retries
+    allow it: records/base.py ``retry``), its output written first."""
+
+    def record() -> float | None:
+        reporter.write()
+        return reporter.records.retry(
+            reporter.job_id, outcome.status, outcome.error, outcome.exception_classes
+        )
+
+    written, delay = reporter.outage.persist(record, "the retry")
+    return written and delay is not None
 
 
 def _reason(records, exc: BaseException) -> str:

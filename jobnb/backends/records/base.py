@@ -17,6 +17,7 @@ A job's life in a store::
     add -> queued -> start -> running -> finish -> finished | failed | cancelled
                  \\-> request_cancel -> cancelled    \\-> (no heartbeat) -> lost
                                                    \\-> requeue -> queued
+                                                   \\-> retry -> queued (retry_at)
 
 An ended job's status never changes again (the first end stands: a job found lost stays
 lost when its worker reports late). Every store is safe to use from several threads and
@@ -34,6 +35,7 @@ from ... import defaults
 from ...exceptions import JobNotFound
 from ...model import JobRecord, JobStatus, Progress
 from ...payload.signing import HashedAsRead, Signer
+from ..retries import RETRY_FIELDS, decode_retry_fields
 
 #: seconds without a heartbeat after which a running job is lost (JOBNB_LOST_AFTER: shorter
 #: in tests; read by the kernels and workers alike, when jobnb is imported)
@@ -112,6 +114,7 @@ RECORD_FIELDS = (
     "error",
     "output",
     "cancelled_by",
+    *RETRY_FIELDS,
 )
 
 
@@ -126,6 +129,8 @@ def _number(value: float | bytes | None) -> float | None:
 def decode_record(values: Sequence) -> JobRecord:
     """The record whose ``RECORD_FIELDS`` are ``values``, as a store reads them: texts and
     numbers (SQLite) or bytes (Redis); None where a field is not set."""
+    retry_fields = decode_retry_fields(values[-len(RETRY_FIELDS) :])
+    values = values[: -len(RETRY_FIELDS)]
     (
         job_id,
         name,
@@ -163,6 +168,7 @@ def decode_record(values: Sequence) -> JobRecord:
         error=_text(error),
         output=_text(output),
         cancelled_by=_text(cancelled_by),
+        **retry_fields,
     )
 
 
@@ -314,6 +320,28 @@ class Records:
         """Put a running job back in the queued state (its worker stopped before it
         ended), saying ``reason`` in its log (``requeue_note``); False if it was no
         longer running. The caller queues its id again."""
+        raise NotImplementedError
+
+    def retry(
+        self, job_id: str, status: JobStatus, error: str | None, classes: tuple[str, ...]
+    ) -> float | None:
+        """A run of the running job ``job_id`` ended ``status`` (``failed`` or ``lost``)
+        with ``error``, its exception's class and bases being ``classes``: when the job's
+        retries allow another run (backends/retries.py ``retry_plan``) and no cancel was
+        asked for, put it back in the queued state in one transaction or script, the run
+        kept in its ``attempts``, its next run not before ``retry_at`` (a line in its log
+        says so), and return the seconds till then; else None and nothing written (the
+        caller then ``finish``es it). A job waiting for its ``retry_at`` is never
+        started, nor among ``queued_ids``, until ``take_due_retries`` gives it out.
+        Readers that find a job lost, and ``lose_running``, put a job with attempts left
+        back the same way instead of losing it."""
+        raise NotImplementedError
+
+    def take_due_retries(self) -> list[str]:
+        """The ids of the queued jobs whose ``retry_at`` has come, each given out once
+        (their ``retry_at`` cleared in the same transaction or script): a worker's sweep
+        queues them (backends/retry_sweep.py). Looks for lost jobs first, as a reader
+        does, so that a lost job is retried with no reader about."""
         raise NotImplementedError
 
     def lose_running(self, reason: str) -> list[str]:

@@ -50,6 +50,7 @@ from ...model import JobRecord, JobStatus, refuse_to_forget
 from ...payload.framing import allocate, chunks_of, size_of
 from ...payload.signing import HashedAsRead, Signer
 from ..redis_connection import connect, unreachable
+from ..retries import attempts_json, ended_attempt, retry_fields, retry_note, retry_plan
 from ..secret_key import redis_signer
 from . import redis_scripts as lua
 from .base import (
@@ -152,6 +153,8 @@ class RedisRecords(Records):
         self._progress = self.redis.register_script(lua.PROGRESS)
         self._append_log = self.redis.register_script(lua.APPEND_LOG)
         self._log_tail = self.redis.register_script(lua.LOG_TAIL)
+        self._retry = self.redis.register_script(lua.RETRY_RUN)
+        self._take_due = self.redis.register_script(lua.TAKE_DUE_RETRIES)
 
     def _job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -212,6 +215,7 @@ class RedisRecords(Records):
                 fields["cwd"] = cwd
             if sys_path is not None:
                 fields["sys_path"] = json.dumps(sys_path)
+            fields.update(retry_fields(rec))
             pipe.hset(self._job(rec.id), mapping=fields)
         # EVAL, not a registered script: redis-py checks a pipeline's scripts with an
         # extra SCRIPT EXISTS round trip before every execute
@@ -288,6 +292,30 @@ class RedisRecords(Records):
         if done != 1 and staged:
             self.redis.delete(staged)
         return done == 1
+
+    def retry(
+        self, job_id: str, status: JobStatus, error: str | None, classes: tuple[str, ...]
+    ) -> float | None:
+        """Planned here (retries.retry_plan) from the job's record, then one script
+        (redis_retries.RETRY) that puts it back only if it still runs that attempt."""
+        values = self.redis.hmget(self._job(job_id), _FIELDS)
+        if values[_STATUS] is None:
+            return None
+        record = decode_record([job_id, *values])
+        if record.status is not JobStatus.RUNNING or not record.retries:
+            return None
+        delay = retry_plan(record, status, classes)
+        if delay is None:
+            return None
+        attempt = ended_attempt(record, status, error)
+        note = retry_note(attempt, record.retries, delay).encode(errors="replace")
+        attempt_text = attempts_json([attempt])[1:-1]  # (the one object)
+        args = [self.prefix, job_id, attempt_text, delay, note, len(record.attempts)]
+        return delay if self._retry(args=args) == 1 else None
+
+    def take_due_retries(self) -> list[str]:
+        self._mark_lost()
+        return [raw.decode() for raw in self._take_due(args=[self.prefix])]
 
     def requeue(self, job_id: str, reason: str) -> bool:
         note = requeue_note(reason)
@@ -484,7 +512,13 @@ class RedisRecords(Records):
         return dict(zip(JobStatus, pipe.execute(), strict=True))
 
     def queued_ids(self) -> list[str]:
-        return [raw.decode() for raw in self.redis.zrange(f"{self.prefix}status:queued", 0, -1)]
+        """(Without the jobs waiting in ``retry``: redis_retries.py.)"""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrange(f"{self.prefix}status:queued", 0, -1)
+        pipe.zrange(f"{self.prefix}retry", 0, -1)
+        queued, waiting = pipe.execute()
+        waiting = set(waiting)
+        return [raw.decode() for raw in queued if raw not in waiting]
 
     def logs(self, job_id: str) -> str:
         """One MULTI: the head, the tail and the counters of one moment."""

@@ -4,6 +4,8 @@ starts, a lost one stays lost). Each takes the key prefix as ARGV[1]; the texts 
 writes (errors, log lines) come from Python (records/base.py), as arguments.
 """
 
+from .redis_retries import RETRY, RETRY_LOST, TAKE_DUE
+
 # Every key of one job, named once here (Python and Lua alike): what a drop deletes and a
 # result_ttl expires. Its payload and its outcome each have a key of their own, a list
 # of chunks (records/redis.py), never a field of its hash: a 500 MB result is then no
@@ -57,7 +59,7 @@ local function move(p, id, job, old, new, seq, ttl, ...)
         redis.call('XADD', p .. 'done', 'MAXLEN', '~', 10000, '*', 'job', id)
         -- where its submitter was is read by START alone, its heartbeat by MARK_LOST
         -- alone while it runs: neither is kept in a long history
-        redis.call('HDEL', job, 'cwd', 'sys_path', 'heartbeat')
+        redis.call('HDEL', job, 'cwd', 'sys_path', 'heartbeat', 'retry_at')
         -- a hash that once held a value longer than the server's hash-max-listpack-value
         -- (64 bytes: the submitter's cwd and sys.path) stays a hashtable when it is gone,
         -- ~1.4 KB for a no-op job where a listpack takes ~0.5 KB: made again, the hash
@@ -91,11 +93,12 @@ START = (
     + """
 local p, id, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local job = p .. 'job:' .. id
-local found = redis.call('HMGET', job, 'status', 'seq', 'timeout', 'cwd', 'sys_path', 'worker')
+local found = redis.call('HMGET', job, 'status', 'seq', 'timeout', 'cwd', 'sys_path', 'worker',
+                         'retry_at')
 if found[1] == 'running' and found[6] == worker then
     return {1, {found[3], found[4], found[5]}}
 end
-if found[1] ~= 'queued' then return false end
+if found[1] ~= 'queued' or found[7] then return false end  -- (retry_at: not due yet)
 local beat = server_now()
 move(p, id, job, 'queued', 'running', found[2], false,
      'started', now, 'heartbeat', beat, 'worker', worker)
@@ -260,30 +263,6 @@ end
 return older
 """
 
-MARK_LOST = (
-    MOVE
-    + DROP
-    + """
-local p, lost_after, err = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local now = server_now()
-local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(gone) do  -- past their result_ttl
-    drop(p, id)
-end
-local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost_after))
-for _, id in ipairs(ids) do
-    local job = p .. 'job:' .. id
-    if redis.call('HGET', job, 'status') == 'running' then
-        local beat = redis.call('HGET', job, 'heartbeat')  -- (read first: move drops it)
-        move(p, id, job, 'running', 'lost', nil, nil, 'finished', beat, 'error', err)
-    else
-        redis.call('ZREM', p .. 'beats', id)
-    end
-end
-return #ids
-"""
-)
-
 # A job's log within its log_bytes_kept (records/log_bounds.py, whose Python twin
 # split_append the SQLite store uses): its head (log:<id>, a string, appended until it
 # holds its share), then its tail (logtail:<id>, a list of chunks, the oldest popped
@@ -434,3 +413,35 @@ redis.call('ZADD', p .. 'beats', 'XX', now, id)
 return 1
 """
 )
+
+MARK_LOST = (
+    MOVE
+    + DROP
+    + LOG
+    + RETRY_LOST
+    + """
+local p, lost_after, err = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now = server_now()
+local gone = redis.call('ZRANGEBYSCORE', p .. 'expires', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(gone) do  -- past their result_ttl
+    drop(p, id)
+end
+local ids = redis.call('ZRANGEBYSCORE', p .. 'beats', '-inf', '(' .. (now - lost_after))
+for _, id in ipairs(ids) do
+    local job = p .. 'job:' .. id
+    if redis.call('HGET', job, 'status') == 'running' then
+        local beat = redis.call('HGET', job, 'heartbeat')  -- (read first: move drops it)
+        if not retry_lost(p, id, job, err) then  -- (attempts left: queued again)
+            move(p, id, job, 'running', 'lost', nil, nil, 'finished', beat, 'error', err)
+        end
+    else
+        redis.call('ZREM', p .. 'beats', id)
+    end
+end
+return #ids
+"""
+)
+
+# Retries (redis_retries.py): a failed run put back, and the due ones taken.
+RETRY_RUN = SERVER_NOW + LOG + RETRY
+TAKE_DUE_RETRIES = SERVER_NOW + TAKE_DUE

@@ -29,6 +29,7 @@ from pathlib import Path
 from ... import defaults
 from ...model import JobRecord, JobStatus, refuse_to_forget
 from ...payload.signing import Signer
+from ..retries import retry_fields
 from ..secret_key import home_signer
 from .base import (
     CANCELLED_ERROR,
@@ -44,9 +45,18 @@ from .base import (
 from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
 from .sqlite_blobs import read_blob, remove_files, sweep_orphans, write_blob
-from .sqlite_chores import BOOT_ID, ENDED_DROPS, delete, find_lost, forget_expired, shrink
+from .sqlite_chores import (
+    BOOT_ID,
+    ENDED_DROPS,
+    delete,
+    find_lost,
+    forget_expired,
+    lost_args,
+    shrink,
+)
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
+from .sqlite_retries import retry_lost, retry_run, retry_running, take_due
 
 _RECORD_COLUMNS = ", ".join(RECORD_FIELDS)
 #: a prune's batches in a SQLite file: the first, and the bounds of the next ones, which
@@ -82,6 +92,12 @@ def _next_batch(batch: int, deleted: int, held: float) -> int:
         return batch
     aimed = int(deleted * PRUNE_HOLD / max(held, 1e-3))
     return max(PRUNE_BATCH_LEAST, min(PRUNE_BATCH_MOST, 2 * batch, aimed))
+
+
+def _retry_columns(record: JobRecord) -> tuple:
+    """The columns ``retries, retry_delay, retry_on`` of a new job (NULL: none)."""
+    found = retry_fields(record)
+    return found.get("retries"), found.get("retry_delay"), found.get("retry_on")
 
 
 @said_clearly(SQLITE_FAULTS, _failed)
@@ -164,7 +180,8 @@ class SqliteRecords(Records):
                 db.executemany(
                     "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                     "timeout, submitted, origin, result_ttl, output, payload_signature, "
-                    "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "log_kept, retries, retry_delay, retry_on) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.id,
@@ -181,6 +198,7 @@ class SqliteRecords(Records):
                             r.output,
                             signature(),
                             self.log_bytes_kept,
+                            *_retry_columns(r),
                         )
                         for r, signature in zip(records, signatures, strict=True)
                     ],
@@ -203,7 +221,8 @@ class SqliteRecords(Records):
             row = db.execute(
                 "UPDATE jobs SET status = 'running', started = coalesce(started, ?), "
                 "heartbeat = ?, beat_monotonic = ?, boot_id = ?, worker = ? "
-                "WHERE id = ? AND (status = 'queued' OR status = 'running' AND worker = ?) "
+                "WHERE id = ? AND (status = 'queued' AND retry_at IS NULL "
+                "OR status = 'running' AND worker = ?) "
                 "RETURNING timeout, cwd, sys_path, payload_signature, origin",
                 (now, now, time.monotonic(), BOOT_ID, worker, job_id, worker),
             ).fetchone()
@@ -291,10 +310,28 @@ class SqliteRecords(Records):
                 append_log(db, self.path.parent, job_id, requeue_note(reason), self.log_bytes_kept)
         return bool(done)
 
-    def lose_running(self, reason: str) -> list[str]:
+    def retry(
+        self, job_id: str, status: JobStatus, error: str | None, classes: tuple[str, ...]
+    ) -> float | None:
+        """One transaction (sqlite_retries.py)."""
         db = self._connection()
         with db:
             db.execute("BEGIN IMMEDIATE")
+            return retry_run(
+                db, self.path.parent, self.log_bytes_kept, job_id, status, error, classes
+            )
+
+    def take_due_retries(self) -> list[str]:
+        self._mark_lost()
+        return take_due(self._connection())
+
+    def lose_running(self, reason: str) -> list[str]:
+        """(The jobs with attempts left are queued again: sqlite_retries.py.)"""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            home, kept = self.path.parent, self.log_bytes_kept
+            retry_running(db, home, kept, lost_error(reason), "status = 'running'", {})
             rows = db.execute(
                 "UPDATE jobs SET status = 'lost', finished = :now, expires = :now + result_ttl, "
                 f"error = :error, {ENDED_DROPS} WHERE status = 'running' RETURNING id",
@@ -504,7 +541,7 @@ class SqliteRecords(Records):
 
     def queued_ids(self) -> list[str]:
         rows = self._connection().execute(
-            "SELECT id FROM jobs WHERE status = 'queued' ORDER BY rowid"
+            "SELECT id FROM jobs WHERE status = 'queued' AND retry_at IS NULL ORDER BY rowid"
         )
         return [job_id for (job_id,) in rows]
 
@@ -563,6 +600,8 @@ class SqliteRecords(Records):
             return
         db = self._connection()
         try:
+            args = lost_args(self._lost_look.silence)
+            retry_lost(db, self.path.parent, self.log_bytes_kept, args["error"], args)
             find_lost(db, self._lost_look.silence)
             self._forget_whole_logs(forget_expired(db, self.path.parent))
         except sqlite3.OperationalError:

@@ -38,33 +38,38 @@ BOOT_ID = _boot_id()
 #: history. Its payload stays: ``resubmit`` runs it again.
 ENDED_DROPS = (
     "cwd = NULL, sys_path = NULL, origin = NULL, heartbeat = NULL, beat_monotonic = NULL, "
-    "boot_id = NULL"
+    "boot_id = NULL, retry_at = NULL"  # (a job cancelled between two attempts: never run again)
 )
 
 # A running job whose worker stopped beating: its last heartbeat is older than the cutoff
 # on this machine's monotonic clock, or is from another boot. (A heartbeat without a
 # boot id was written by an older jobnb: judged on the wall clock, as it was then.)
-_LOST = (
+LOST_RUNNING = (
     "status = 'running' AND (boot_id IS NOT NULL AND (boot_id != :boot "
     "OR beat_monotonic < :cutoff) OR boot_id IS NULL AND heartbeat < :wall_cutoff)"
 )
 
 
-def find_lost(db: sqlite3.Connection, silence: float) -> None:
-    """Mark lost the running jobs silent for more than ``silence`` seconds."""
-    args = {
+def lost_args(silence: float) -> dict:
+    """The parameters of ``LOST_RUNNING`` for jobs silent for more than ``silence`` s."""
+    return {
         "boot": BOOT_ID,
         "cutoff": time.monotonic() - silence,
         "wall_cutoff": time.time() - silence,
         "error": lost_error(SILENT_WORKER),
     }
+
+
+def find_lost(db: sqlite3.Connection, silence: float) -> None:
+    """Mark lost the running jobs silent for more than ``silence`` seconds."""
+    args = lost_args(silence)
     # a read first: an UPDATE would take the write lock even when it changes nothing
-    if db.execute(f"SELECT 1 FROM jobs WHERE {_LOST} LIMIT 1", args).fetchone() is None:
+    if db.execute(f"SELECT 1 FROM jobs WHERE {LOST_RUNNING} LIMIT 1", args).fetchone() is None:
         return
     db.execute(
         # (the right-hand sides read the row as it was: its heartbeat before it is dropped)
         "UPDATE jobs SET status = 'lost', finished = heartbeat, expires = heartbeat + result_ttl, "
-        f"error = :error, {ENDED_DROPS} WHERE {_LOST}",
+        f"error = :error, {ENDED_DROPS} WHERE {LOST_RUNNING}",
         args,
     )
 

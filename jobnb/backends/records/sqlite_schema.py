@@ -94,12 +94,23 @@ ADDED_COLUMNS = {
     "log_file_error": "TEXT",
     # where its submitter was (the key of a row of origins), until it ends
     "origin": "TEXT",
+    # a job's retries (backends/retries.py): its options, its earlier runs (JSON), and
+    # while it waits between two: when the next may start
+    "retries": "INTEGER",
+    "retry_delay": "REAL",
+    "retry_on": "TEXT",
+    "attempts": "TEXT",
+    "retry_at": "REAL",
 }
 # ... and to its logs: a log written by an older jobnb is a head without sizes
 ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
 # made once those columns are there: the readers' sweep of ended jobs reads only these
 _EXPIRES_INDEX = (
     "CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires) WHERE expires IS NOT NULL"
+)
+# the jobs waiting between two attempts: what a worker's sweep of due retries reads
+_RETRY_INDEX = (
+    "CREATE INDEX IF NOT EXISTS jobs_retry_at ON jobs (retry_at) WHERE retry_at IS NOT NULL"
 )
 # a job's tail, oldest first: what an append trims and a tail read reads from its end
 _TAIL_INDEX = "CREATE INDEX IF NOT EXISTS logs_tail ON logs (job_id, seq) WHERE in_tail = 1"
@@ -125,7 +136,9 @@ END;
 
 #: the tables, indexes and triggers of a file that is up to date
 _SCHEMA_NAMES = set(
-    re.findall(r"IF NOT EXISTS (\w+)", SCHEMA + _COUNTS + _EXPIRES_INDEX + _TAIL_INDEX)
+    re.findall(
+        r"IF NOT EXISTS (\w+)", SCHEMA + _COUNTS + _EXPIRES_INDEX + _TAIL_INDEX + _RETRY_INDEX
+    )
 )
 
 
@@ -173,6 +186,7 @@ def prepare(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE logs ADD COLUMN {column} {kind}")
         db.execute(_EXPIRES_INDEX)
         db.execute(_TAIL_INDEX)
+        db.execute(_RETRY_INDEX)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
