@@ -77,6 +77,9 @@ class JobRecord:
     output: str | None = None
     #: who asked for the job to be cancelled (``user@host``, and from where), once asked
     cancelled_by: str | None = None
+    #: the schedule whose run this job is (its name), and the due time it ran for
+    schedule: str | None = None
+    due: float | None = None
 
     def again(self, job_id: str) -> JobRecord:
         """A fresh queued record for running the same thing again (resubmit)."""

@@ -38,10 +38,12 @@ from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 from .rq_serializer import SignedPickle
+from .schedule_firing import Scheduler, rq_backend_for
 from .secret_key import redis_signer
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords
+_scheduler = None  # this worker process's scheduler (schedule_firing.py)
 
 
 def execute_job(job_id: str) -> None:
@@ -140,6 +142,8 @@ def worker_class():
 
         def request_stop(self, signum, frame):
             self.stop_asked = True
+            if _scheduler is not None:
+                _scheduler.stop()  # a stopping worker fires no schedule
             super().request_stop(signum, frame)
 
     return JobnbWorker
@@ -147,7 +151,7 @@ def worker_class():
 
 def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = False) -> int:
     """Serve ``queues`` at ``url`` with ``workers`` worker processes until stopped."""
-    global _records
+    global _records, _scheduler
     client = connect(url)
     signer = redis_signer(url)  # no key: refused now, before any worker starts
     if workers > 1:
@@ -156,6 +160,8 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     _records = RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
     name = f"{os.uname().nodename}.{os.getpid()}"
     threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
+    scheduler = _scheduler = Scheduler(rq_backend_for(url))  # the schedules fire from here
+    scheduler.start()
     serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
     print(f"jobnb worker: {serving}", flush=True)
     for incarnation in itertools.count():
@@ -172,6 +178,7 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
         except CONNECTION_ERRORS:  # its last words to the server could not be said
             worker.lost = True
         if worker.stop_asked or (burst and not worker.lost):
+            scheduler.stop()
             return 0
         if not worker.lost:  # RQ quit on an error of its own (it logged it): start again
             say(f"RQ's work loop ended; starting it again in {RESTART_PAUSE:g} s")

@@ -112,6 +112,8 @@ RECORD_FIELDS = (
     "error",
     "output",
     "cancelled_by",
+    "schedule",
+    "due",
 )
 
 
@@ -145,6 +147,8 @@ def decode_record(values: Sequence) -> JobRecord:
         error,
         output,
         cancelled_by,
+        schedule,
+        due,
     ) = values
     return JobRecord(
         id=_text(job_id),
@@ -163,6 +167,8 @@ def decode_record(values: Sequence) -> JobRecord:
         error=_text(error),
         output=_text(output),
         cancelled_by=_text(cancelled_by),
+        schedule=_text(schedule),
+        due=_number(due),
     )
 
 

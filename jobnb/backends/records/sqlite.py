@@ -164,7 +164,8 @@ class SqliteRecords(Records):
                 db.executemany(
                     "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                     "timeout, submitted, origin, result_ttl, output, payload_signature, "
-                    "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "log_kept, schedule, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)",
                     [
                         (
                             r.id,
@@ -181,6 +182,8 @@ class SqliteRecords(Records):
                             r.output,
                             signature(),
                             self.log_bytes_kept,
+                            r.schedule,
+                            r.due,
                         )
                         for r, signature in zip(records, signatures, strict=True)
                     ],
