@@ -22,7 +22,7 @@ from .backends.base import Backend
 from .backends.records.schedules import Schedules
 from .backends.records_backend import RecordsBackend
 from .backends.schedule_firing import schedules_of
-from .exceptions import ConfigError, SchedulesNeedAQueue
+from .exceptions import ConfigError, ScheduleNotFound, SchedulesNeedAQueue
 from .history import as_timestamp
 from .job import Job
 from .payload import CallPayload, NotebookPayload
@@ -119,7 +119,10 @@ class Schedule:
         """The jobs of its runs, newest first (at most ``limit``). Read from the jobs
         submitted since the schedule was made (no index by schedule: a long history
         costs a longer read)."""
-        created = self.record().created
+        try:
+            created = self.record().created
+        except ScheduleNotFound:  # removed: its jobs stay, found by its name
+            created = 0.0
         found = []
         for rec in self._backend.records(since=created):
             if rec.schedule == self.name:
