@@ -280,5 +280,3 @@ def schedule_row(backend: Backend, rec: ScheduleRecord) -> dict[str, Any]:
         "description": rec.description,
         "queue": rec.queue,
     }
-
-

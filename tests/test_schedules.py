@@ -100,7 +100,9 @@ def test_every_2s_fires_each_due_time_once_and_on_time_with_two_workers(workers)
     assert per_due and max(per_due.values()) == 1, per_due  # never twice for one due time
     dues = sorted(per_due)
     assert len(dues) >= 4  # ~5 in 10.5 s
-    assert all(abs(b - a - 2.0) < 1e-3 for a, b in zip(dues, dues[1:], strict=False))  # none skipped
+    assert all(
+        abs(b - a - 2.0) < 1e-3 for a, b in zip(dues, dues[1:], strict=False)
+    )  # none skipped
     for rec in records:
         assert rec.schedule == "beat" and rec.name == "beat"
     ended = [api.get_backend().record(rec.id) for rec in records]
@@ -178,7 +180,11 @@ def test_a_schedule_is_in_the_store_not_in_the_kernel(tmp_path):
     assert kept.last_run.result(timeout=10) > 0
     assert kept.last_run.record().timeout == 30
     frame = jobnb.schedules_df()
-    assert list(frame["name"]) == ["kept"] and frame["last_status"][0] in ("queued", "running", "finished")
+    assert list(frame["name"]) == ["kept"] and frame["last_status"][0] in (
+        "queued",
+        "running",
+        "finished",
+    )
 
 
 def test_same_name_replaces_unless_told_not_to(tmp_path):

@@ -67,9 +67,7 @@ class SqliteSchedules(Schedules):
 
     def _row(self, name: str):
         row = (
-            self._db()
-            .execute(f"SELECT {_STATE} FROM schedules WHERE name = ?", (name,))
-            .fetchone()
+            self._db().execute(f"SELECT {_STATE} FROM schedules WHERE name = ?", (name,)).fetchone()
         )
         if row is None:
             raise self._missing(name)
