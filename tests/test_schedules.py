@@ -305,3 +305,37 @@ def test_the_schedule_commands(tmp_path):
     bad = jobnb_command("schedule", "add", "x", "--cron", "99 * * * *", "time:time", cwd=tmp_path)
     assert bad.returncode != 0 and "cron='99 * * * *'" in bad.stderr
     stop_worker(tmp_path / ".jobnb", grace=0)
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell  # lazy: the magic tests only
+
+    sh = InteractiveShell.instance()
+    sh.reset(new_session=False)
+    if not hasattr(sh, "_jobnb_magics"):
+        sh.run_line_magic("load_ext", "jobnb")
+    return sh
+
+
+def test_the_schedule_magic_takes_a_call_or_a_notebook(shell, tmp_path):
+    jobnb.configure("huey")
+    shell.run_cell("import time\nfactor = 3")
+    made = shell.run_cell('%schedule --every 1s -n magic --job-name tick time.sleep(factor / 100)')
+    assert made.error_in_exec is None
+    schedule = made.result
+    assert isinstance(schedule, jobnb.Schedule) and schedule.name == "magic"
+    assert schedule.record().description == "sleep(0.03)"
+    job = eventually(lambda: schedule.last_run, timeout=20)
+    assert job.name == "tick" and job.record().schedule == "magic"
+    source = Path(__file__).parent / "notebooks" / "params.ipynb"
+    (tmp_path / "params.ipynb").write_text(source.read_text())
+    made = shell.run_cell('%schedule --cron "0 6 * * *" --tz UTC --notebook params.ipynb -p x=2')
+    assert made.error_in_exec is None
+    assert made.result.when == "cron '0 6 * * *' (UTC)"
+    assert made.result.next_run.hour == 6
+    bad = shell.run_cell("%schedule --every soon time.time()")
+    assert "every='soon'" in str(bad.error_in_exec)
+    both = shell.run_cell("%schedule --every 1m --notebook params.ipynb time.time()")
+    assert "a call or --notebook, not both" in str(both.error_in_exec)
+    assert sorted(s.name for s in jobnb.schedules()) == ["magic", "params"]
