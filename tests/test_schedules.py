@@ -321,7 +321,7 @@ def shell():
 def test_the_schedule_magic_takes_a_call_or_a_notebook(shell, tmp_path):
     jobnb.configure("huey")
     shell.run_cell("import time\nfactor = 3")
-    made = shell.run_cell('%schedule --every 1s -n magic --job-name tick time.sleep(factor / 100)')
+    made = shell.run_cell("%schedule --every 1s -n magic --job-name tick time.sleep(factor / 100)")
     assert made.error_in_exec is None
     schedule = made.result
     assert isinstance(schedule, jobnb.Schedule) and schedule.name == "magic"
