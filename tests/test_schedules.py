@@ -339,3 +339,27 @@ def test_the_schedule_magic_takes_a_call_or_a_notebook(shell, tmp_path):
     both = shell.run_cell("%schedule --every 1m --notebook params.ipynb time.time()")
     assert "a call or --notebook, not both" in str(both.error_in_exec)
     assert sorted(s.name for s in jobnb.schedules()) == ["magic", "params"]
+
+
+def test_the_dashboard_shows_schedules_and_pauses_and_resumes_them(tmp_path):
+    from jobnb.widgets.dashboard import Dashboard  # lazy: ipywidgets
+
+    jobnb.configure("huey")
+    schedule = jobnb.schedule(time.time, every="1s", name="shown")
+    job = eventually(lambda: schedule.last_run, timeout=20)
+    job.wait(timeout=20)
+    board = Dashboard()
+    view = board.schedules_view
+    assert view.layout.display is None  # shown: there is a schedule
+    assert "shown" in view.table.value and "every 1 s" in view.table.value
+    assert ">finished<" in view.table.value or ">running<" in view.table.value
+    assert view.chooser.options == ("shown",)
+    view.chooser.value = "shown"
+    view.pause_button.click()
+    assert schedule.paused and "<i>paused</i>" in view.table.value
+    view.resume_button.click()
+    assert not schedule.paused and "<i>paused</i>" not in view.table.value
+    schedule.remove()
+    board.refresh()
+    assert view.layout.display == "none" and view.chooser.options == ()
+    board.close()

@@ -39,7 +39,7 @@ from .huey_wakeup import WakeUps
 from .private_home import home_path, open_private, private_home
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
-from .schedule_firing import Scheduler, huey_backend_for
+from .schedule_firing import QueueSide, Scheduler
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = defaults.GRACE  # seconds a stopped worker's running jobs get to finish
@@ -154,7 +154,7 @@ def run_worker(
         max_delay=0.01,
     )
     # the schedules of this store fire from here (schedule_firing.py)
-    consumer.jobnb_scheduler = Scheduler(huey_backend_for(home, redis_url))
+    consumer.jobnb_scheduler = Scheduler(_queue_side(home, redis_url))
     consumer.jobnb_scheduler.start()
     if idle_exit:
         scheduled = consumer.jobnb_scheduler.store.active
@@ -180,6 +180,22 @@ def run_worker(
         else:
             huey.storage.wake_ups.close()
     return 0
+
+
+def _queue_side(home: Path, redis_url: str | None):
+    """What this worker's scheduler fires schedules through: this queue, and a records
+    store per (result_ttl, log bound) of the schedules (open_records keeps them)."""
+    huey = make_huey(home, redis_url)
+    folder = None if redis_url else home
+
+    def side(result_ttl: float | None, log_bytes_kept: int | None) -> QueueSide:
+        kept = {"result_ttl": result_ttl}
+        if log_bytes_kept is not None:
+            kept["log_bytes_kept"] = log_bytes_kept
+        records = open_records(home, redis_url, **kept)
+        return QueueSide("huey", records, huey=huey, home=folder)
+
+    return side
 
 
 class GracefulConsumer(Consumer):

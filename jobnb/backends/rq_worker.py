@@ -34,11 +34,13 @@ from ..exceptions import JobFailed
 from ..model import JobStatus
 from ..worker.recorded_job import run_recorded_job
 from . import rq_batches
+from .options import RqOptions
 from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .rq_queue import RqBackend
 from .rq_serializer import SignedPickle
-from .schedule_firing import Scheduler, rq_backend_for
+from .schedule_firing import QueueSide, Scheduler
 from .secret_key import redis_signer
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
@@ -160,7 +162,7 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     _records = RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
     name = f"{os.uname().nodename}.{os.getpid()}"
     threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
-    scheduler = _scheduler = Scheduler(rq_backend_for(url))  # the schedules fire from here
+    scheduler = _scheduler = Scheduler(_queue_side(url))  # the schedules fire from here
     scheduler.start()
     serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
     print(f"jobnb worker: {serving}", flush=True)
@@ -190,6 +192,24 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
         _forget(worker)
         say(serving)
     return 1  # (never reached)
+
+
+def _queue_side(url: str):
+    """What this worker's scheduler fires schedules through: an RqBackend of the server
+    per (result_ttl, log bound) of the schedules, kept."""
+    made: dict[tuple, QueueSide] = {}
+
+    def side(result_ttl: float | None, log_bytes_kept: int | None) -> QueueSide:
+        key = (result_ttl, log_bytes_kept)
+        if key not in made:
+            options = {"redis_url": url, "result_ttl": result_ttl}
+            if log_bytes_kept is not None:
+                options["log_bytes_kept"] = log_bytes_kept
+            backend = RqBackend(RqOptions(**options))
+            made[key] = QueueSide("rq", backend.records_store, queue_on=backend._queue_on)
+        return made[key]
+
+    return side
 
 
 def _exit_now(signum, _frame) -> None:

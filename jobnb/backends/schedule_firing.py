@@ -18,10 +18,11 @@ leaves the due time due, and the next look (its own or another worker's) fires i
 from __future__ import annotations
 
 import ast
-import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -116,12 +117,26 @@ def _claim(schedule: ScheduleRecord, now: float) -> tuple[list[float], float, fl
     return runs, upcoming, last
 
 
+@dataclass(frozen=True)
+class QueueSide:
+    """What a worker's scheduler queues runs through, made by the worker
+    (huey_worker.py, rq_worker.py): its backend's name, a records store of its queue
+    (which applies a schedule's result_ttl and log bound to the jobs it adds), and how
+    ids are queued: huey's queue (``home``: a SQLite home, woken after the commit), or
+    RQ's ``queue_on(pipe, records)``."""
+
+    name: str
+    records_store: Records
+    huey: object | None = None
+    home: Path | None = None
+    queue_on: Callable | None = None
+
+
 class Scheduler:
     """A worker's scheduler. ``backend_for(result_ttl, log_bytes_kept)`` gives the
-    worker's backend (a HueyBackend or RqBackend of its store) whose records store
-    applies a schedule's settings to its runs' jobs."""
+    QueueSide whose records store applies a schedule's settings to its runs' jobs."""
 
-    def __init__(self, backend_for: Callable[[float | None, int | None], object]) -> None:
+    def __init__(self, backend_for: Callable[[float | None, int | None], QueueSide]) -> None:
         self.backend_for = backend_for
         self.default = backend_for(None, None)
         self.store = schedules_of(self.default.records_store)
@@ -227,51 +242,11 @@ class Scheduler:
         return len(records)
 
 
-def _push(backend, pipe, records: list[JobRecord]) -> None:
+def _push(side: QueueSide, pipe, records: list[JobRecord]) -> None:
     """Queue the runs' ids in the MULTI ``pipe``: huey's message list, or RQ's queue."""
-    huey = getattr(backend, "huey", None)
-    if huey is not None:
+    if side.huey is not None:
         from .huey_messages import messages  # lazy: huey's alone
 
-        pipe.lpush(huey.storage.queue_key, *messages(huey, [rec.id for rec in records]))
+        pipe.lpush(side.huey.storage.queue_key, *messages(side.huey, [r.id for r in records]))
     else:
-        backend._queue_on(pipe, records)
-
-
-def huey_backend_for(home: str | os.PathLike, redis_url: str | None):
-    """What a huey worker's scheduler fires with: its home's backend, with a schedule's
-    result_ttl and log bound (one per pair, kept)."""
-    from .huey_queue import HueyBackend  # lazy: the worker imports this module first
-    from .options import HueyOptions
-
-    made: dict[tuple, object] = {}
-
-    def backend_for(result_ttl: float | None, log_bytes_kept: int | None):
-        key = (result_ttl, log_bytes_kept)
-        if key not in made:
-            options = {"home": redis_url or str(home), "result_ttl": result_ttl}
-            if log_bytes_kept is not None:
-                options["log_bytes_kept"] = log_bytes_kept
-            made[key] = HueyBackend(HueyOptions(**options))
-        return made[key]
-
-    return backend_for
-
-
-def rq_backend_for(url: str):
-    """As ``huey_backend_for``, for an rq worker of the server at ``url``."""
-    from .options import RqOptions
-    from .rq_queue import RqBackend  # lazy: see huey_backend_for
-
-    made: dict[tuple, object] = {}
-
-    def backend_for(result_ttl: float | None, log_bytes_kept: int | None):
-        key = (result_ttl, log_bytes_kept)
-        if key not in made:
-            options = {"redis_url": url, "result_ttl": result_ttl}
-            if log_bytes_kept is not None:
-                options["log_bytes_kept"] = log_bytes_kept
-            made[key] = RqBackend(RqOptions(**options))
-        return made[key]
-
-    return backend_for
+        side.queue_on(pipe, records)
