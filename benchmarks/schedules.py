@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("JOBNB_SECRET_KEY", secrets.token_hex(32))
     kinds = [args.only] if args.only else ["huey", "huey-redis", "rq"]
-    print(f"| backend | runs | start - due p50 | p95 | max | due times fired twice |")
+    print("| backend | runs | start - due p50 | p95 | max | due times fired twice |")
     print("|---|---|---|---|---|---|")
     for kind in kinds:
         found = measure(kind, args.runs)

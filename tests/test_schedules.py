@@ -363,3 +363,30 @@ def test_the_dashboard_shows_schedules_and_pauses_and_resumes_them(tmp_path):
     board.refresh()
     assert view.layout.display == "none" and view.chooser.options == ()
     board.close()
+
+
+def test_a_stale_claim_on_sqlite_writes_nothing(tmp_path, monkeypatch):
+    """Two schedulers of one home (as two workers would be) read the same due time; the
+    second to write finds last_due moved and its whole transaction (jobs, messages)
+    rolls back. The interleaving is forced: the loser's read is taken before the
+    winner's write."""
+    from jobnb.backends.huey_worker import _queue_side
+    from jobnb.backends.schedule_firing import Scheduler
+
+    jobnb.configure("huey")
+    jobnb.schedule(time.time, every="1h", name="raced")
+    api.shutdown()
+    stop_worker(tmp_path / ".jobnb", grace=0)  # (this test fires by hand)
+    home = tmp_path / ".jobnb"
+    winner, loser = Scheduler(_queue_side(home, None)), Scheduler(_queue_side(home, None))
+    stale = loser.store.payload("raced")
+    now = stale[0].next_due + 0.01
+    assert winner.fire("raced", now) == 1
+    monkeypatch.setattr(loser.store, "payload", lambda name: stale)
+    assert loser.fire("raced", now) == 0
+    jobnb.configure("huey")
+    runs = [rec for rec in api.get_backend().records() if rec.schedule == "raced"]
+    assert len(runs) == 1 and runs[0].due == pytest.approx(stale[0].next_due)
+    from jobnb.backends.huey_home import make_huey
+
+    assert make_huey(home).pending_count() == 1  # one queue message: the winner's
