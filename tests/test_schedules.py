@@ -390,3 +390,30 @@ def test_a_stale_claim_on_sqlite_writes_nothing(tmp_path, monkeypatch):
     from jobnb.backends.huey_home import make_huey
 
     assert make_huey(home).pending_count() == 1  # one queue message: the winner's
+
+
+def test_the_stores_keep_pause_resume_replace_and_remove(workers, tmp_path):
+    """Every store's writes (SQLite statements, Redis scripts), with no worker serving."""
+    schedule = jobnb.schedule(time.time, cron="0 6 * * *", tz="UTC", name="kept")
+    assert schedule.next_run.hour == 6 and schedule.next_run.minute == 0
+    assert schedule.pause().paused and schedule.next_run is None
+    assert jobnb.schedules_df()["paused"].tolist() == [True]
+    assert not schedule.resume().paused and schedule.next_run.hour == 6
+    with pytest.raises(ScheduleExists):
+        jobnb.schedule(time.time, every="1m", name="kept", replace=False)
+    jobnb.schedule(time.time, every="1m", name="kept")  # replaced
+    assert schedule.when == "every 1 min"
+    jobnb.schedule(time.monotonic, every="1h", name="other")
+    assert [s.name for s in jobnb.schedules()] == ["kept", "other"]
+    store = ["--backend", "rq", "--url", workers.url] if workers.kind == "rq" else []
+    if workers.kind == "huey-redis":
+        store = ["--backend", "huey", "--url", workers.url]
+    listed = jobnb_command("schedule", "ls", "--json", *store, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [row["name"] for row in json.loads(listed.stdout)] == ["kept", "other"]
+    schedule.remove()
+    with pytest.raises(ScheduleNotFound):
+        schedule.record()
+    assert [s.name for s in jobnb.schedules()] == ["other"]
+    jobnb.schedules()[0].remove()
+    assert jobnb.schedules() == [] and jobnb.schedules_df().empty
