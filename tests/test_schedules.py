@@ -31,6 +31,22 @@ from jobnb.model import JobStatus
 QUEUES = ["huey", "huey-redis", "rq"]
 
 
+@pytest.fixture(autouse=True)
+def no_worker_left(tmp_path):
+    """A SQLite home's worker stays up while a schedule is active: stop the one a test's
+    schedule started, once it holds the home (conftest's stop may come before that)."""
+    yield
+    from jobnb.backends import huey_worker
+
+    home = tmp_path / ".jobnb"
+    for place, (proc, _) in list(huey_worker._spawned.items()):
+        if Path(place) != home:
+            continue
+        eventually(lambda p=proc: p.poll() is not None or worker_pid(home), timeout=20)
+        stop_worker(home, grace=0)
+        proc.wait(timeout=30)
+
+
 class Workers:
     """Worker processes of the configured queue backend, started and stopped by the test
     (none to begin with: a test decides when the queue is served)."""
