@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,10 @@ from .backends.base import Backend
 from .backends.records.schedules import Schedules
 from .backends.records_backend import RecordsBackend
 from .backends.schedule_firing import schedules_of
-from .exceptions import ConfigError, ScheduleNotFound, SchedulesNeedAQueue
+from .exceptions import ConfigError, JobnbWarning, ScheduleNotFound, SchedulesNeedAQueue
 from .history import as_timestamp
 from .job import Job
+from .model import JobRecord
 from .payload import CallPayload, NotebookPayload
 from .payload.base import dumps_payload
 from .schedule_record import ScheduleRecord, checked_name
@@ -239,7 +241,21 @@ def schedule(
     )
     store.add(record, payload, replace=replace)
     _serve(target)
+    _say_if_unserved(target, name, queue)
     return Schedule(target, name)
+
+
+def _say_if_unserved(backend: Backend, name: str, queue: str | None) -> None:
+    """On Redis, where workers are started by hand: warn when none serves the queue, since
+    then nothing fires the schedule (a SQLite home's worker was just started)."""
+    probe = JobRecord(id="", name=name, backend=backend.name, queue=queue)
+    message = backend.unserved([probe])
+    if message:
+        warnings.warn(
+            f"schedule {name!r} fires from the workers, and none is there: {message}",
+            JobnbWarning,
+            stacklevel=3,  # at the user's jobnb.schedule call
+        )
 
 
 def schedules(backend: str | None = None) -> list[Schedule]:
