@@ -73,6 +73,7 @@ __all__ = [
     "PayloadError",
     "Progress",
     "ResultTimeout",
+    "Schedule",
     "StoreUnavailable",
     "UnsafeHome",
     "configure",
@@ -87,6 +88,9 @@ __all__ = [
     "progress",
     "prune",
     "record",
+    "schedule",
+    "schedules",
+    "schedules_df",
     "settings",
     "submit",
     "submit_notebook",
@@ -98,6 +102,19 @@ def dashboard(page_size: int = 20, interval: float = 1.0):
     from .widgets.dashboard import dashboard as make  # (ipywidgets: loaded when first shown)
 
     return make(page_size=page_size, interval=interval)
+
+
+#: what jobnb.scheduling gives, imported when first asked for: its stores' modules load
+#: redis and huey, which ``import jobnb`` leaves alone
+_SCHEDULING = ("Schedule", "schedule", "schedules", "schedules_df")
+
+
+def __getattr__(name: str):
+    if name in _SCHEDULING:
+        from . import scheduling  # (the schedule stores: loaded when first used)
+
+        return getattr(scheduling, name)
+    raise AttributeError(f"module 'jobnb' has no attribute {name!r}")
 
 
 def load_ipython_extension(shell):  # noqa: ANN001 - IPython's hook

@@ -127,3 +127,31 @@ CELL_JOB = (
         help="%%submit only: a call to run as a job, e.g. %%submit train(lr=0.1)",
     ),
 )
+
+#: ``%schedule`` (a call or a notebook, on a schedule): the timing, then the options of
+#: %submit and %submit_notebook
+SCHEDULE = (
+    option("--cron", help="five fields, e.g. '0 6 * * *' (every day at 6:00)"),
+    option("--every", help="an interval: '2s', '15m', '1h30m', '1d'"),
+    option("--tz", help="the time zone of --cron (default: this machine's)"),
+    option(
+        "--catchup",
+        choices=["one", "all", "none"],
+        default="one",
+        help="what runs for due times missed while no worker served: one run (default), "
+        "all of them, or none",
+    ),
+    option("-n", "--name", help="the schedule's name (default: the function's or notebook's)"),
+    option("--job-name", help="the name of its runs' jobs (default: the schedule's)"),
+    option(
+        "--no-replace",
+        action="store_true",
+        help="refuse a name that exists (default: the schedule of that name is replaced)",
+    ),
+    option("--notebook", help="run this notebook at each due time (its path)"),
+    *(opt for opt in NOTEBOOK_JOB if opt.flags[0] in ("-p", "-r", "-o", "-k")),
+    BACKEND,
+    TIMEOUT,
+    QUEUE,
+    option("expression", nargs="*", help="the call to run, e.g. train(lr=0.1)"),
+)

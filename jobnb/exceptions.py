@@ -71,6 +71,18 @@ class JobNotFound(JobnbError, LookupError):
     """No job has that id or name."""
 
 
+class ScheduleNotFound(JobnbError, LookupError):
+    """No schedule of that name in the store (``jobnb.schedules()`` lists them)."""
+
+
+class ScheduleExists(JobnbError):
+    """A schedule of that name is in the store already, and replacing it was not asked."""
+
+
+class SchedulesNeedAQueue(ConfigError):
+    """Schedules fire from queue workers: the thread and subprocess backends have none."""
+
+
 class JobFailed(JobnbError):
     """The job raised an exception that cannot be rebuilt in this process.
 

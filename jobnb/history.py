@@ -51,6 +51,10 @@ class JobHistory:
     def __init__(self, backends: Callable[[], Sequence[Backend]]) -> None:
         self._backends = backends
 
+    def backends(self) -> Sequence[Backend]:
+        """The backends read (what the dashboard's schedules are read from too)."""
+        return self._backends()
+
     def counts(self) -> dict[JobStatus, int]:
         """How many jobs are in each status (every status is a key)."""
         total = dict.fromkeys(JobStatus, 0)

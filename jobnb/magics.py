@@ -106,12 +106,21 @@ class JobMagics(Magics):
         args = _parse(self.submit, options)
         if not text:
             raise UsageError("%submit needs a call to run, e.g. %submit train(lr=0.1)")
+        fn, positional, keywords = self._read_call(text, "%submit")
+        try:
+            return _submitter(args.name, args).submit(fn, *positional, **keywords)
+        except PayloadError as exc:
+            raise UsageError(f"{exc} With %submit, add -b thread.") from None
+
+    def _read_call(self, text: str, shown_as: str) -> tuple[Any, list[Any], dict[str, Any]]:
+        """The function, arguments and keywords of the call ``text``, evaluated in the
+        notebook's namespace."""
         try:
             call = ast.parse(text, mode="eval").body
         except SyntaxError as exc:
-            raise UsageError(f"%submit cannot read {text!r}: {exc.msg}") from None
+            raise UsageError(f"{shown_as} cannot read {text!r}: {exc.msg}") from None
         if not isinstance(call, ast.Call):
-            raise UsageError(f"%submit needs a call, like train(lr=0.1), not {text!r}")
+            raise UsageError(f"{shown_as} needs a call, like train(lr=0.1), not {text!r}")
         fn = self._evaluate(call.func)
         positional: list[Any] = []
         for node in call.args:
@@ -125,10 +134,57 @@ class JobMagics(Magics):
                 keywords.update(self._evaluate(keyword.value))
             else:
                 keywords[keyword.arg] = self._evaluate(keyword.value)
+        return fn, positional, keywords
+
+    # --- %schedule --------------------------------------------------------------------------
+    @_declared(arguments.SCHEDULE)
+    @line_magic
+    def schedule(self, line: str) -> Any:
+        """Run a call or a notebook on a schedule, from the queue workers
+        (jobnb.schedule): the Schedule is the cell's value.
+
+        Examples::
+
+            %schedule --every 15m -n refresh refresh_cache(region="north")
+            %schedule --cron "0 6 * * *" --notebook report.ipynb -p day=0
+        """
+        from . import scheduling  # lazy: the schedule stores load redis and huey
+
+        options, text = _leading_options(line, arguments.SCHEDULE)
+        args = _parse(self.schedule, options)
+        settings = {
+            "cron": args.cron,
+            "every": args.every,
+            "tz": args.tz,
+            "catchup": args.catchup,
+            "name": args.name,
+            "job_name": args.job_name,
+            "timeout": args.timeout,
+            "queue": args.queue,
+            "backend": args.backend,
+            "replace": not args.no_replace,
+        }
         try:
-            return _submitter(args.name, args).submit(fn, *positional, **keywords)
-        except PayloadError as exc:
-            raise UsageError(f"{exc} With %submit, add -b thread.") from None
+            if args.notebook is not None:
+                if text:
+                    raise UsageError("%schedule takes a call or --notebook, not both")
+                parameters = dict(notebooks.parse_parameter(p) for p in args.parameter)
+                parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
+                return scheduling.schedule(
+                    args.notebook,
+                    parameters=parameters,
+                    output=args.output,
+                    kernel_name=args.kernel,
+                    **settings,
+                )
+            if not text:
+                raise UsageError(
+                    "%schedule needs a call or --notebook, e.g. %schedule --every 15m f(x)"
+                )
+            fn, positional, keywords = self._read_call(text, "%schedule")
+            return scheduling.schedule(fn, *positional, kwargs=keywords, **settings)
+        except (JobnbError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
 
     def _evaluate(self, node: ast.expr) -> Any:
         code = compile(ast.Expression(node), "<%submit>", "eval")
@@ -328,7 +384,9 @@ def _usage_error(magic: Any, problem: str, shown_as: str | None) -> UsageError:
     return UsageError(f"{shown_as}: {problem}\nusage: {usage}\nSee `{shown_as}?` for every option.")
 
 
-def _leading_options(line: str) -> tuple[str, str]:
+def _leading_options(
+    line: str, options: tuple[arguments.Option, ...] = arguments.CELL_JOB
+) -> tuple[str, str]:
     """``%submit [options] call(...)`` cut in two: its options (as written, quotes and
     all) and its call, kept intact (a split into words would break f(a, b="c d")).
 
@@ -336,9 +394,7 @@ def _leading_options(line: str) -> tuple[str, str]:
     word when it takes a value; words are read as a shell reads them, so a value may be
     quoted. What they mean is left to the parser (``_parse``): an unknown option, or an
     unbalanced quote, is its error."""
-    takes_value = {
-        flag: opt.takes_value for opt in arguments.CELL_JOB for flag in opt.flags if flag[0] == "-"
-    }
+    takes_value = {flag: opt.takes_value for opt in options for flag in opt.flags if flag[0] == "-"}
     words = shlex.shlex(line, posix=True)
     words.whitespace_split = True
     words.commenters = ""

@@ -110,6 +110,9 @@ class JobRecord:
     attempts: list[Attempt] = field(default_factory=list)
     #: while queued between two attempts: when the next one may start (wall clock)
     retry_at: float | None = None
+    #: the schedule whose run this job is (its name), and the due time it ran for
+    schedule: str | None = None
+    due: float | None = None
 
     @property
     def attempt(self) -> int:

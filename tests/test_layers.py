@@ -18,12 +18,12 @@ PACKAGE = Path(jobnb.__file__).parent
 
 #: bottom (0) to top; a module may import its own layer or the ones below
 LAYERS = [
-    ("the data model", ["exceptions", "defaults", "model", "schedule_times"]),
+    ("the data model", ["exceptions", "defaults", "model", "schedule_times", "schedule_record"]),
     ("payloads", ["payload"]),
     ("the worker side", ["worker"]),
     ("backends", ["backends"]),
     ("handle and settings", ["job", "done_callbacks", "notify", "config", "history"]),
-    ("the public API", ["api"]),
+    ("the public API", ["api", "scheduling"]),
     (
         "fronts",
         ["capture", "arguments", "widgets", "magics", "cli", "demo", "__main__", "__init__"],

@@ -40,6 +40,7 @@ from .private_home import home_path, open_private, private_home
 from .redis_connection import redacted
 from .redis_outage import CONNECTION_ERRORS, wait_for_server
 from .retry_sweep import sweep_retries_forever
+from .schedule_firing import QueueSide, Scheduler
 
 DEFAULT_IDLE_EXIT = 600.0
 DEFAULT_GRACE = defaults.GRACE  # seconds a stopped worker's running jobs get to finish
@@ -153,8 +154,13 @@ def run_worker(
         backoff=1.5,
         max_delay=0.01,
     )
+    # the schedules of this store fire from here (schedule_firing.py)
+    consumer.jobnb_scheduler = Scheduler(_queue_side(home, redis_url))
+    consumer.jobnb_scheduler.start()
     if idle_exit:
-        threading.Thread(target=_exit_when_idle, args=(records, idle_exit), daemon=True).start()
+        scheduled = consumer.jobnb_scheduler.store.active
+        idle = (records, idle_exit, scheduled)
+        threading.Thread(target=_exit_when_idle, args=idle, daemon=True).start()
     name = f"{socket.gethostname()} pid {os.getpid()}"
     upkeep = (repair, records, name if redis_url else None, redis_url)
     threading.Thread(target=_upkeep, args=upkeep, daemon=True).start()
@@ -178,6 +184,22 @@ def run_worker(
     return 0
 
 
+def _queue_side(home: Path, redis_url: str | None):
+    """What this worker's scheduler fires schedules through: this queue, and a records
+    store per (result_ttl, log bound) of the schedules (open_records keeps them)."""
+    huey = make_huey(home, redis_url)
+    folder = None if redis_url else home
+
+    def side(result_ttl: float | None, log_bytes_kept: int | None) -> QueueSide:
+        kept = {"result_ttl": result_ttl}
+        if log_bytes_kept is not None:
+            kept["log_bytes_kept"] = log_bytes_kept
+        records = open_records(home, redis_url, **kept)
+        return QueueSide("huey", records, huey=huey, home=folder)
+
+    return side
+
+
 class GracefulConsumer(Consumer):
     """Huey's consumer, stopped alike by SIGINT and SIGTERM (a service manager's stop):
     it takes no new job and gives the running ones ``grace`` seconds to finish (or what
@@ -194,6 +216,9 @@ class GracefulConsumer(Consumer):
         asked = self._stop_request()
         if asked is not None:
             self.shutdown_timeout = asked
+        scheduler = getattr(self, "jobnb_scheduler", None)
+        if scheduler is not None:
+            scheduler.stop()  # a stopping worker fires no schedule
         if graceful:
             print(
                 f"jobnb worker: stopping (jobs still running get {self.shutdown_timeout:g} s "
@@ -290,12 +315,14 @@ def _is_outage(exc: Exception) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-def _exit_when_idle(records, idle_exit: float) -> None:
+def _exit_when_idle(records, idle_exit: float, scheduled=lambda: 0) -> None:
+    """Exit once nothing was queued or running for ``idle_exit`` s, and no schedule is
+    active (``scheduled()``: they fire from this worker)."""
     idle_since = time.monotonic()
     while True:
         time.sleep(min(5.0, idle_exit / 4))
         counts = records.counts()
-        if counts[JobStatus.QUEUED] or counts[JobStatus.RUNNING]:
+        if counts[JobStatus.QUEUED] or counts[JobStatus.RUNNING] or scheduled():
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= idle_exit:
             print(f"jobnb worker: idle for {idle_exit:g} s, exiting", flush=True)

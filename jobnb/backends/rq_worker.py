@@ -34,15 +34,19 @@ from ..exceptions import JobFailed
 from ..model import JobStatus
 from ..worker.recorded_job import run_recorded_job
 from . import rq_batches
+from .options import RqOptions
 from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 from .retry_sweep import sweep_retries_forever
+from .rq_queue import RqBackend
 from .rq_serializer import SignedPickle
+from .schedule_firing import QueueSide, Scheduler
 from .secret_key import redis_signer
 
 RESTART_PAUSE = 5.0  # seconds before RQ's work loop starts again after it quit on an error
 _records = None  # this worker process's RedisRecords
+_scheduler = None  # this worker process's scheduler (schedule_firing.py)
 
 
 def execute_job(job_id: str) -> None:
@@ -141,6 +145,8 @@ def worker_class():
 
         def request_stop(self, signum, frame):
             self.stop_asked = True
+            if _scheduler is not None:
+                _scheduler.stop()  # a stopping worker fires no schedule
             super().request_stop(signum, frame)
 
     return JobnbWorker
@@ -148,7 +154,7 @@ def worker_class():
 
 def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = False) -> int:
     """Serve ``queues`` at ``url`` with ``workers`` worker processes until stopped."""
-    global _records
+    global _records, _scheduler
     client = connect(url)
     signer = redis_signer(url)  # no key: refused now, before any worker starts
     if workers > 1:
@@ -164,6 +170,8 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
             client, _records.prefix, job_ids, serializer, "its next attempt"
         ),
     )
+    scheduler = _scheduler = Scheduler(_queue_side(url))  # the schedules fire from here
+    scheduler.start()
     serving = f"serving {', '.join(queues)} at {redacted(url)} (pid {os.getpid()})"
     print(f"jobnb worker: {serving}", flush=True)
     for incarnation in itertools.count():
@@ -180,6 +188,7 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
         except CONNECTION_ERRORS:  # its last words to the server could not be said
             worker.lost = True
         if worker.stop_asked or (burst and not worker.lost):
+            scheduler.stop()
             return 0
         if not worker.lost:  # RQ quit on an error of its own (it logged it): start again
             say(f"RQ's work loop ended; starting it again in {RESTART_PAUSE:g} s")
@@ -191,6 +200,24 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
         _forget(worker)
         say(serving)
     return 1  # (never reached)
+
+
+def _queue_side(url: str):
+    """What this worker's scheduler fires schedules through: an RqBackend of the server
+    per (result_ttl, log bound) of the schedules, kept."""
+    made: dict[tuple, QueueSide] = {}
+
+    def side(result_ttl: float | None, log_bytes_kept: int | None) -> QueueSide:
+        key = (result_ttl, log_bytes_kept)
+        if key not in made:
+            options = {"redis_url": url, "result_ttl": result_ttl}
+            if log_bytes_kept is not None:
+                options["log_bytes_kept"] = log_bytes_kept
+            backend = RqBackend(RqOptions(**options))
+            made[key] = QueueSide("rq", backend.records_store, queue_on=backend._queue_on)
+        return made[key]
+
+    return side
 
 
 def _exit_now(signum, _frame) -> None:

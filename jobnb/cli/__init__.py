@@ -1,6 +1,7 @@
-"""The ``jobnb`` command: a module per group of commands (demo, key, run, worker, and
-jobs: ls, show, logs, cancel, forget, prune, wait), each adding its parsers and saying
-what runs them; ``main`` is the entry point."""
+"""The ``jobnb`` command: a module per group of commands (demo, key, run, worker,
+jobs: ls, show, logs, cancel, forget, prune, wait; schedules: schedule add, ls, pause,
+resume, rm), each adding its parsers and saying what runs them; ``main`` is the entry
+point."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 from .. import __version__
 from ..exceptions import JobnbError
-from . import demo, jobs, key, run, worker
+from . import demo, jobs, key, run, schedules, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jobnb {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (demo, key, run, worker, jobs):
+    for group in (demo, key, run, worker, jobs, schedules):
         group.add_to(commands)
     return parser
 

@@ -25,6 +25,7 @@ from ..job import Job
 from ..model import JobRecord, JobStatus
 from .dashboard_details import details_html
 from .dashboard_rows import Header, JobRow, RowLayouts, cells, header_cells
+from .dashboard_schedules import SchedulesView
 from .dashboard_style import (
     CONTROLS,
     DASHBOARD,
@@ -125,6 +126,7 @@ class Dashboard(w.VBox):
         self.empty_note = w.HTML()
         self.table = w.VBox([self.header], layout=w.Layout(width="100%"))
         self.table.add_class(TABLE)
+        self.schedules_view = SchedulesView(self.history.backends, self.show_banner)
         super().__init__(
             [
                 self.style_view,
@@ -133,6 +135,7 @@ class Dashboard(w.VBox):
                 self.stats_view,
                 self.controls,
                 self.table,
+                self.schedules_view,
             ]
         )
         self.add_class(DASHBOARD)
@@ -193,6 +196,10 @@ class Dashboard(w.VBox):
         self.details.value = details
         self.shown_page = page
         self._show_rows(page, status)
+        try:
+            self.schedules_view.refresh()
+        except Exception as exc:  # noqa: BLE001 - the banner says what went wrong
+            self.show_banner(f"cannot read the schedules: {exc}")
 
     def _show_rows(self, page: list[JobRecord], status: str | None) -> None:
         """Give the page's records to the pool's rows; open the details under the chosen

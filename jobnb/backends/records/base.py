@@ -114,6 +114,8 @@ RECORD_FIELDS = (
     "error",
     "output",
     "cancelled_by",
+    "schedule",
+    "due",
     *RETRY_FIELDS,
 )
 
@@ -150,6 +152,8 @@ def decode_record(values: Sequence) -> JobRecord:
         error,
         output,
         cancelled_by,
+        schedule,
+        due,
     ) = values
     return JobRecord(
         id=_text(job_id),
@@ -169,6 +173,8 @@ def decode_record(values: Sequence) -> JobRecord:
         output=_text(output),
         cancelled_by=_text(cancelled_by),
         **retry_fields,
+        schedule=_text(schedule),
+        due=_number(due),
     )
 
 

@@ -209,6 +209,9 @@ class RedisRecords(Records):
                 fields["timeout"] = rec.timeout
             if rec.output is not None:
                 fields["output"] = rec.output
+            if rec.schedule is not None:  # a schedule's run
+                fields["schedule"] = rec.schedule
+                fields["due"] = rec.due
             if self.result_ttl is not None:
                 fields["result_ttl"] = self.result_ttl
             if cwd is not None:

@@ -180,8 +180,8 @@ class SqliteRecords(Records):
                 db.executemany(
                     "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                     "timeout, submitted, origin, result_ttl, output, payload_signature, "
-                    "log_kept, retries, retry_delay, retry_on) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "log_kept, retries, retry_delay, retry_on, schedule, due) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.id,
@@ -199,6 +199,8 @@ class SqliteRecords(Records):
                             signature(),
                             self.log_bytes_kept,
                             *_retry_columns(r),
+                            r.schedule,
+                            r.due,
                         )
                         for r, signature in zip(records, signatures, strict=True)
                     ],

@@ -69,6 +69,18 @@ CREATE TABLE IF NOT EXISTS logs (
     in_tail INTEGER
 );
 CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
+-- Schedules (sqlite_schedules.py): what each runs, signed (records/schedules.py), and
+-- where it stands; the workers' scheduler reads the earliest next_due of this index
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    definition BLOB NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    last_due REAL,
+    next_due REAL,
+    last_job TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_next ON schedules (next_due) WHERE next_due IS NOT NULL;
 """
 
 # Columns added since the first records files: added to an older file when it is opened.
@@ -101,6 +113,9 @@ ADDED_COLUMNS = {
     "retry_on": "TEXT",
     "attempts": "TEXT",
     "retry_at": "REAL",
+    # a schedule's run: the schedule's name and the due time it ran for
+    "schedule": "TEXT",
+    "due": "REAL",
 }
 # ... and to its logs: a log written by an older jobnb is a head without sizes
 ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
