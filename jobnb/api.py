@@ -24,6 +24,7 @@ from . import config
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .backends.options import BackendOptions
+from .dependencies import resolve_after, take_futures, with_after
 from .exceptions import JobnbError, JobNotFound
 from .history import JobHistory, as_timestamp
 from .job import Job, forget_together
@@ -97,21 +98,33 @@ def _backend_options(name: str, current: config.Settings) -> BackendOptions:
 class Submitter:
     """Submits jobs with fixed job options; made by :func:`options`."""
 
-    def __init__(self, job_options: JobOptions, backend: str | None = None) -> None:
+    def __init__(
+        self, job_options: JobOptions, backend: str | None = None, after: tuple = ()
+    ) -> None:
         self.job_options = job_options
         self.backend = backend
+        #: the jobs to wait for (Jobs, ids, names), resolved at each submit
+        self.after = tuple(after)
+
+    def _options(self, backend: Backend, *more_after: tuple[str, ...]) -> JobOptions:
+        """The job options, with what to wait for as ids of ``backend``."""
+        return with_after(self.job_options, resolve_after(backend, self.after), *more_after)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
-        """Run ``fn(*args, **kwargs)`` as a job; return its Job at once."""
+        """Run ``fn(*args, **kwargs)`` as a job; return its Job at once. A Job among the
+        arguments stands for its result: this job waits for it (dependencies.py)."""
         backend = get_backend(self.backend)
-        job_id = backend.submit(CallPayload(fn, args, kwargs), self.job_options)
+        args, kwargs, futures = take_futures(backend, args, kwargs)
+        options = self._options(backend, futures)
+        job_id = backend.submit(CallPayload(fn, args, kwargs), options)
         return Job(backend, job_id)
 
     def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:
         """One job per item, like the builtin ``map``; queued in one go."""
         backend = get_backend(self.backend)
         payloads = [CallPayload(fn, args) for args in zip(*iterables, strict=False)]
-        return [Job(backend, i) for i in backend.submit_many(payloads, self.job_options)]
+        options = self._options(backend)
+        return [Job(backend, i) for i in backend.submit_many(payloads, options)]
 
     def submit_cell(
         self,
@@ -122,7 +135,7 @@ class Submitter:
     ) -> Job:
         """Run notebook cell ``source`` as a job (the engine of ``%%submit``)."""
         backend = get_backend(self.backend)
-        job_id = backend.submit(CellPayload(source, inputs, outputs), self.job_options)
+        job_id = backend.submit(CellPayload(source, inputs, outputs), self._options(backend))
         return Job(backend, job_id, namespace=namespace)
 
     def submit_notebook(
@@ -135,7 +148,7 @@ class Submitter:
         """Run the notebook at ``path`` as a job (see :func:`submit_notebook`)."""
         backend = get_backend(self.backend)
         payload = NotebookPayload.prepare(path, parameters, output, kernel_name, new_job_id())
-        job_id = backend.submit(payload, self.job_options)
+        job_id = backend.submit(payload, self._options(backend))
         return Job(backend, job_id)
 
 
@@ -145,14 +158,21 @@ def options(
     timeout: float | None = None,
     queue: str | None = None,
     backend: str | None = None,
+    after: Iterable[Job | str] = (),
 ) -> Submitter:
     """Job options, kept apart from the function's own keyword arguments::
 
     jobnb.options(name="train", timeout=600).submit(train, lr=0.1)
+
+    ``after``: Jobs, job ids or names, on the same backend: the job stays ``waiting``
+    until they have all finished, and is cancelled (saying which) if one fails, is
+    cancelled or is lost.
     """
     if backend is not None:
         canonical_name(backend)  # an unknown name fails here, not at submit
-    return Submitter(JobOptions(name=name, timeout=timeout, queue=queue), backend)
+    if isinstance(after, (str, Job)):
+        after = (after,)
+    return Submitter(JobOptions(name=name, timeout=timeout, queue=queue), backend, tuple(after))
 
 
 def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:

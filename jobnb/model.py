@@ -15,8 +15,13 @@ from .exceptions import JobnbError
 
 
 class JobStatus(str, Enum):
-    """The six states of a job. A ``str``, so it goes straight into pandas and JSON."""
+    """The seven states of a job. A ``str``, so it goes straight into pandas and JSON.
 
+    ``waiting``: submitted with dependencies (``jobnb.options(after=...)``, or a Job
+    passed as an argument) that have not all finished yet; it becomes ``queued`` when
+    they have, or ``cancelled`` when one of them fails, is cancelled or is lost."""
+
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
@@ -26,7 +31,7 @@ class JobStatus(str, Enum):
 
     @property
     def is_done(self) -> bool:
-        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self not in (JobStatus.WAITING, JobStatus.QUEUED, JobStatus.RUNNING)
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +82,9 @@ class JobRecord:
     output: str | None = None
     #: who asked for the job to be cancelled (``user@host``, and from where), once asked
     cancelled_by: str | None = None
+    #: the ids of the jobs it waits for (``jobnb.options(after=...)``, Jobs passed as
+    #: arguments), kept once they have ended
+    after: tuple[str, ...] = ()
 
     def again(self, job_id: str) -> JobRecord:
         """A fresh queued record for running the same thing again (resubmit)."""

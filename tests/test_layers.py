@@ -22,7 +22,7 @@ LAYERS = [
     ("payloads", ["payload"]),
     ("the worker side", ["worker"]),
     ("backends", ["backends"]),
-    ("handle and settings", ["job", "done_callbacks", "config", "history"]),
+    ("handle and settings", ["job", "done_callbacks", "config", "history", "dependencies"]),
     ("the public API", ["api"]),
     (
         "fronts",

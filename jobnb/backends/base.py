@@ -27,6 +27,10 @@ class JobOptions:
     name: str | None = None
     timeout: float | None = None
     queue: str | None = None
+    #: the ids of the jobs this one waits for, on the same backend (dependencies.py
+    #: resolves Jobs and names to them at submit): it stays ``waiting`` until they have
+    #: all finished, and is cancelled when one fails, is cancelled or is lost
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
@@ -86,6 +90,8 @@ def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord
         queue=options.queue,
         timeout=options.timeout,
         output=payload.output,  # a notebook job's; None for the other kinds
+        status=JobStatus.WAITING if options.after else JobStatus.QUEUED,
+        after=tuple(options.after),
     )
 
 

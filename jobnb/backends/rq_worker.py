@@ -37,6 +37,7 @@ from . import rq_batches
 from .records.redis import RedisRecords
 from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
+from .rq_release import releaser
 from .rq_serializer import SignedPickle
 from .secret_key import redis_signer
 
@@ -77,6 +78,9 @@ def _records_here():
         kwargs = client.connection_pool.connection_kwargs
         url = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}"
         _records = RedisRecords(url, name=None, namespace="rq", client=client)
+        # a job's end releases its waiting dependents: queued at once (rq_release.py)
+        serializer = SignedPickle.with_signer(_records.signer)
+        _records.on_release = releaser(client, _records.prefix, serializer)
     return _records
 
 

@@ -76,6 +76,7 @@ from .log_bounds import (
     tail_of,
 )
 from .redis_chunks import CHUNK, write_chunks
+from .redis_dependencies import SETTLE_ADDED_BODY, split_released
 from .redis_done import START, DoneWatch
 
 #: a payload or outcome bigger than this is written ahead of the MULTI or script that
@@ -208,6 +209,8 @@ class RedisRecords(Records):
                 fields["timeout"] = rec.timeout
             if rec.output is not None:
                 fields["output"] = rec.output
+            if rec.after:
+                fields["after_ids"] = ",".join(rec.after)
             if self.result_ttl is not None:
                 fields["result_ttl"] = self.result_ttl
             if cwd is not None:
@@ -220,7 +223,17 @@ class RedisRecords(Records):
         for status in {rec.status.value for rec, _ in pairs}:
             ids = [rec.id for rec, _ in pairs if rec.status.value == status]
             pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
-        added = self._note_added(pipe, [rec.id for rec, _ in pairs])
+        waiting = [rec.id for rec, _ in pairs if rec.after]
+        if waiting:  # filed under what they wait for, and settled (redis_dependencies.py)
+            pipe.eval(lua.MOVE + SETTLE_ADDED_BODY, 0, self.prefix, *waiting)
+        settled_at = len(pipe) - 1
+        noted = self._note_added(pipe, [rec.id for rec, _ in pairs])
+
+        def added(results: list) -> None:
+            noted(results)
+            if waiting:
+                self._released(split_released(results[settled_at])[1])
+
         if pipeline is None:
             added(pipe.execute())
         return added
@@ -284,11 +297,12 @@ class RedisRecords(Records):
                 staged = f"{self._blob_key('outcome', job_id)}:{uuid.uuid4().hex}"
                 write_chunks(self.redis, staged, outcome, AHEAD_TTL)
             args = [self.prefix, job_id, status.value, error or "", staged, time.time()]
-            done = self._finish(args=[*args, signature(), size, inline])
+            done, released = split_released(self._finish(args=[*args, signature(), size, inline]))
             if done != -1:
                 break
         if done != 1 and staged:
             self.redis.delete(staged)
+        self._released(released)  # its dependents made queued (redis_dependencies.py)
         return done == 1
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -297,9 +311,11 @@ class RedisRecords(Records):
         return bool(self.redis.eval(lua.REQUEUE, 0, *args))
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:
-        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
+        reply = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
+        old, released = split_released(reply)
         if old is None:
             raise self._missing(job_id)
+        self._released(released)
         return JobStatus(old.decode())
 
     def forget(self, job_id: str) -> JobStatus:
@@ -607,4 +623,7 @@ class RedisRecords(Records):
         kernel reads every few milliseconds)."""
         if not self._lost_look.due():
             return
-        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST])
+        reply = self._mark_lost_script(
+            args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST]
+        )
+        self._released(split_released(reply)[1])

@@ -44,6 +44,7 @@ from .errors import SQLITE_FAULTS, said_clearly, sqlite_error
 from .log_bounds import checked_log_bytes_kept, tail_of
 from .sqlite_blobs import read_blob, write_blob
 from .sqlite_chores import BOOT_ID, ENDED_DROPS, delete, find_lost, forget_expired, shrink
+from .sqlite_dependencies import file_added, release, settle_added
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
 
@@ -145,7 +146,7 @@ class SqliteRecords(Records):
             db.executemany(
                 "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                 "timeout, submitted, cwd, sys_path, result_ttl, output, payload_signature, "
-                "log_kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "log_kept, after_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.id,
@@ -163,12 +164,19 @@ class SqliteRecords(Records):
                         r.output,
                         signature(),
                         self.log_bytes_kept,
+                        ",".join(r.after) or None,
                     )
                     for r, signature in zip(records, signatures, strict=True)
                 ],
             )
+            waiting = [(r.id, r.after) for r in records if r.after]
+            released = []
+            if waiting:  # (sqlite_dependencies.py)
+                file_added(db, waiting)
+                released = settle_added(db, [job_id for job_id, _ in waiting])
             if within is not None:
                 within(db)
+        self._released(released)
 
     def start(
         self, job_id: str, worker: str
@@ -238,11 +246,14 @@ class SqliteRecords(Records):
                 "WHERE id = ? AND status IN ('queued', 'running')",
                 (status.value, error, now, now, status.value, job_id),
             ).rowcount
+            released = []
             if done:
                 write_blob(db, "outcome", job_id, outcome)
                 db.execute(
                     "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
                 )
+                released = release(db, [job_id])  # its waiting dependents
+        self._released(released)
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -267,6 +278,8 @@ class SqliteRecords(Records):
                 f"error = :error, {ENDED_DROPS} WHERE status = 'running' RETURNING id",
                 {"now": time.time(), "error": lost_error(reason)},
             ).fetchall()
+            released = release(db, [job_id for (job_id,) in rows])
+        self._released(released)
         return [job_id for (job_id,) in rows]
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:
@@ -275,18 +288,21 @@ class SqliteRecords(Records):
         with db:
             db.execute("BEGIN IMMEDIATE")
             status = self._status_in(db, job_id)
-            if status is JobStatus.QUEUED:
+            released = []
+            if status in (JobStatus.QUEUED, JobStatus.WAITING):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
                     f"error = ?, cancelled_by = ?, {ENDED_DROPS} WHERE id = ?",
                     (now, now, CANCELLED_ERROR, by, job_id),
                 )
+                released = release(db, [job_id])  # its dependents are cancelled too
             elif status is JobStatus.RUNNING:
                 db.execute(
                     "UPDATE jobs SET cancel_requested = 1, cancelled_by = ? WHERE id = ?",
                     (by, job_id),
                 )
+        self._released(released)
         return status
 
     def _status_in(self, db: sqlite3.Connection, job_id: str) -> JobStatus:
@@ -525,7 +541,7 @@ class SqliteRecords(Records):
             return
         db = self._connection()
         try:
-            find_lost(db, self._lost_look.silence)
+            self._released(find_lost(db, self._lost_look.silence, lambda ids: release(db, ids)))
             self._forget_whole_logs(forget_expired(db))
         except sqlite3.OperationalError:
             pass

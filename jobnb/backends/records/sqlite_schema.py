@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from .sqlite_dependencies import TABLE as DEPENDENCIES
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -66,6 +68,7 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, seq);
 """
+SCHEMA += DEPENDENCIES  # what each job waits for (sqlite_dependencies.py)
 
 # Columns added since the first records files: added to an older file when it is opened.
 ADDED_COLUMNS = {
@@ -88,6 +91,7 @@ ADDED_COLUMNS = {
     "log_tail": "INTEGER",
     "log_file_bytes": "INTEGER",
     "log_file_error": "TEXT",
+    "after_ids": "TEXT",  # the ids of the jobs it waits for, joined by commas
 }
 # ... and to its logs: a log written by an older jobnb is a head without sizes
 ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
