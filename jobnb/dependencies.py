@@ -41,9 +41,7 @@ def _id_of(backend: Backend, item: Job | str) -> str:
             )
         return item.id
     if not isinstance(item, str):
-        raise DependencyNotFound(
-            f"{item!r} names no job: after= takes Jobs, job ids and job names"
-        )
+        raise DependencyNotFound(f"{item!r} names no job: after= takes Jobs, job ids and job names")
     try:
         return backend.record(item).id
     except JobNotFound:

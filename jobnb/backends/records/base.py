@@ -15,7 +15,7 @@ one decoder of a stored record.
 A job's life in a store::
 
     add -> waiting -> (every dependency finished) -> queued
-                  \-> (one failed, cancelled, lost) -> cancelled
+                  \\-> (one failed, cancelled, lost) -> cancelled
     add -> queued -> start -> running -> finish -> finished | failed | cancelled
                  \\-> request_cancel -> cancelled    \\-> (no heartbeat) -> lost
                                                    \\-> requeue -> queued

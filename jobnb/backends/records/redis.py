@@ -223,20 +223,26 @@ class RedisRecords(Records):
         for status in {rec.status.value for rec, _ in pairs}:
             ids = [rec.id for rec, _ in pairs if rec.status.value == status]
             pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
-        waiting = [rec.id for rec, _ in pairs if rec.after]
-        if waiting:  # filed under what they wait for, and settled (redis_dependencies.py)
-            pipe.eval(lua.MOVE + SETTLE_ADDED_BODY, 0, self.prefix, *waiting)
-        settled_at = len(pipe) - 1
+        settled = self._settle_added(pipe, [rec for rec, _ in pairs if rec.after])
         noted = self._note_added(pipe, [rec.id for rec, _ in pairs])
 
         def added(results: list) -> None:
             noted(results)
-            if waiting:
-                self._released(split_released(results[settled_at])[1])
+            settled(results)
 
         if pipeline is None:
             added(pipe.execute())
         return added
+
+    def _settle_added(self, pipe, waiting: list[JobRecord]) -> Callable[[list], None]:
+        """File the waiting jobs among those the MULTI ``pipe`` adds under what they wait
+        for, and settle them against what has ended (redis_dependencies.py); what hands
+        the ids it queued to ``on_release``, given the MULTI's results."""
+        if not waiting:
+            return lambda results: None
+        pipe.eval(lua.MOVE + SETTLE_ADDED_BODY, 0, self.prefix, *(rec.id for rec in waiting))
+        at = len(pipe) - 1
+        return lambda results: self._released(split_released(results[at])[1])
 
     def _note_added(self, pipe, job_ids: list[str]) -> Callable[[list], None]:
         """Read where the done stream stands in the MULTI ``pipe`` that adds ``job_ids``

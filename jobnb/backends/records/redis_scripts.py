@@ -4,6 +4,8 @@ starts, a lost one stays lost). Each takes the key prefix as ARGV[1]; the texts 
 writes (errors, log lines) come from Python (records/base.py), as arguments.
 """
 
+from .redis_dependencies import DECLARE, RELEASE
+
 # Every key of one job, named once here (Python and Lua alike): what a drop deletes and a
 # result_ttl expires. Its payload and its outcome each have a key of their own, a list
 # of chunks (records/redis.py), never a field of its hash: a 500 MB result is then no
@@ -38,8 +40,6 @@ local function server_now()
     return tonumber(time[1]) + tonumber(time[2]) / 1000000
 end
 """
-
-from .redis_dependencies import DECLARE, RELEASE
 
 # Moves a job from one status's set to another's (and out of the heartbeats when it
 # stops running): the prelude of every script that changes a status. ``seq`` and

@@ -1,0 +1,198 @@
+"""Dependencies between jobs (issue 17), on every backend: ``jobnb.options(after=...)``
+and Jobs passed as arguments (futures). A job waits (``waiting``) until what it waits for
+has finished, is cancelled with the reason when one of those fails, is cancelled or is
+lost (and so are its own dependents), and the kernel is never needed in between."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import eventually, start_redis_worker, stop_process
+from jobs_for_dependencies import add_when, stamp, total
+from jobs_for_tests import add, fail
+
+import jobnb
+from jobnb import JobStatus
+from jobnb.exceptions import DependencyNotFound
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def release(tmp_path):
+    """The file that lets ``add_when`` jobs end: touched by the test, and at its end in
+    any case (a thread job cannot be killed: the backend's shutdown waits for it)."""
+    path = tmp_path / "release"
+    yield path
+    path.touch()
+
+
+def test_a_chain_of_three_runs_in_order_and_waits_meanwhile(backend, tmp_path, release):
+    first = jobnb.options(name="first").submit(add_when, str(release), 1, 2)
+    second = jobnb.options(name="second", after=[first]).submit(stamp, str(tmp_path), "2", "b")
+    third = jobnb.options(after=["second"]).submit(stamp, str(tmp_path), "3", "c")
+    assert second.record().after == (first.id,)
+    assert third.record().after == (second.id,)  # "second" was resolved to its id
+    eventually(lambda: first.status is JobStatus.RUNNING, timeout=30)
+    time.sleep(0.3)
+    assert second.status is JobStatus.WAITING
+    assert third.status is JobStatus.WAITING
+    assert jobnb.job_history().counts()[JobStatus.WAITING] == 2
+    assert set(jobnb.jobs_df(status="waiting")["id"]) == {second.id, third.id}
+    assert not (tmp_path / "2").exists()
+    release.touch()
+    assert third.result(timeout=60) == "c"
+    assert second.result() == "b" and first.result() == 3
+    assert first.record().finished <= float((tmp_path / "2").read_text())
+    assert float((tmp_path / "2").read_text()) <= float((tmp_path / "3").read_text())
+    assert jobnb.job_history().counts()[JobStatus.WAITING] == 0
+
+
+def test_a_fan_in_of_ten_gets_every_result(backend):
+    parts = [jobnb.submit(add, i, 100) for i in range(10)]
+    summed = jobnb.submit(total, *parts)
+    assert set(summed.record().after) == {job.id for job in parts}
+    assert summed.result(timeout=60) == sum(range(10)) + 1000
+    named = jobnb.options(after=parts).submit(add, 1, 1)  # after=, no values passed
+    assert named.result(timeout=60) == 2
+
+
+def test_futures_as_arguments_do_not_make_the_kernel_wait(backend, tmp_path, release):
+    first = jobnb.submit(add_when, str(release), 1, 2)
+    began = time.monotonic()
+    second = jobnb.submit(add, first, 3)
+    third = jobnb.submit(add, a=second, b=second)  # keyword arguments, the same job twice
+    assert time.monotonic() - began < 5
+    assert not first.done()
+    assert second.status is JobStatus.WAITING
+    assert f"<result of add_when {first.id}>" in second.record().description
+    assert third.record().after == (second.id,)
+    release.touch()
+    assert second.result(timeout=60) == 6
+    assert third.result(timeout=60) == 12
+    # the worker read the dependency's outcome: submitting the same again, with the
+    # dependency ended already, gives the same
+    assert jobnb.submit(add, first, 3).result(timeout=60) == 6
+
+
+def test_a_failed_dependency_cancels_its_dependents_and_theirs(backend):
+    failing = jobnb.submit(fail, "bad input")
+    dependent = jobnb.options(after=[failing]).submit(add, 1, 1)
+    further = jobnb.submit(add, dependent, 1)
+    further.wait(timeout=60)
+    assert failing.status is JobStatus.FAILED
+    assert dependent.status is JobStatus.CANCELLED
+    assert f"cancelled: job {failing.id} (fail) it waits for failed" in dependent.error
+    assert further.status is JobStatus.CANCELLED
+    assert f"job {dependent.id} (add) it waits for was cancelled" in further.error
+    with pytest.raises(jobnb.JobCancelled) as raised:
+        further.result()
+    assert "it waits for was cancelled" in raised.value.traceback
+    assert dependent.record().started is None  # it never ran
+    # a dependency that had failed before its dependent was submitted counts too
+    late = jobnb.options(after=[failing.id]).submit(add, 1, 1)
+    late.wait(timeout=30)
+    assert late.status is JobStatus.CANCELLED
+    assert "it waits for failed" in late.error
+
+
+def test_a_waiting_job_can_be_cancelled_and_its_dependents_go_with_it(backend, tmp_path, release):
+    first = jobnb.submit(add_when, str(release), 1, 2)
+    waiting = jobnb.options(after=[first]).submit(stamp, str(tmp_path), "ran")
+    after_it = jobnb.options(after=[waiting]).submit(add, 1, 1)
+    assert waiting.status is JobStatus.WAITING
+    assert waiting.cancel() is True
+    assert waiting.status is JobStatus.CANCELLED
+    after_it.wait(timeout=30)
+    assert after_it.status is JobStatus.CANCELLED
+    assert f"job {waiting.id} (stamp) it waits for was cancelled" in after_it.error
+    release.touch()
+    assert first.result(timeout=60) == 3
+    time.sleep(0.5)
+    assert waiting.status is JobStatus.CANCELLED  # the first end stands
+    assert not (tmp_path / "ran").exists()
+
+
+def test_an_unknown_dependency_is_refused_before_anything_is_submitted(backend):
+    before = sum(jobnb.job_history().counts().values())
+    with pytest.raises(DependencyNotFound, match="no job with id or name 'nowhere0000'"):
+        jobnb.options(after=["nowhere0000"]).submit(add, 1, 1)
+    assert sum(jobnb.job_history().counts().values()) == before
+
+
+def test_a_dependency_on_another_backend_is_refused():
+    jobnb.configure("thread")
+    other = jobnb.options(backend="subprocess").submit(add, 1, 2)
+    with pytest.raises(DependencyNotFound, match=f"job {other.id} runs on backend 'subprocess'"):
+        jobnb.submit(add, other, 1)
+    with pytest.raises(DependencyNotFound, match="a job can wait only for jobs of its own"):
+        jobnb.options(after=[other]).submit(add, 1, 1)
+    assert other.result(timeout=30) == 3
+
+
+# --- faults: the worker running a dependency is SIGKILLed ---------------------------------
+
+LOST_AFTER = 2.0  # seconds: the lost window of this test, through JOBNB_LOST_AFTER
+
+KERNEL = """
+import json, os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+import jobnb
+from jobs_for_dependencies import kill_my_worker_then_wait
+from jobs_for_tests import add
+jobnb.configure(sys.argv[2], **json.loads(sys.argv[3]))
+pid_file = os.path.abspath("worker.pid")
+running = jobnb.submit(kill_my_worker_then_wait, pid_file)
+dependent = jobnb.submit(add, running, 1)
+further = jobnb.options(after=[dependent]).submit(add, 1, 1)
+deadline = time.monotonic() + 60
+while not os.path.exists(pid_file) or not open(pid_file).read():
+    assert time.monotonic() < deadline, running.status
+    time.sleep(0.05)
+time.sleep(0.3)
+os.kill(int(open(pid_file).read()), signal.SIGKILL)
+further.wait(timeout=90)
+print(json.dumps({job: [j.status.value, j.error] for job, j in
+                  [("running", running), ("dependent", dependent), ("further", further)]}))
+"""
+
+
+@pytest.fixture(params=["huey", "huey-redis", "rq"])
+def killable(request, tmp_path, monkeypatch):
+    """A queue backend's name and settings, its worker started by the test (Redis) or by
+    the kernel (a SQLite home), with a short lost window (JOBNB_LOST_AFTER, read when
+    jobnb is imported: by the workers and the kernel the test starts)."""
+    monkeypatch.setenv("JOBNB_LOST_AFTER", str(LOST_AFTER))
+    if request.param == "huey":
+        yield "huey", {}
+        return
+    url = request.getfixturevalue("redis_url")
+    name = request.param.removesuffix("-redis")
+    worker = start_redis_worker(url, tmp_path, "-w", "1", backend=name)
+    try:
+        yield name, {"home" if name == "huey" else "redis_url": url}
+    finally:
+        stop_process(worker)
+
+
+def test_a_dependency_whose_worker_was_killed_cancels_its_dependents(killable, tmp_path):
+    name, settings = killable
+    kernel = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KERNEL), str(TESTS), name, json.dumps(settings)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert kernel.returncode == 0, kernel.stderr
+    seen = json.loads(kernel.stdout.strip().splitlines()[-1])
+    assert seen["running"][0] == "lost", seen
+    assert seen["dependent"][0] == seen["further"][0] == "cancelled", seen  # never stuck
+    assert "(kill_my_worker_then_wait) it waits for was lost" in seen["dependent"][1]
+    assert "(add) it waits for was cancelled" in seen["further"][1]
