@@ -48,6 +48,22 @@ BACKEND = option(
 )
 TIMEOUT = option("-t", "--timeout", type=float, help="stop the job after this many seconds")
 QUEUE = option("-q", "--queue", help="the queue to send it to, where the backend has queues")
+AFTER = option(
+    "-a",
+    "--after",
+    action="append",
+    default=[],
+    metavar="NAME_OR_ID",
+    help="a job to wait for (its name or id, on the same backend; several: repeat, or "
+    "separate them by commas): the job waits until they have all finished, and is "
+    "cancelled if one fails, is cancelled or is lost",
+)
+
+
+def after_of(values: list[str]) -> tuple[str, ...]:
+    """The names or ids ``--after`` was given (repeated, or separated by commas)."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
 
 #: ``jobnb run`` and ``%submit_notebook``
 NOTEBOOK_JOB = (
@@ -82,6 +98,7 @@ NOTEBOOK_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    AFTER,
 )
 
 #: ``%%submit`` (a cell) and ``%submit`` (a call)
@@ -90,6 +107,7 @@ CELL_JOB = (
     BACKEND,
     TIMEOUT,
     QUEUE,
+    AFTER,
     option(
         "--no-pull",
         action="store_true",

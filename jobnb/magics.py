@@ -372,7 +372,13 @@ def _python_source(cell: str, shell: Any) -> str:
 
 def _submitter(name: str | None, args: Any) -> api.Submitter:
     try:
-        return api.options(name=name, timeout=args.timeout, queue=args.queue, backend=args.backend)
+        return api.options(
+            name=name,
+            timeout=args.timeout,
+            queue=args.queue,
+            backend=args.backend,
+            after=arguments.after_of(args.after),
+        )
     except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 

@@ -196,3 +196,58 @@ def test_a_dependency_whose_worker_was_killed_cancels_its_dependents(killable, t
     assert seen["dependent"][0] == seen["further"][0] == "cancelled", seen  # never stuck
     assert "(kill_my_worker_then_wait) it waits for was lost" in seen["dependent"][1]
     assert "(add) it waits for was cancelled" in seen["further"][1]
+
+
+def test_submit_cells_wait_for_jobs_named_after(tmp_path, release):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    jobnb.configure("thread")
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=False)
+    if not hasattr(shell, "_jobnb_magics"):
+        shell.run_line_magic("load_ext", "jobnb")
+    shell._jobnb_magics.pending.clear()
+    shell.user_ns.update(add_when=add_when, release=str(release))
+    first = shell.run_cell("%%submit -n one\nx = add_when(release, 1, 2)").result
+    second = shell.run_cell("%%submit -n two\ny = 5").result
+    both = shell.run_cell("%%submit -n three --after one --after two\nz = 7").result
+    commas = shell.run_cell(f"%%submit -n four -a {first.id},two\nw = 8").result
+    assert both.record().after == (first.id, second.id)
+    assert commas.record().after == (first.id, second.id)
+    assert both.status is JobStatus.WAITING
+    release.touch()
+    assert both.result(timeout=30) == {"z": 7}
+    assert commas.result(timeout=30) == {"w": 8}
+    unknown = shell.run_cell("%%submit --after nobody\nv = 1")
+    assert isinstance(unknown.error_in_exec, DependencyNotFound)
+
+
+def test_jobnb_ls_and_show_list_waiting_jobs_and_what_they_wait_for(tmp_path, release):
+    import os
+
+    jobnb.configure("huey")
+    first = jobnb.options(name="first").submit(add_when, str(release), 1, 2)
+    waiting = jobnb.options(name="later", after=[first]).submit(add, 1, 1)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobnb.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = cli("ls", "-s", "waiting")
+    assert waiting.id in listed and first.id not in listed
+    shown = cli("show", waiting.id)
+    assert "status:       waiting" in shown
+    assert f"waits for:    {first.id} (first, " in shown
+    assert json.loads(cli("show", waiting.id, "--json"))["after"] == [first.id]
+    release.touch()
+    assert waiting.result(timeout=60) == 2
+    assert f"waited for:   {first.id} (first, finished)" in cli("show", waiting.id)

@@ -46,7 +46,13 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     parameters = dict(notebooks.parse_parameter(p) for p in args.parameter)
     parameters.update(notebooks.parse_parameter(p, raw=True) for p in args.raw)
-    submitter = api.options(name=args.name, timeout=args.timeout, queue=args.queue, backend=backend)
+    submitter = api.options(
+        name=args.name,
+        timeout=args.timeout,
+        queue=args.queue,
+        backend=backend,
+        after=arguments.after_of(args.after),
+    )
     job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
     rec = job.record()
     output = rec.output
