@@ -185,7 +185,8 @@ class JobMagics(Magics):
     @argument(
         "-s",
         "--status",
-        help="only jobs with this status (waiting, queued, running, finished, failed, cancelled, lost)",
+        help="only jobs with this status (waiting, queued, running, finished, failed, "
+        "cancelled, lost)",
     )
     @argument("-n", "--limit", type=int, default=20, help="at most this many rows (default 20)")
     @line_magic

@@ -1,15 +1,17 @@
 """A job's result as another job's argument (futures style, as dask does):
 ``jobnb.submit(report, jobnb.submit(train, data))``.
 
-In the kernel, a ``Job`` among a call's top-level arguments (positional or keyword) or
-among a ``%%submit`` cell's input variables is replaced by a ``ResultOf`` (its id and
+In the kernel, a ``Job`` among a call's top-level arguments (positional or keyword) is
+replaced by a ``ResultOf`` (its id and
 name: a few bytes, never the Job, which holds a backend) and its id added to what the
 job waits for (``JobOptions.after``), so the job runs only once that one has finished.
 Where the job runs, each ``ResultOf`` is replaced by that job's value, which the worker
 reads from where the backend keeps outcomes (worker/runner.py ``RunningJob.result_of``:
 the kernel's memory, or the records store through the queue worker). A Job nested
 inside a list or a dict is not replaced: it travels as itself, and fails to pickle
-with a message naming it.
+with a message naming it (a PayloadError; on the thread backend, where nothing is
+pickled, it arrives as the Job). A ``%%submit`` cell's input variables are not
+futures either: ``%%submit --after`` makes a cell wait.
 """
 
 from __future__ import annotations
