@@ -87,7 +87,8 @@ class JobRecord:
     after: tuple[str, ...] = ()
 
     def again(self, job_id: str) -> JobRecord:
-        """A fresh queued record for running the same thing again (resubmit)."""
+        """A fresh record for running the same thing again (resubmit): queued, or
+        waiting for the same jobs."""
         return JobRecord(
             id=job_id,
             name=self.name,
@@ -97,6 +98,9 @@ class JobRecord:
             queue=self.queue,
             timeout=self.timeout,
             output=self.output,
+            # it waits for the same jobs (ended by now: it is settled as it is added)
+            status=JobStatus.WAITING if self.after else JobStatus.QUEUED,
+            after=self.after,
         )
 
     @property

@@ -253,3 +253,19 @@ def test_jobnb_ls_and_show_list_waiting_jobs_and_what_they_wait_for(tmp_path, re
     release.touch()
     assert waiting.result(timeout=60) == 2
     assert f"waited for:   {first.id} (first, finished)" in cli("show", waiting.id)
+
+
+def test_a_resubmitted_job_waits_for_the_same_jobs(backend):
+    first = jobnb.submit(add, 1, 2)
+    second = jobnb.submit(add, first, 10)
+    assert second.result(timeout=60) == 13
+    again = second.resubmit()
+    assert again.record().after == (first.id,)
+    assert again.result(timeout=60) == 13
+    failing = jobnb.submit(fail)
+    cancelled = jobnb.options(after=[failing]).submit(add, 1, 1)
+    cancelled.wait(timeout=60)
+    retried = cancelled.resubmit()  # what it waits for failed: cancelled again, saying so
+    retried.wait(timeout=30)
+    assert retried.status is JobStatus.CANCELLED
+    assert f"job {failing.id} (fail) it waits for failed" in retried.error

@@ -250,7 +250,7 @@ class MemoryBackend(Backend):
 
     def resubmit(self, job_id: str) -> str:
         entry = self.store.add_again(job_id)
-        self._enqueue(entry)
+        self._enqueue_when_ready(entry)
         return entry.record.id
 
     def record(self, job_id: str) -> JobRecord:
