@@ -28,6 +28,7 @@ and says what to do.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -218,8 +219,15 @@ class Records:
         if job_ids and self.on_release is not None:
             try:
                 self.on_release(job_ids)
-            except Exception:  # (the queue's fault: the sweeps mend it)
-                pass
+            except Exception as exc:  # (the queue's fault: the sweeps mend it)
+                logging.getLogger("jobnb").warning(
+                    "jobs %s are queued in %s but could not be put in their queue (%s: "
+                    "%s); the workers' repair sweep queues them within ~20 s",
+                    ", ".join(job_ids),
+                    self.place,
+                    type(exc).__name__,
+                    exc,
+                )
 
     #: the store, in words, for errors: its file, or its server's keys
     place: str = "a records store"
