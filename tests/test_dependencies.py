@@ -269,3 +269,32 @@ def test_a_resubmitted_job_waits_for_the_same_jobs(backend):
     retried.wait(timeout=30)
     assert retried.status is JobStatus.CANCELLED
     assert f"job {failing.id} (fail) it waits for failed" in retried.error
+
+
+def test_the_job_widget_says_what_a_job_waits_for_and_why_it_was_cancelled(release):
+    from jobnb.widgets.job import job_widget
+
+    jobnb.configure("thread")
+    first = jobnb.options(name="first").submit(add_when, str(release), 1, 2)
+    waiting = jobnb.options(after=[first]).submit(add, 1, 1)
+    widget = job_widget(waiting)
+    eventually(lambda: ">waiting<" in widget.header.value)
+    assert f"for {first.id} (" in widget.header.value
+    assert widget.controls in widget.children  # it can be cancelled
+    from jobnb.widgets.dashboard import Dashboard
+
+    board = Dashboard()
+    assert ">waiting</span> 1" in board.counts_view.value
+    board.status_filter.value = "waiting"
+    rows = [child for child in board.table.children if "jobnb-row" in child._dom_classes]
+    assert [row.record.id for row in rows] == [waiting.id]
+    assert ">waiting<" in rows[0].summary.value
+    board.close()
+    failing = jobnb.submit(fail, "<b>bad</b>")
+    cancelled = jobnb.options(after=[failing]).submit(add, 1, 1)
+    cancelled.wait(timeout=30)
+    ended = job_widget(cancelled)
+    eventually(lambda: ">cancelled<" in ended.header.value)
+    assert f"before it started: job {failing.id} (fail) it waits for failed" in ended.header.value
+    widget.close()
+    ended.close()
