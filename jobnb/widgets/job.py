@@ -104,7 +104,9 @@ def _elapsed(record: JobRecord, now: float | None = None) -> str:
             return f"at {_clock(record.finished)}" if record.finished else ""
         waited = f"{(now or time.time()) - record.submitted:.0f}s"
         if status is JobStatus.WAITING:  # (what for: the ids of its dependencies)
-            return f"for {html.escape(', '.join(record.after))} ({waited})"
+            shown = ", ".join(record.after[:3])
+            more = f" and {len(record.after) - 3} more" if len(record.after) > 3 else ""
+            return f"for {html.escape(shown)}{more} ({waited})"
         return f"waiting {waited}"
     seconds = _seconds(record.duration or 0.0)
     if status is JobStatus.RUNNING:
