@@ -24,6 +24,7 @@ from . import config, notify
 from .backends import canonical_name, create_backend
 from .backends.base import Backend, JobOptions, new_job_id
 from .backends.options import BackendOptions
+from .dependencies import resolve_after, take_futures, with_after
 from .exceptions import JobnbError, JobNotFound
 from .history import JobHistory, as_timestamp
 from .job import Job, forget_together
@@ -105,18 +106,28 @@ class Submitter:
     """Submits jobs with fixed job options; made by :func:`options`."""
 
     def __init__(
-        self, job_options: JobOptions, backend: str | None = None, notify: bool | None = None
+        self,
+        job_options: JobOptions,
+        backend: str | None = None,
+        notify: bool | None = None,
+        after: tuple = (),
     ) -> None:
         self.job_options = job_options
         self.backend = backend
         #: tell of each job's end (None: as ``configure(notify=...)`` says); kept in this
         #: kernel, not in the job's options: the wish is the submitter's (notify.py)
         self.notify = notify
+        #: the jobs to wait for (Jobs, ids, names), resolved at each submit
+        self.after = tuple(after)
 
     def _backend(self) -> tuple[Backend, bool]:
         """The backend to submit to, and whether its jobs are to be told of."""
         backend, current = _backend_and_settings(self.backend)
         return backend, current.notify if self.notify is None else self.notify
+
+    def _options(self, backend: Backend, *more_after: tuple[str, ...]) -> JobOptions:
+        """The job options, with what to wait for as ids of ``backend``."""
+        return with_after(self.job_options, resolve_after(backend, self.after), *more_after)
 
     @staticmethod
     def _submitted(job: Job, notify_at_end: bool) -> Job:
@@ -126,16 +137,19 @@ class Submitter:
         return job
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
-        """Run ``fn(*args, **kwargs)`` as a job; return its Job at once."""
+        """Run ``fn(*args, **kwargs)`` as a job; return its Job at once. A Job among the
+        arguments stands for its result: this job waits for it (dependencies.py)."""
         backend, told = self._backend()
-        job_id = backend.submit(CallPayload(fn, args, kwargs), self.job_options)
+        args, kwargs, futures = take_futures(backend, args, kwargs)
+        options = self._options(backend, futures)
+        job_id = backend.submit(CallPayload(fn, args, kwargs), options)
         return self._submitted(Job(backend, job_id), told)
 
     def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> list[Job]:
         """One job per item, like the builtin ``map``; queued in one go."""
         backend, told = self._backend()
         payloads = [CallPayload(fn, args) for args in zip(*iterables, strict=False)]
-        ids = backend.submit_many(payloads, self.job_options)
+        ids = backend.submit_many(payloads, self._options(backend))
         return [self._submitted(Job(backend, job_id), told) for job_id in ids]
 
     def submit_cell(
@@ -147,7 +161,7 @@ class Submitter:
     ) -> Job:
         """Run notebook cell ``source`` as a job (the engine of ``%%submit``)."""
         backend, told = self._backend()
-        job_id = backend.submit(CellPayload(source, inputs, outputs), self.job_options)
+        job_id = backend.submit(CellPayload(source, inputs, outputs), self._options(backend))
         return self._submitted(Job(backend, job_id, namespace=namespace), told)
 
     def submit_notebook(
@@ -160,7 +174,7 @@ class Submitter:
         """Run the notebook at ``path`` as a job (see :func:`submit_notebook`)."""
         backend, told = self._backend()
         payload = NotebookPayload.prepare(path, parameters, output, kernel_name, new_job_id())
-        job_id = backend.submit(payload, self.job_options)
+        job_id = backend.submit(payload, self._options(backend))
         return self._submitted(Job(backend, job_id), told)
 
 
@@ -174,6 +188,7 @@ def options(
     retry_delay: float | None = None,
     retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
     notify: bool | None = None,
+    after: Iterable[Job | str] = (),
 ) -> Submitter:
     """Job options, kept apart from the function's own keyword arguments::
 
@@ -189,9 +204,15 @@ def options(
 
     ``notify``: tell of the job's end with a desktop notification in the notebook's
     page (None: as ``jobnb.configure(notify=...)`` says, off by default).
+
+    ``after``: Jobs, job ids or names, on the same backend: the job stays ``waiting``
+    until they have all finished, and is cancelled (saying which) if one fails, is
+    cancelled or is lost.
     """
     if backend is not None:
         canonical_name(backend)  # an unknown name fails here, not at submit
+    if isinstance(after, (str, Job)):
+        after = (after,)
     job_options = JobOptions(
         name=name,
         timeout=timeout,
@@ -200,7 +221,7 @@ def options(
         retry_delay=retry_delay,
         retry_on=retry_on,
     )
-    return Submitter(job_options, backend, notify)
+    return Submitter(job_options, backend, notify, tuple(after))
 
 
 def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:

@@ -68,6 +68,22 @@ RETRY_DELAY = option(
     metavar="S",
     help="seconds before its second run, doubling before each next one (default 1)",
 )
+AFTER = option(
+    "-a",
+    "--after",
+    action="append",
+    default=[],
+    metavar="NAME_OR_ID",
+    help="a job to wait for (its name or id, on the same backend; several: repeat, or "
+    "separate them by commas): the job waits until they have all finished, and is "
+    "cancelled if one fails, is cancelled or is lost",
+)
+
+
+def after_of(values: list[str]) -> tuple[str, ...]:
+    """The names or ids ``--after`` was given (repeated, or separated by commas)."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
 
 #: ``jobnb run`` and ``%submit_notebook``
 NOTEBOOK_JOB = (
@@ -104,6 +120,7 @@ NOTEBOOK_JOB = (
     QUEUE,
     RETRIES,
     RETRY_DELAY,
+    AFTER,
 )
 
 #: ``%%submit`` (a cell) and ``%submit`` (a call)
@@ -115,6 +132,7 @@ CELL_JOB = (
     RETRIES,
     RETRY_DELAY,
     NOTIFY,
+    AFTER,
     option(
         "--no-pull",
         action="store_true",

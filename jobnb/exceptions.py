@@ -11,6 +11,7 @@
     │   └── StoreUnavailable     a file of a jobnb home cannot be used (full, read-only, ...)
     ├── UnsafeHome               a jobnb home, or a file in it, is not its user's alone
     ├── JobNotFound              no job with that id or name
+    │   └── DependencyNotFound   a job to wait for is not on the submitting backend
     ├── JobFailed                the job raised and its exception cannot be rebuilt here
     │   ├── JobCancelled         the job was cancelled
     │   ├── JobTimeout           the job ran past its timeout
@@ -81,6 +82,11 @@ class ScheduleExists(JobnbError):
 
 class SchedulesNeedAQueue(ConfigError):
     """Schedules fire from queue workers: the thread and subprocess backends have none."""
+
+
+class DependencyNotFound(JobNotFound):
+    """A job to wait for (``jobnb.options(after=...)``, a Job passed as an argument,
+    ``%%submit --after``) is not on the backend the new job is submitted to."""
 
 
 class JobFailed(JobnbError):

@@ -241,7 +241,8 @@ class JobMagics(Magics):
     @argument(
         "-s",
         "--status",
-        help="only jobs with this status (queued, running, finished, failed, cancelled, lost)",
+        help="only jobs with this status (waiting, queued, running, finished, failed, "
+        "cancelled, lost)",
     )
     @argument("-n", "--limit", type=int, default=20, help="at most this many rows (default 20)")
     @line_magic
@@ -453,6 +454,7 @@ def _submitter(name: str | None, args: Any) -> api.Submitter:
             retries=args.retries,
             retry_delay=args.retry_delay,
             notify=notify,
+            after=arguments.after_of(args.after),
         )
     except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None

@@ -15,8 +15,13 @@ from .exceptions import JobnbError
 
 
 class JobStatus(str, Enum):
-    """The six states of a job. A ``str``, so it goes straight into pandas and JSON."""
+    """The seven states of a job. A ``str``, so it goes straight into pandas and JSON.
 
+    ``waiting``: submitted with dependencies (``jobnb.options(after=...)``, or a Job
+    passed as an argument) that have not all finished yet; it becomes ``queued`` when
+    they have, or ``cancelled`` when one of them fails, is cancelled or is lost."""
+
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
@@ -26,7 +31,7 @@ class JobStatus(str, Enum):
 
     @property
     def is_done(self) -> bool:
-        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self not in (JobStatus.WAITING, JobStatus.QUEUED, JobStatus.RUNNING)
 
     def __str__(self) -> str:
         return self.value
@@ -113,6 +118,9 @@ class JobRecord:
     #: the schedule whose run this job is (its name), and the due time it ran for
     schedule: str | None = None
     due: float | None = None
+    #: the ids of the jobs it waits for (``jobnb.options(after=...)``, Jobs passed as
+    #: arguments), kept once they have ended
+    after: tuple[str, ...] = ()
 
     @property
     def attempt(self) -> int:
@@ -120,7 +128,8 @@ class JobRecord:
         return len(self.attempts) + 1
 
     def again(self, job_id: str) -> JobRecord:
-        """A fresh queued record for running the same thing again (resubmit)."""
+        """A fresh record for running the same thing again (resubmit): queued, or
+        waiting for the same jobs."""
         return JobRecord(
             id=job_id,
             name=self.name,
@@ -133,6 +142,9 @@ class JobRecord:
             retries=self.retries,
             retry_delay=self.retry_delay,
             retry_on=self.retry_on,
+            # it waits for the same jobs (ended by now: it is settled as it is added)
+            status=JobStatus.WAITING if self.after else JobStatus.QUEUED,
+            after=self.after,
         )
 
     @property

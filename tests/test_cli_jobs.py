@@ -244,7 +244,8 @@ def test_every_command_on_jobs_another_process_submitted(store, tmp_path):
     assert [row["name"] for row in document["jobs"]] == ["sleeper", "broken", "train"]
     assert set(document["jobs"][0]) >= set(jobnb.history.JOBS_DF_COLUMNS)
     assert document["counts"] == {
-        "queued": 0, "running": 0, "finished": 1, "failed": 1, "cancelled": 1, "lost": 0,
+        "waiting": 0, "queued": 0, "running": 0, "finished": 1, "failed": 1,
+        "cancelled": 1, "lost": 0,
     }  # fmt: skip
     table = jobnb_cli("ls").stdout
     assert re.search(rf"^{ids['broken']}\s+broken\s+failed\s", table, re.M)

@@ -105,7 +105,7 @@ def test_jobs_lists_newest_first_and_filters_by_status(backend):
     assert jobnb.jobs() == [bad, ok]
     assert jobnb.jobs("failed") == [bad]
     assert jobnb.jobs(JobStatus.FINISHED) == [ok]
-    with pytest.raises(ValueError, match="unknown status 'done'; the statuses are: queued"):
+    with pytest.raises(ValueError, match="unknown status 'done'; the statuses are: waiting, q"):
         jobnb.jobs("done")
 
 

@@ -56,7 +56,7 @@ def test_each_count_stays_on_one_line_with_its_status():
     jobnb.submit(add, 1).wait(30)
     board = Dashboard()
     pairs = re.findall(r'<span style="white-space:nowrap">(.*?\d+)</span>', board.counts_view.value)
-    assert len(pairs) == 7, board.counts_view.value  # six statuses and the total
+    assert len(pairs) == 8, board.counts_view.value  # seven statuses and the total
     assert pairs[-1] == "total 1"
     assert all(re.fullmatch(r'<span style="[^"]*">[a-z]+</span> \d+', pair) for pair in pairs[:-1])
     board.close()

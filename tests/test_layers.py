@@ -22,7 +22,10 @@ LAYERS = [
     ("payloads", ["payload"]),
     ("the worker side", ["worker"]),
     ("backends", ["backends"]),
-    ("handle and settings", ["job", "done_callbacks", "notify", "config", "history"]),
+    (
+        "handle and settings",
+        ["job", "done_callbacks", "notify", "config", "history", "dependencies"],
+    ),
     ("the public API", ["api", "scheduling"]),
     (
         "fronts",

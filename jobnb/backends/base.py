@@ -40,6 +40,10 @@ class JobOptions:
     retries: int = 0
     retry_delay: float | None = None
     retry_on: object = RETRY_ON_ANY
+    #: the ids of the jobs this one waits for, on the same backend (dependencies.py
+    #: resolves Jobs and names to them at submit): it stays ``waiting`` until they have
+    #: all finished, and is cancelled when one fails, is cancelled or is lost
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
@@ -105,6 +109,8 @@ def new_record(backend: str, payload: Payload, options: JobOptions) -> JobRecord
         retries=options.retries,
         retry_delay=options.retry_delay,
         retry_on=options.retry_on,
+        status=JobStatus.WAITING if options.after else JobStatus.QUEUED,
+        after=tuple(options.after),
     )
 
 

@@ -22,7 +22,7 @@ import redis
 from ..exceptions import JobnbWarning
 from ..model import JobRecord, JobStatus
 from .huey_home import make_huey, open_records
-from .huey_messages import insert_messages, messages
+from .huey_messages import insert_messages, messages, queue_messages
 from .huey_presence import WORKER_SILENT_FOR, live_workers
 from .huey_wakeup import wake_worker
 from .huey_worker import ensure_worker, worker_pid
@@ -49,11 +49,17 @@ class HueyBackend(RecordsBackend):
         self.records_store = open_records(
             self.home, self.redis_url, options.result_ttl, key_file, options.log_bytes_kept
         )
+        # the waiting jobs this kernel's actions release (a submit whose dependencies
+        # had ended, a cancel) are queued here
+        self.records_store.on_release = lambda ids: queue_messages(self.huey, ids)
 
     def store_and_queue(self, records: list[JobRecord], blobs: list[bytes]) -> None:
         """Records, payloads and queue messages in one transaction (SQLite) or one MULTI
         (Redis): a submitter killed halfway leaves no job queued that nothing will run."""
-        data = messages(self.huey, [rec.id for rec in records])  # before: the lock is short
+        # (a waiting job gets its message when what it waits for has finished: the
+        # store hands its id to ``on_release``, set below)
+        ready = [rec.id for rec in records if rec.status is JobStatus.QUEUED]
+        data = messages(self.huey, ready)  # before: the lock is short
         where = {"cwd": os.getcwd(), "sys_path": sys.path}
         if self.redis_url:
             self._store_and_push(records, blobs, data, where)
@@ -69,7 +75,8 @@ class HueyBackend(RecordsBackend):
             with self.records_store.redis.pipeline(transaction=True) as pipe:
                 added = self.records_store.add(records, blobs, **where, pipeline=pipe)
                 # LPUSH a b: a is popped first (huey's workers pop from the right)
-                pipe.lpush(self.huey.storage.queue_key, *data)
+                if data:
+                    pipe.lpush(self.huey.storage.queue_key, *data)
                 added(pipe.execute())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise unreachable(self.redis_url, exc) from None

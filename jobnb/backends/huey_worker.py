@@ -137,6 +137,9 @@ def run_worker(
     huey = make_huey(home, redis_url)
     records = open_records(home, redis_url)
     repair = MessageRepair(huey, records)
+    # a job's end releases its waiting dependents: queued here, at once (were this
+    # worker to die first, the repair sweeps queue them)
+    records.on_release = lambda ids: queue_messages(huey, ids)
     if not redis_url:
         _take_over(huey, records, home, previous, repair)
         huey.storage.wake_ups = WakeUps(home)  # (the lock is ours: no other is bound)
@@ -322,7 +325,12 @@ def _exit_when_idle(records, idle_exit: float, scheduled=lambda: 0) -> None:
     while True:
         time.sleep(min(5.0, idle_exit / 4))
         counts = records.counts()
-        if counts[JobStatus.QUEUED] or counts[JobStatus.RUNNING] or scheduled():
+        if (
+            counts[JobStatus.QUEUED]
+            or counts[JobStatus.RUNNING]
+            or counts[JobStatus.WAITING]
+            or scheduled()
+        ):
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= idle_exit:
             print(f"jobnb worker: idle for {idle_exit:g} s, exiting", flush=True)

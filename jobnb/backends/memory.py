@@ -7,7 +7,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .. import defaults
 from ..exceptions import JobnbError, JobNotFound
@@ -15,6 +15,7 @@ from ..model import JobRecord, JobStatus, Progress, refuse_to_forget
 from ..payload import Outcome, Payload, SealedOutcome
 from .base import Backend, JobOptions, new_job_id, new_record
 from .kernel_log import KernelLog
+from .memory_dependencies import Waits
 from .retries import ended_attempt, retry_note, retry_plan
 
 
@@ -55,6 +56,10 @@ class MemoryStore:
         self.lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._counts: Counter[JobStatus] = Counter()
+        #: the waiting jobs, by what they wait for (memory_dependencies.py)
+        self.waits = Waits(self)
+        #: what queues a waiting entry once what it waits for has finished (the backend)
+        self.on_release: Callable[[Entry], None] | None = None
 
     def add(self, payload: Payload, options: JobOptions) -> Entry:
         return self._insert(
@@ -74,7 +79,7 @@ class MemoryStore:
     def _insert(self, entry: Entry) -> Entry:
         with self.lock:
             self._entries[entry.record.id] = entry
-            self._counts[JobStatus.QUEUED] += 1
+            self._counts[entry.record.status] += 1  # (queued, or waiting)
         return entry
 
     def _set_status(self, record: JobRecord, status: JobStatus) -> None:
@@ -169,6 +174,7 @@ class MemoryStore:
             if outcome.status is JobStatus.FINISHED and record.progress.total:
                 record.progress = record.progress._replace(done=record.progress.total)
         entry.done.set()
+        self.waits.ended(entry)  # its waiting dependents: queued or cancelled
 
     def cancel_queued(self, entry: Entry, by: str) -> bool:
         """Cancel a job that has not started; False if it is already running or ended.
@@ -177,7 +183,7 @@ class MemoryStore:
             entry.cancel_requested = True
             if not entry.record.status.is_done:
                 entry.record.cancelled_by = by
-            if entry.record.status is not JobStatus.QUEUED:
+            if entry.record.status not in (JobStatus.QUEUED, JobStatus.WAITING):
                 return False
         self.finish(entry, Outcome.cancelled("before it started"))
         return True
@@ -251,6 +257,7 @@ class MemoryBackend(Backend):
     def __init__(self, workers: int = 2, log_bytes_kept: int = defaults.LOG_BYTES_KEPT) -> None:
         self.workers = workers
         self.store = MemoryStore(self.name, log_bytes_kept)
+        self.store.on_release = self._enqueue  # a waiting job, once released
 
     def _enqueue(self, entry: Entry) -> None:
         raise NotImplementedError("The '_enqueue' method must be implemented.")
@@ -274,9 +281,17 @@ class MemoryBackend(Backend):
         timer.daemon = True
         timer.start()
 
+    def _enqueue_when_ready(self, entry: Entry) -> None:
+        """Queue a job just added; a waiting one once what it waits for has finished
+        (memory_dependencies.py)."""
+        if entry.record.status is JobStatus.WAITING:
+            self.store.waits.file(entry)
+        else:
+            self._enqueue(entry)
+
     def resubmit(self, job_id: str) -> str:
         entry = self.store.add_again(job_id)
-        self._enqueue(entry)
+        self._enqueue_when_ready(entry)
         return entry.record.id
 
     def record(self, job_id: str) -> JobRecord:

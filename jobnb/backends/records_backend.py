@@ -16,7 +16,7 @@ from ..exceptions import JobnbWarning, JobNotFound
 from ..model import JobRecord, JobStatus
 from ..payload import Outcome, Payload, dumps_payloads, loads_outcome
 from .base import Backend, JobOptions, new_job_id, new_record
-from .records.base import CANCELLED_WHEN, Records
+from .records.base import CANCELLED_ERROR, CANCELLED_WHEN, Records
 
 
 class RecordsBackend(Backend):
@@ -89,6 +89,8 @@ class RecordsBackend(Backend):
             return loads_outcome(blob)
         rec = self.record(job_id)
         if rec.status is JobStatus.CANCELLED:
+            if rec.error and rec.error != CANCELLED_ERROR:  # (a dependency's end: why)
+                return Outcome(JobStatus.CANCELLED, error=rec.error)
             return Outcome.cancelled(CANCELLED_WHEN)
         if rec.status is JobStatus.LOST:
             return Outcome.lost(rec.error.strip().removeprefix("JobLost: "))
@@ -108,6 +110,8 @@ class RecordsBackend(Backend):
         if status is JobStatus.QUEUED:
             self.forget_queued(job_id)
             return True
+        if status is JobStatus.WAITING:
+            return True  # (never queued: no message to take back)
         return status is JobStatus.RUNNING  # its worker stops it at its next heartbeat
 
     def forget(self, job_id: str) -> None:

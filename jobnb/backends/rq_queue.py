@@ -38,6 +38,7 @@ from .records.redis import RedisRecords
 from .records_backend import RecordsBackend
 from .redis_connection import DEFAULT_URL, check_url, redacted, unreachable, worker_command
 from .rq_batches import JOB_TARGET, KEEP_FOREVER, rq_options, start_batch
+from .rq_release import releaser
 from .rq_serializer import SignedPickle
 from .secret_key import redis_signer
 
@@ -68,6 +69,9 @@ class RqBackend(RecordsBackend):
         ttl = options.result_ttl
         self._rq_ttl = KEEP_FOREVER if ttl is None else math.ceil(ttl)
         self.redis = self.records_store.redis
+        self.records_store.on_release = releaser(
+            self.redis, self.records_store.prefix, self.serializer
+        )
         self._queues: dict[str, object] = {}
         self._workers_seen: dict[str, tuple[int, float]] = {}
 
@@ -96,6 +100,8 @@ class RqBackend(RecordsBackend):
     def _queue_on(self, pipe, records: list[JobRecord]) -> None:
         by_queue: dict[str, list[JobRecord]] = {}
         for rec in records:
+            if rec.status is not JobStatus.QUEUED:
+                continue  # waiting: queued once released (rq_release.py)
             by_queue.setdefault(rec.queue or RQ_QUEUE, []).append(rec)
         for name, recs in by_queue.items():
             if len(recs) > 1:

@@ -40,6 +40,7 @@ from .redis_connection import connect, redacted
 from .redis_outage import CONNECTION_ERRORS, say, wait_for_server
 from .retry_sweep import sweep_retries_forever
 from .rq_queue import RqBackend
+from .rq_release import releaser
 from .rq_serializer import SignedPickle
 from .schedule_firing import QueueSide, Scheduler
 from .secret_key import redis_signer
@@ -81,8 +82,16 @@ def _records_here():
         client = get_current_job().connection
         kwargs = client.connection_pool.connection_kwargs
         url = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}"
-        _records = RedisRecords(url, name=None, namespace="rq", client=client)
+        _records = _releasing(RedisRecords(url, name=None, namespace="rq", client=client))
     return _records
+
+
+def _releasing(records: RedisRecords) -> RedisRecords:
+    """``records``, queueing at once the waiting jobs a job's end releases here
+    (rq_release.py; were this worker to die first, the sweep queues them)."""
+    serializer = SignedPickle.with_signer(records.signer)
+    records.on_release = releaser(records.redis, records.prefix, serializer)
+    return records
 
 
 class RedisLost(Exception):
@@ -160,7 +169,9 @@ def run_rq_worker(url: str, queues: list[str], workers: int = 1, burst: bool = F
     if workers > 1:
         return _supervise(url, queues, workers)
 
-    _records = RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
+    _records = _releasing(
+        RedisRecords(url, name=None, namespace="rq", client=client, signer=signer)
+    )
     name = f"{os.uname().nodename}.{os.getpid()}"
     threading.Thread(target=_sweep_now_and_then, args=(client, name), daemon=True).start()
     serializer = SignedPickle.with_signer(_records.signer)

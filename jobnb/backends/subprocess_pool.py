@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from ..payload import Payload, dumps_payloads
+from ..payload import Payload, SealedOutcome, dumps_outcome, dumps_payloads
 from ..worker.child import ChildProcess
 from .base import JobOptions
 from .memory import Entry, MemoryBackend
@@ -52,6 +52,7 @@ class _Worker:
                 entry,
                 entry.record.timeout,
                 was_cancelled=lambda e=entry: e.cancel_requested,
+                results=self.pool.outcome_blob,  # a dependency's (payload/futures.py)
             )
             with self.lock:
                 self.entry = None
@@ -94,13 +95,21 @@ class SubprocessBackend(MemoryBackend):
             # even if the kernel changes an array before a worker is free to take it
             # (the pieces are views of the kernel's arrays)
             entry.payload = blob.joined()
-            self._enqueue(entry)
+            self._enqueue_when_ready(entry)
             ids.append(entry.record.id)
         return ids
 
     def _enqueue(self, entry: Entry) -> None:
         self._ensure_started()
         self.queue.put(entry)
+
+    def outcome_blob(self, job_id: str) -> object | None:
+        """The serialized outcome of an ended job of this pool (None: not ended), for a
+        job that takes its result as an argument."""
+        outcome = self.store.get(job_id).outcome
+        if isinstance(outcome, SealedOutcome):
+            return outcome.blob
+        return None if outcome is None else dumps_outcome(outcome)
 
     def cancel(self, job_id: str, by: str) -> bool:
         entry = self.store.get(job_id)

@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..payload import Payload
+from ..payload.futures import value_of
 from ..worker import runner
 from .base import JobOptions
 from .memory import Entry, MemoryBackend
@@ -57,7 +58,7 @@ class ThreadBackend(MemoryBackend):
 
     def submit(self, payload: Payload, options: JobOptions) -> str:
         entry = self.store.add(payload, options)
-        self._enqueue(entry)
+        self._enqueue_when_ready(entry)
         return entry.record.id
 
     def _enqueue(self, entry: Entry) -> None:
@@ -78,7 +79,7 @@ class ThreadBackend(MemoryBackend):
                 )
                 timer.daemon = True
                 timer.start()
-            outcome = runner.run(entry.payload, entry, job_id)
+            outcome = runner.run(entry.payload, entry, job_id, results=self._result_of)
         except runner.Interrupted as late:  # delivered just outside runner.run
             outcome = runner.interrupted_outcome(late)
         finally:
@@ -96,6 +97,10 @@ class ThreadBackend(MemoryBackend):
                 except runner.Interrupted:
                     continue
         self._end(entry, outcome)
+
+    def _result_of(self, job_id: str) -> object:
+        """The value of job ``job_id``, an argument of a job of this backend."""
+        return value_of(job_id, self.store.outcome(job_id))
 
     def _interrupt(self, job_id: str, exc_type: type[runner.Interrupted]) -> bool:
         with self.store.lock:

@@ -175,6 +175,7 @@ def _show(args: argparse.Namespace) -> int:
         ("timeout", "" if rec.timeout is None else f"{rec.timeout:g} s"),
         ("retries", _retries_text(rec)),
         ("cancelled by", rec.cancelled_by or ""),
+        ("waits for" if rec.status is JobStatus.WAITING else "waited for", _after_text(rec)),
         ("output", rec.output or ""),
         ("log", f"{dropped:,} bytes of its middle dropped" if dropped else ""),
     ]
@@ -408,6 +409,18 @@ def _open(args: argparse.Namespace) -> store_options.Store:
     return store
 
 
+def _after_text(rec: JobRecord) -> str:
+    """The jobs ``rec`` waits (or waited) for: ``0a1b (train, finished), ...``."""
+    parts = []
+    for job_id in rec.after:
+        try:
+            found = api.get(job_id).record()
+            parts.append(f"{job_id} ({found.name}, {found.status.value})")
+        except JobNotFound:
+            parts.append(f"{job_id} (no longer held)")
+    return ", ".join(parts)
+
+
 def _find(key: str, store: store_options.Store) -> Job:
     """The job with id or name ``key``; JobNotFound naming it and the store looked in."""
     try:
@@ -474,6 +487,7 @@ def _json_record(rec: JobRecord, logs_dropped: int) -> dict[str, Any]:
             "retries": rec.retries,
             "retry_at": rec.retry_at,
             "earlier_attempts": [{**vars(a), "status": a.status.value} for a in rec.attempts],
+            "after": list(rec.after),
             "logs_dropped": logs_dropped,
         }
     )

@@ -53,6 +53,7 @@ def execute(args: argparse.Namespace) -> int:
         backend=backend,
         retries=args.retries,
         retry_delay=args.retry_delay,
+        after=arguments.after_of(args.after),
     )
     job = submitter.submit_notebook(args.notebook, parameters, args.output, args.kernel)
     rec = job.record()

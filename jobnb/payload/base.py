@@ -25,6 +25,10 @@ class Worker(Protocol):
 
     def run_notebook(self, payload: Any) -> dict[str, Any]: ...
 
+    def result_of(self, job_id: str) -> Any:
+        """The value of job ``job_id``, a dependency of this one (futures.py)."""
+        ...
+
 
 class Payload:
     """One unit of work. A subclass per kind: CallPayload, CellPayload, NotebookPayload.

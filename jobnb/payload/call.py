@@ -8,6 +8,7 @@ from typing import Any
 
 from ..exceptions import NotCallable
 from .base import Payload, Worker
+from .futures import replace_results
 from .serialization import short
 
 
@@ -45,4 +46,7 @@ class CallPayload(Payload):
         return labelled
 
     def execute(self, worker: Worker) -> Any:
-        return self.fn(*self.args, **self.kwargs)
+        # (a Job's result passed as an argument: futures.py)
+        args = replace_results(list(self.args), worker.result_of)
+        values = replace_results(list(self.kwargs.values()), worker.result_of)
+        return self.fn(*args, **dict(zip(self.kwargs, values, strict=True)))

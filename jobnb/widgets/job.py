@@ -111,16 +111,29 @@ def _elapsed(record: JobRecord, now: float | None = None) -> str:
         when = f"at {_clock(record.finished)}, " if record.finished else ""
         who = f", by {html.escape(record.cancelled_by)}" if record.cancelled_by else ""
         if record.started is None:
-            return f"{when}before it started{who}"
+            return f"{when}before it started{who}{_dependency_reason(record)}"
         return f"{when}while running (after {_seconds(record.duration or 0.0)}){who}"
     if record.started is None:
         if status.is_done:  # ended without starting (its payload was refused)
             return f"at {_clock(record.finished)}" if record.finished else ""
-        return f"waiting {(now or time.time()) - record.submitted:.0f}s"
+        waited = f"{(now or time.time()) - record.submitted:.0f}s"
+        if status is JobStatus.WAITING:  # (what for: the ids of its dependencies)
+            shown = ", ".join(record.after[:3])
+            more = f" and {len(record.after) - 3} more" if len(record.after) > 3 else ""
+            return f"for {html.escape(shown)}{more} ({waited})"
+        return f"waiting {waited}"
     seconds = _seconds(record.duration or 0.0)
     if status is JobStatus.RUNNING:
         return f"for {seconds}"
     return f"took {seconds}" if status is JobStatus.FINISHED else f"after {seconds}"
+
+
+def _dependency_reason(record: JobRecord) -> str:
+    """Why a waiting job was cancelled by a store, when a job it waited for did not
+    finish (``: job 0a1b (train) it waits for failed``); "" otherwise."""
+    line = (record.error or "").strip().splitlines()[-1:] or [""]
+    reason = line[0].removeprefix("JobCancelled: cancelled: ")
+    return f": {html.escape(reason)}" if record.after and reason != line[0] else ""
 
 
 def _header(record: JobRecord) -> str:

@@ -12,6 +12,7 @@ import html
 from ..model import JobStatus
 
 STATUS_COLOURS = {
+    JobStatus.WAITING: "#adb5bd",  # (lighter than queued: not even in a queue yet)
     JobStatus.QUEUED: "#6c757d",
     JobStatus.RUNNING: "#0d6efd",
     JobStatus.FINISHED: "#198754",

@@ -113,12 +113,15 @@ class ChildProcess:
         check_cancel: Callable[[], bool] | None = None,
         tick: float = 0.2,
         context: tuple[str | None, list[str]] | None = None,
+        results: Callable[[str], object] | None = None,
     ) -> SealedOutcome:
         """Run the serialized payload ``blob`` (a Framed value or a buffer); stream its
         output and progress to ``reporter``. ``check_cancel`` is called every ``tick``
         seconds, however much the job prints (a True kills the job); ``was_cancelled``
         tells, when the process dies, whether someone killed it to cancel. ``context`` is
-        the (cwd, sys_path) to run in.
+        the (cwd, sys_path) to run in. ``results(id)`` gives the serialized outcome of a
+        job whose result the job takes as an argument (None: it has none), which the
+        child asks for (payload/futures.py).
 
         Whatever this raises (an error of the reporter or of ``check_cancel``, an
         interrupt), the process is killed first: it never keeps a job it was given
@@ -127,6 +130,7 @@ class ChildProcess:
         token = str(self._sent).encode()
         deadline = time.monotonic() + timeout if timeout else None
         try:
+            self._results = results
             return self._run(blob, token, reporter, deadline, timeout, check_cancel, tick, context)
         except _ChildGone:
             for pgid in self.adopted:  # the worker died: what its job started goes too
@@ -176,6 +180,8 @@ class ChildProcess:
                 self.adopted.add(int(rest))
             elif tag == b"S":
                 ours = rest == token
+            elif tag == b"Q":  # the job asks for a dependency's result
+                self._answer(rest.decode())
             elif tag == b"R":
                 result = self._receive_blob()
                 if rest == token:
@@ -192,6 +198,24 @@ class ChildProcess:
     def _send(self, data: bytes) -> None:
         try:
             self.inbox.send_bytes(data)
+        except OSError:
+            raise _ChildGone from None
+
+    _results: Callable[[str], object] | None = None
+
+    def _answer(self, job_id: str) -> None:
+        """Send the child the outcome of job ``job_id`` (b"D", then its blob), or why
+        there is none (b"N" + the reason, raised in the job)."""
+        try:
+            blob = self._results(job_id) if self._results is not None else None
+            why = None if blob is not None else f"job {job_id} has no result to read"
+        except Exception as exc:  # (the store's fault, a job forgotten: said in the job)
+            blob, why = None, f"the result of job {job_id} cannot be read: {exc}"
+        try:
+            if why is not None:
+                self.inbox.send_bytes(b"N" + why.encode())
+            else:
+                send_blob(self.inbox, blob, first=b"D")
         except OSError:
             raise _ChildGone from None
 

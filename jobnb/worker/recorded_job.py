@@ -220,6 +220,7 @@ def run_recorded_job(records, job_id: str) -> SealedOutcome | None:
             check_cancel=reporter.tick,
             tick=BEAT_SECONDS,
             context=(cwd, sys_path),
+            results=records.outcome,  # a dependency's, asked by the job (futures.py)
         )
     finally:
         del _running[job_id]

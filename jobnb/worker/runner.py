@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from ..exceptions import NotebookError
+from ..exceptions import JobnbError, NotebookError
 from ..model import JobStatus
 from ..payload import Outcome, Payload, loads
 from .interrupts import CancelInterrupt, Interrupted, TimeoutInterrupt
@@ -30,9 +30,21 @@ class RunningJob:
     """The payload.Worker a payload runs with: the job's id and reporter, and what only
     a worker does (a notebook's execution)."""
 
-    def __init__(self, job_id: str, reporter: Reporter) -> None:
+    def __init__(self, job_id: str, reporter: Reporter, results=None) -> None:
         self.job_id = job_id
         self.reporter = reporter
+        self._results = results
+
+    def result_of(self, job_id: str) -> Any:
+        """The value of job ``job_id``, whose result is an argument of this one
+        (payload/futures.py): asked of whoever runs the job, which reads it where its
+        backend keeps outcomes."""
+        if self._results is None:
+            raise JobnbError(
+                f"this job takes the result of job {job_id} as an argument, but it runs "
+                "where no job results can be read: submit it through jobnb.submit"
+            )
+        return self._results(job_id)
 
     def run_notebook(self, payload: Any) -> dict[str, Any]:
         # nbclient is heavy: imported when a notebook job runs, never by `import jobnb`
@@ -41,14 +53,15 @@ class RunningJob:
         return notebook_client.execute(payload, self.reporter)
 
 
-def run(payload, reporter: Reporter, job_id: str = "job") -> Outcome:
+def run(payload, reporter: Reporter, job_id: str = "job", results=None) -> Outcome:
     """Execute ``payload`` (a Payload, or its serialization in one buffer: its arrays
-    are loaded as views of that buffer) and return its Outcome."""
+    are loaded as views of that buffer) and return its Outcome. ``results(id)`` gives
+    the value of a job whose result is one of its arguments (payload/futures.py)."""
     with reporting_to(reporter):
         try:
             if not isinstance(payload, Payload):
                 payload = loads(payload)
-            value = payload.execute(RunningJob(job_id, reporter))
+            value = payload.execute(RunningJob(job_id, reporter, results))
             return Outcome(JobStatus.FINISHED, value, named_outputs=payload.named_outputs)
         except Interrupted as exc:
             return interrupted_outcome(exc)

@@ -15,6 +15,9 @@ length-prefixed messages whose first byte says what they are:
                     kernel): kill its process group too when killing this worker
     b"R" + token, then the serialized Outcome of the job with this token (pipe_blobs.py:
                     its pieces written one by one, a large result is never copied)
+    b"Q" + job id   the running job takes that job's result as an argument: the parent
+                    answers b"D" then that job's serialized Outcome, or b"N" + why not
+                    (payload/futures.py)
 
 The token (a sequence number the parent chose) comes back with the outcome, so that
 the parent never takes one job's outcome for another's.
@@ -33,7 +36,9 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from ..payload import dumps_outcome
+from ..exceptions import JobnbError
+from ..payload import dumps_outcome, loads_outcome
+from ..payload.futures import value_of
 from . import runner
 from .pipe_blobs import receive_blob, send_blob
 from .process_tree import become_subreaper, kill_tree, reap_zombies
@@ -132,6 +137,13 @@ class PipeReporter:
             self.outbox.send_bytes(b"S" + self._unsaid)
             self._unsaid = None
 
+    def ask(self, message: bytes) -> None:
+        """Send a question to the parent (the job's own output first)."""
+        with self.lock:
+            self._flush_locked()
+            self._say_started()
+            self.outbox.send_bytes(message)
+
     def send_outcome(self, token: bytes, blob) -> None:
         with self.lock:
             self._flush_locked()
@@ -175,6 +187,20 @@ def _enter(cwd: str | None, sys_path: list[str]) -> None:
     sys.path[:0] = [p for p in sys_path if p not in sys.path]
 
 
+def _results_from(inbox: Connection, reporter: PipeReporter):
+    """What gives the running job the value of a job whose result is its argument:
+    asked of the parent, which reads it where its backend keeps outcomes."""
+
+    def result_of(job_id: str):
+        reporter.ask(b"Q" + job_id.encode())
+        reply = inbox.recv_bytes()
+        if reply[:1] != b"D":
+            raise JobnbError(reply[1:].decode(errors="replace"))
+        return value_of(job_id, loads_outcome(receive_blob(inbox)))
+
+    return result_of
+
+
 def main(argv: list[str]) -> None:
     inbox = Connection(int(argv[1]), writable=False)
     outbox = Connection(int(argv[2]), readable=False)
@@ -197,7 +223,7 @@ def main(argv: list[str]) -> None:
         with _Between.lock:
             _Between.running = True
         reporter.start(token)
-        outcome = runner.run(payload, reporter)
+        outcome = runner.run(payload, reporter, results=_results_from(inbox, reporter))
         with _Between.lock:
             _Between.running = False
             reap_zombies()

@@ -14,6 +14,8 @@ one decoder of a stored record.
 
 A job's life in a store::
 
+    add -> waiting -> (every dependency finished) -> queued
+                  \\-> (one failed, cancelled, lost) -> cancelled
     add -> queued -> start -> running -> finish -> finished | failed | cancelled
                  \\-> request_cancel -> cancelled    \\-> (no heartbeat) -> lost
                                                    \\-> requeue -> queued
@@ -27,6 +29,7 @@ and says what to do.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,6 +54,24 @@ SILENT_WORKER = (
     "its worker stopped sending heartbeats (killed, out of memory, or its machine is gone) "
     "while running the job"
 )
+
+
+#: the error of a waiting job cancelled because a job it waits for ended without
+#: finishing ({id}, {name}: that job's; {how}: failed, cancelled, lost, or "is no longer
+#: held" for one forgotten before it ended)
+DEPENDENCY_ERROR = "JobCancelled: cancelled: job {id} ({name}) it waits for {how}\n"
+#: ... and for one that was never there, or was forgotten before this one was added
+MISSING_DEPENDENCY = "is no longer held"
+
+
+def dependency_error(job_id: str, name: str, how: str) -> str:
+    """The error a store writes for a waiting job whose dependency ``job_id`` ended
+    ``how`` (its status) instead of finishing."""
+    return DEPENDENCY_ERROR.format(id=job_id, name=name, how=ENDED_HOW.get(how, how))
+
+
+#: how a dependency's status reads in ``DEPENDENCY_ERROR``
+ENDED_HOW = {"failed": "failed", "cancelled": "was cancelled", "lost": "was lost"}
 
 
 def lost_error(reason: str) -> str:
@@ -116,6 +137,7 @@ RECORD_FIELDS = (
     "cancelled_by",
     "schedule",
     "due",
+    "after_ids",
     *RETRY_FIELDS,
 )
 
@@ -154,6 +176,7 @@ def decode_record(values: Sequence) -> JobRecord:
         cancelled_by,
         schedule,
         due,
+        after_ids,
     ) = values
     return JobRecord(
         id=_text(job_id),
@@ -175,6 +198,7 @@ def decode_record(values: Sequence) -> JobRecord:
         **retry_fields,
         schedule=_text(schedule),
         due=_number(due),
+        after=tuple(_text(after_ids).split(",")) if after_ids else (),
     )
 
 
@@ -192,6 +216,30 @@ class Records:
     #: bytes of each job's log kept, its head and its tail (log_bounds.py): it goes with
     #: each job added through this store, so whoever appends to its log applies it
     log_bytes_kept: int = defaults.LOG_BYTES_KEPT
+
+    #: what queues the ids of the jobs the store has just moved from ``waiting`` to
+    #: ``queued`` (their dependencies all finished), once that change is committed: set
+    #: by whoever holds the queue (the backend in a kernel, the queue's worker). Without
+    #: it, or when the process dies before it ran, those jobs are recorded as queued
+    #: with no queue message, and the workers' repair sweeps queue them (huey_messages,
+    #: rq_batches): a released job is never stranded
+    on_release: Callable[[list[str]], None] | None = None
+
+    def _released(self, job_ids: list[str]) -> None:
+        """Hand the ids moved to ``queued`` to ``on_release`` (a failure there is left
+        to the repair sweeps: the store's change is committed already)."""
+        if job_ids and self.on_release is not None:
+            try:
+                self.on_release(job_ids)
+            except Exception as exc:  # (the queue's fault: the sweeps mend it)
+                logging.getLogger("jobnb").warning(
+                    "jobs %s are queued in %s but could not be put in their queue (%s: "
+                    "%s); the workers' repair sweep queues them within ~20 s",
+                    ", ".join(job_ids),
+                    self.place,
+                    type(exc).__name__,
+                    exc,
+                )
 
     #: the store, in words, for errors: its file, or its server's keys
     place: str = "a records store"
@@ -240,7 +288,15 @@ class Records:
         by piece and never joined, or a buffer), all or none, with where the
         submitter was (``cwd``, ``sys_path``): their worker runs them there. A store may
         take one more keyword argument through which the caller's own writes join the
-        same transaction (SQLite: ``within``, Redis: ``pipeline``)."""
+        same transaction (SQLite: ``within``, Redis: ``pipeline``).
+
+        A record with ``after`` (status ``waiting``) is filed under each job it waits
+        for, in the same transaction, and settled at once against those that ended
+        already: ``queued`` (handed to ``on_release`` after the commit) when they all
+        finished, ``cancelled`` (``dependency_error``) when one did not or is not held.
+        Whatever ends a job later (``finish``, ``request_cancel``, ``lose_running``, a
+        reader finding it lost) settles its waiting dependents in its own transaction
+        or script, down a chain."""
         raise NotImplementedError
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:

@@ -77,6 +77,7 @@ from .log_bounds import (
     tail_of,
 )
 from .redis_chunks import CHUNK, read_chunks_into, write_chunks
+from .redis_dependencies import SETTLE_ADDED_BODY, split_released
 from .redis_done import START, DoneWatch
 
 #: a payload or outcome bigger than this is written ahead of the MULTI or script that
@@ -113,6 +114,23 @@ def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
 
 
 @said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
+def _optional_fields(rec: JobRecord) -> dict:
+    """The fields of a new job's hash that only some jobs have (none stored as empty)."""
+    fields = {}
+    if rec.queue is not None:
+        fields["queue"] = rec.queue
+    if rec.timeout is not None:
+        fields["timeout"] = rec.timeout
+    if rec.output is not None:
+        fields["output"] = rec.output
+    if rec.schedule is not None:  # a schedule's run
+        fields["schedule"] = rec.schedule
+        fields["due"] = rec.due
+    if rec.after:
+        fields["after_ids"] = ",".join(rec.after)
+    return fields
+
+
 class RedisRecords(Records):
     """The records of one queue in the Redis server at ``url``; each job's log is kept
     within ``log_bytes_kept`` bytes (its head and its tail: the whole log is not kept)."""
@@ -203,15 +221,7 @@ class RedisRecords(Records):
             else:  # signed apart: the payload goes as it is
                 pipe.rpush(self._blob_key("payload", rec.id), *chunks_of(payload, CHUNK))
                 fields["payload_signature"] = self._signature("payload", rec.id, payload)
-            if rec.queue is not None:
-                fields["queue"] = rec.queue
-            if rec.timeout is not None:
-                fields["timeout"] = rec.timeout
-            if rec.output is not None:
-                fields["output"] = rec.output
-            if rec.schedule is not None:  # a schedule's run
-                fields["schedule"] = rec.schedule
-                fields["due"] = rec.due
+            fields.update(_optional_fields(rec))
             if self.result_ttl is not None:
                 fields["result_ttl"] = self.result_ttl
             if cwd is not None:
@@ -225,10 +235,26 @@ class RedisRecords(Records):
         for status in {rec.status.value for rec, _ in pairs}:
             ids = [rec.id for rec, _ in pairs if rec.status.value == status]
             pipe.eval(lua.INDEX, 0, self.prefix, status, *ids)
-        added = self._note_added(pipe, [rec.id for rec, _ in pairs])
+        settled = self._settle_added(pipe, [rec for rec, _ in pairs if rec.after])
+        noted = self._note_added(pipe, [rec.id for rec, _ in pairs])
+
+        def added(results: list) -> None:
+            noted(results)
+            settled(results)
+
         if pipeline is None:
             added(pipe.execute())
         return added
+
+    def _settle_added(self, pipe, waiting: list[JobRecord]) -> Callable[[list], None]:
+        """File the waiting jobs among those the MULTI ``pipe`` adds under what they wait
+        for, and settle them against what has ended (redis_dependencies.py); what hands
+        the ids it queued to ``on_release``, given the MULTI's results."""
+        if not waiting:
+            return lambda results: None
+        pipe.eval(lua.MOVE + SETTLE_ADDED_BODY, 0, self.prefix, *(rec.id for rec in waiting))
+        at = len(pipe) - 1
+        return lambda results: self._released(split_released(results[at])[1])
 
     def _note_added(self, pipe, job_ids: list[str]) -> Callable[[list], None]:
         """Read where the done stream stands in the MULTI ``pipe`` that adds ``job_ids``
@@ -289,11 +315,12 @@ class RedisRecords(Records):
                 staged = f"{self._blob_key('outcome', job_id)}:{uuid.uuid4().hex}"
                 write_chunks(self.redis, staged, outcome, AHEAD_TTL)
             args = [self.prefix, job_id, status.value, error or "", staged, time.time()]
-            done = self._finish(args=[*args, signature(), size, inline])
+            done, released = split_released(self._finish(args=[*args, signature(), size, inline]))
             if done != -1:
                 break
         if done != 1 and staged:
             self.redis.delete(staged)
+        self._released(released)  # its dependents made queued (redis_dependencies.py)
         return done == 1
 
     def retry(
@@ -326,9 +353,11 @@ class RedisRecords(Records):
         return bool(self.redis.eval(lua.REQUEUE, 0, *args))
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:
-        old = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
+        reply = self._cancel(args=[self.prefix, job_id, time.time(), CANCELLED_ERROR, by])
+        old, released = split_released(reply)
         if old is None:
             raise self._missing(job_id)
+        self._released(released)
         return JobStatus(old.decode())
 
     def forget(self, job_id: str) -> JobStatus:
@@ -643,4 +672,7 @@ class RedisRecords(Records):
         kernel reads every few milliseconds)."""
         if not self._lost_look.due():
             return
-        self._mark_lost_script(args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST])
+        reply = self._mark_lost_script(
+            args=[self.prefix, self._lost_look.silence, _SILENT_WORKER_LOST]
+        )
+        self._released(split_released(reply)[1])

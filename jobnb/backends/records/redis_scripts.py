@@ -4,6 +4,7 @@ starts, a lost one stays lost). Each takes the key prefix as ARGV[1]; the texts 
 writes (errors, log lines) come from Python (records/base.py), as arguments.
 """
 
+from .redis_dependencies import DECLARE, RELEASE
 from .redis_retries import RETRY, RETRY_LOST, TAKE_DUE
 
 # Every key of one job, named once here (Python and Lua alike): what a drop deletes and a
@@ -48,6 +49,7 @@ end
 MOVE = (
     SERVER_NOW
     + JOB_KEYS
+    + DECLARE
     + """
 local function move(p, id, job, old, new, seq, ttl, ...)
     if seq == nil then seq = redis.call('HGET', job, 'seq') end
@@ -78,9 +80,11 @@ local function move(p, id, job, old, new, seq, ttl, ...)
                 redis.call('EXPIREAT', key, math.ceil(expires_at))
             end
         end
+        release_dependents(p, id)  -- (redis_dependencies.py)
     end
 end
 """
+    + RELEASE
 )
 
 # (One HMGET reads what it needs: a start is a handful of commands on the server.) A
@@ -152,7 +156,7 @@ if status == 'finished' and total then
     table.insert(fields, 'progress_done'); table.insert(fields, total)
 end
 move(p, id, job, old, status, found[2], found[3], unpack(fields))
-return 1
+return with_released(1)
 """
 )
 
@@ -163,13 +167,13 @@ local p, id, now, err, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local job = p .. 'job:' .. id
 local old = redis.call('HGET', job, 'status')
 if not old then return false end
-if old == 'queued' then
-    move(p, id, job, 'queued', 'cancelled')
+if old == 'queued' or old == 'waiting' then
     redis.call('HSET', job, 'finished', now, 'error', err, 'cancelled_by', by)
+    move(p, id, job, old, 'cancelled')
 elseif old == 'running' then
     redis.call('HSET', job, 'cancel_requested', 1, 'cancelled_by', by)
 end
-return old
+return with_released(old)
 """
 )
 
@@ -195,7 +199,9 @@ FORGET = (
     + """
 local p, id = ARGV[1], ARGV[2]
 local status = redis.call('HGET', p .. 'job:' .. id, 'status')
-if status and status ~= 'queued' and status ~= 'running' then drop(p, id) end
+if status and status ~= 'queued' and status ~= 'running' and status ~= 'waiting' then
+    drop(p, id)
+end
 return status
 """
 )
@@ -225,7 +231,7 @@ local dropped, ids, keys, of_status = {}, {}, {}, {}
 for i = 2, #ARGV do
     local id = ARGV[i]
     local status = redis.call('HGET', p .. 'job:' .. id, 'status')
-    if status and status ~= 'queued' and status ~= 'running' then
+    if status and status ~= 'queued' and status ~= 'running' and status ~= 'waiting' then
         dropped[#dropped + 1] = id
         dropped[#dropped + 1] = status
         ids[#ids + 1] = id
@@ -438,7 +444,7 @@ for _, id in ipairs(ids) do
         redis.call('ZREM', p .. 'beats', id)
     end
 end
-return #ids
+return with_released(#ids)
 """
 )
 

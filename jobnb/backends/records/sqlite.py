@@ -54,6 +54,7 @@ from .sqlite_chores import (
     lost_args,
     shrink,
 )
+from .sqlite_dependencies import file_added, release, settle_added
 from .sqlite_file import SqliteFile
 from .sqlite_log import KeptLog, append_log, whole_log_path
 from .sqlite_retries import retry_lost, retry_run, retry_running, take_due
@@ -180,8 +181,8 @@ class SqliteRecords(Records):
                 db.executemany(
                     "INSERT INTO jobs (id, name, backend, status, kind, description, queue, "
                     "timeout, submitted, origin, result_ttl, output, payload_signature, "
-                    "log_kept, retries, retry_delay, retry_on, schedule, due) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "log_kept, retries, retry_delay, retry_on, schedule, due, after_ids) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.id,
@@ -201,15 +202,22 @@ class SqliteRecords(Records):
                             *_retry_columns(r),
                             r.schedule,
                             r.due,
+                            ",".join(r.after) or None,
                         )
                         for r, signature in zip(records, signatures, strict=True)
                     ],
                 )
+                waiting = [(r.id, r.after) for r in records if r.after]
+                released = []
+                if waiting:  # (sqlite_dependencies.py)
+                    file_added(db, waiting)
+                    released = settle_added(db, [job_id for job_id, _ in waiting])
                 if within is not None:
                     within(db)
         except BaseException:
             remove_files(files)
             raise
+        self._released(released)
 
     def start(
         self, job_id: str, worker: str
@@ -289,14 +297,17 @@ class SqliteRecords(Records):
                     "ELSE progress_done END WHERE id = ? AND status IN ('queued', 'running')",
                     (status.value, error, now, now, status.value, job_id),
                 ).rowcount
+                released = []
                 if done:
                     written = write_blob(db, "outcome", job_id, outcome, self.path.parent)
                     db.execute(
                         "UPDATE jobs SET outcome_signature = ? WHERE id = ?", (signature(), job_id)
                     )
+                    released = release(db, [job_id])  # its waiting dependents
         except BaseException:
             remove_files([written])
             raise
+        self._released(released)
         return bool(done)
 
     def requeue(self, job_id: str, reason: str) -> bool:
@@ -339,6 +350,8 @@ class SqliteRecords(Records):
                 f"error = :error, {ENDED_DROPS} WHERE status = 'running' RETURNING id",
                 {"now": time.time(), "error": lost_error(reason)},
             ).fetchall()
+            released = release(db, [job_id for (job_id,) in rows])
+        self._released(released)
         return [job_id for (job_id,) in rows]
 
     def request_cancel(self, job_id: str, by: str) -> JobStatus:
@@ -347,18 +360,21 @@ class SqliteRecords(Records):
         with db:
             db.execute("BEGIN IMMEDIATE")
             status = self._status_in(db, job_id)
-            if status is JobStatus.QUEUED:
+            released = []
+            if status in (JobStatus.QUEUED, JobStatus.WAITING):
                 now = time.time()
                 db.execute(
                     "UPDATE jobs SET status = 'cancelled', finished = ?, expires = ? + result_ttl, "
                     f"error = ?, cancelled_by = ?, {ENDED_DROPS} WHERE id = ?",
                     (now, now, CANCELLED_ERROR, by, job_id),
                 )
+                released = release(db, [job_id])  # its dependents are cancelled too
             elif status is JobStatus.RUNNING:
                 db.execute(
                     "UPDATE jobs SET cancel_requested = 1, cancelled_by = ? WHERE id = ?",
                     (by, job_id),
                 )
+        self._released(released)
         return status
 
     def _status_in(self, db: sqlite3.Connection, job_id: str) -> JobStatus:
@@ -604,7 +620,7 @@ class SqliteRecords(Records):
         try:
             args = lost_args(self._lost_look.silence)
             retry_lost(db, self.path.parent, self.log_bytes_kept, args["error"], args)
-            find_lost(db, self._lost_look.silence)
+            self._released(find_lost(db, self._lost_look.silence, lambda ids: release(db, ids)))
             self._forget_whole_logs(forget_expired(db, self.path.parent))
         except sqlite3.OperationalError:
             pass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .base import SILENT_WORKER, lost_error
@@ -60,18 +61,27 @@ def lost_args(silence: float) -> dict:
     }
 
 
-def find_lost(db: sqlite3.Connection, silence: float) -> None:
-    """Mark lost the running jobs silent for more than ``silence`` seconds."""
+def find_lost(
+    db: sqlite3.Connection, silence: float, then: Callable[[list[str]], list[str]] | None = None
+) -> list[str]:
+    """Mark lost the running jobs silent for more than ``silence`` seconds, in one
+    transaction with ``then(their ids)`` (what ends with them: their waiting
+    dependents); what ``then`` returned (none: [])."""
     args = lost_args(silence)
     # a read first: an UPDATE would take the write lock even when it changes nothing
     if db.execute(f"SELECT 1 FROM jobs WHERE {LOST_RUNNING} LIMIT 1", args).fetchone() is None:
-        return
-    db.execute(
-        # (the right-hand sides read the row as it was: its heartbeat before it is dropped)
-        "UPDATE jobs SET status = 'lost', finished = heartbeat, expires = heartbeat + result_ttl, "
-        f"error = :error, {ENDED_DROPS} WHERE {LOST_RUNNING}",
-        args,
-    )
+        return []
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        lost = db.execute(
+            # (the right-hand sides read the row as it was: its heartbeat before it is
+            # dropped)
+            "UPDATE jobs SET status = 'lost', finished = heartbeat, "
+            f"expires = heartbeat + result_ttl, error = :error, {ENDED_DROPS} "
+            f"WHERE {LOST_RUNNING} RETURNING id",
+            args,
+        ).fetchall()
+        return then([job_id for (job_id,) in lost]) if then is not None else []
 
 
 def forget_expired(db: sqlite3.Connection, home: Path) -> list[str]:
@@ -104,6 +114,7 @@ def delete(db: sqlite3.Connection, job_ids: list[str], home: Path) -> list[Path]
     for table in ("payloads", "outcomes", "blob_parts"):
         db.execute(f"DELETE FROM {table} WHERE id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM logs WHERE job_id IN {_IDS}", (ids,))
+    db.execute(f"DELETE FROM dependencies WHERE job_id IN {_IDS}", (ids,))
     db.execute(f"DELETE FROM jobs WHERE id IN {_IDS}", (ids,))
     return files
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from .sqlite_dependencies import TABLE as DEPENDENCIES
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -82,6 +84,7 @@ CREATE TABLE IF NOT EXISTS schedules (
 );
 CREATE INDEX IF NOT EXISTS schedules_next ON schedules (next_due) WHERE next_due IS NOT NULL;
 """
+SCHEMA += DEPENDENCIES  # what each job waits for (sqlite_dependencies.py)
 
 # Columns added since the first records files: added to an older file when it is opened.
 ADDED_COLUMNS = {
@@ -116,6 +119,7 @@ ADDED_COLUMNS = {
     # a schedule's run: the schedule's name and the due time it ran for
     "schedule": "TEXT",
     "due": "REAL",
+    "after_ids": "TEXT",  # the ids of the jobs it waits for, joined by commas
 }
 # ... and to its logs: a log written by an older jobnb is a head without sizes
 ADDED_LOG_COLUMNS = {"size": "INTEGER", "in_tail": "INTEGER"}
