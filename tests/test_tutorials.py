@@ -21,6 +21,17 @@ SHOWS = {
         "n = 5000",
         "recorded mean",
     ],
+    "07-schedules-retries-dependencies": [
+        "149.85",
+        "top is waiting - waiting for 3 jobs",
+        "failed -> cancelled",
+        "it waits for failed",
+        "answered on try 3",
+        "2 failed ConnectionError: try 2",
+        "ran 3 times or more",
+        "cron '0 6 * * *'",
+        "schedule morning: removed",
+    ],
 }
 
 

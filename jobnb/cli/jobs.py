@@ -99,7 +99,7 @@ def _ls(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2))
         return 0
-    console = _console()
+    console = progress.console()
     if records:
         console.print(_table(records))
     else:
@@ -430,14 +430,6 @@ def _find(key: str, store: store_options.Store) -> Job:
             f"no job has the id or name {key!r} in {store} (`jobnb ls` lists them; "
             "--backend, --home, --url choose where to look)"
         ) from None
-
-
-def _console():
-    from rich.console import Console  # lazy: see the module's docstring
-
-    terminal = progress.on_terminal(sys.stdout)
-    # piped, no line is cut at 80 columns: a script reads whole lines
-    return Console(highlight=False, markup=False, emoji=False, width=None if terminal else 500)
 
 
 def _local(stamp: float | None) -> str:

@@ -152,3 +152,19 @@ def on_terminal(stream: TextIO) -> bool:
     cell's output keeps every redraw as a line of its own (a kernel's children have
     JPY_PARENT_PID, set by jupyter_client when it starts the kernel)."""
     return stream.isatty() and "JPY_PARENT_PID" not in os.environ
+
+
+def console():
+    """A rich console for the commands' tables: as the terminal is on one; elsewhere
+    (piped, a notebook's ``!jobnb ls``) plain text, no line cut at 80 columns (a
+    script reads whole lines) and no escapes for bold (a cell's output shows them)."""
+    from rich.console import Console  # lazy: see the module's docstring
+
+    terminal = on_terminal(sys.stdout)
+    return Console(
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=None if terminal else 500,
+        force_terminal=None if terminal else False,
+    )

@@ -27,7 +27,7 @@ from ..backends.private_home import private_home
 from ..exceptions import ConfigError
 from ..payload import notebook as notebooks
 from ..schedule_times import CATCHUP_POLICIES
-from . import store_options
+from . import progress, store_options
 from .values import seconds
 
 
@@ -203,7 +203,6 @@ def _ls(args: argparse.Namespace) -> int:
         print("no schedules")
         return 0
     from rich import box  # lazy: rich draws the table only
-    from rich.console import Console  # (as above)
     from rich.table import Table  # (as above)
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -218,9 +217,7 @@ def _ls(args: argparse.Namespace) -> int:
             row["last_status"] or "",
             row["description"],
         )
-    Console(
-        highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 500
-    ).print(table)
+    progress.console().print(table)
     return 0
 
 
