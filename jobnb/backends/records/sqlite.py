@@ -101,7 +101,6 @@ def _retry_columns(record: JobRecord) -> tuple:
     return found.get("retries"), found.get("retry_delay"), found.get("retry_on")
 
 
-@said_clearly(SQLITE_FAULTS, _failed)
 def origin_of(
     cwd: str | None, sys_path: list[str] | None
 ) -> tuple[str, str | None, str | None] | None:
@@ -116,6 +115,7 @@ def origin_of(
     return key, cwd, path_text
 
 
+@said_clearly(SQLITE_FAULTS, _failed)
 class SqliteRecords(Records):
     """The records of one jobnb home (``JOBNB_HOME``), in ``path``: jobs added here are
     forgotten ``result_ttl`` seconds after they end (None: kept until forgotten), and
