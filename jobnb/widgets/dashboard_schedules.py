@@ -50,6 +50,7 @@ class SchedulesView(w.VBox):
         self.resume_button.on_click(lambda _: self._act("resume"))
         controls = w.HBox([self.chooser, self.pause_button, self.resume_button])
         super().__init__([self.table, controls], layout=w.Layout(display="none"))
+        self.add_class("jobnb-schedules")
 
     def refresh(self) -> None:
         """Read the schedules and show them (raises what the stores raise)."""
@@ -67,8 +68,11 @@ class SchedulesView(w.VBox):
         if tuple(self.chooser.options) != names:
             chosen = self.chooser.value
             self.chooser.options = names
+            # (a dropdown given options chooses none: the buttons would act on nothing)
             if chosen in names:
                 self.chooser.value = chosen
+            elif names:
+                self.chooser.value = names[0]
 
     @staticmethod
     def html(rows: list[dict]) -> str:
@@ -99,6 +103,7 @@ class SchedulesView(w.VBox):
         name = self.chooser.value
         backend = self._by_name.get(name)
         if backend is None:
+            self._say(f"choose a schedule to {action} (it may have been removed meanwhile)")
             return
         try:
             handle = Schedule(backend, name)
