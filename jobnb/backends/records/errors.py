@@ -44,6 +44,10 @@ def said_clearly(catch: tuple[type[BaseException], ...], translate: Callable) ->
         return wrapper
 
     def decorate(cls):
+        # (a function put between the decorator and its class would be "decorated" and
+        # the class left bare, its faults going out raw: refused when it is imported)
+        if not isinstance(cls, type):
+            raise TypeError(f"said_clearly decorates a class, not {cls!r}")
         for name, value in list(vars(cls).items()):
             if callable(value) and (name == "__init__" or not name.startswith("_")):
                 setattr(cls, name, wrap(value))

@@ -113,7 +113,6 @@ def _unreachable(store: RedisRecords, exc: BaseException) -> BaseException:
     return unreachable(store.url, exc)
 
 
-@said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
 def _optional_fields(rec: JobRecord) -> dict:
     """The fields of a new job's hash that only some jobs have (none stored as empty)."""
     fields = {}
@@ -131,6 +130,7 @@ def _optional_fields(rec: JobRecord) -> dict:
     return fields
 
 
+@said_clearly((redis.ConnectionError, redis.TimeoutError), _unreachable)
 class RedisRecords(Records):
     """The records of one queue in the Redis server at ``url``; each job's log is kept
     within ``log_bytes_kept`` bytes (its head and its tail: the whole log is not kept)."""
