@@ -12,7 +12,11 @@ def attempt_number(path: str) -> int:
     """Count this run in the file ``path``; return its number (1 for the first)."""
     file = Path(path)
     number = int(file.read_text()) + 1 if file.exists() else 1
-    file.write_text(str(number))
+    # written beside, then renamed: the test reading it meanwhile never finds it empty
+    # (write_text truncates first: a read between found '' once, on a loaded machine)
+    beside = file.with_name(f"{file.name}.{os.getpid()}.new")
+    beside.write_text(str(number))
+    os.replace(beside, file)
     return number
 
 
